@@ -1,0 +1,30 @@
+# The two commands: `make run` and `make test`. Everything they need is installed from here.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: install system-deps services run test bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+system-deps:
+	bash scripts/system-deps.sh
+
+services:
+	bash scripts/services.sh
+
+run: install
+	$(BIN)/hotline run
+
+test: install system-deps services
+	bash scripts/test.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-artifacts

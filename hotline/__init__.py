@@ -1,0 +1,83 @@
+"""Assembly: create_app() wires config, database, auth, blueprints, Socket.IO and the event bus."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .config import Config
+from .extensions import db, socketio
+
+_hooks_installed = False
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    global _hooks_installed
+    from . import errors, openapi, web
+    from .auth import csrf, csrf_guard, login_manager
+    from .events import bus, install_session_hooks
+    from ticketing.api import bp as ticketing_bp
+
+    overrides = dict(test_config or {})
+    flask_overrides = overrides.pop("flask", {})
+    config = Config.from_env(**overrides)
+
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        HOTLINE=config,
+        TESTING=config.testing,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        CSRF_EXEMPT_ENDPOINTS={"web.issue_token_view"},
+    )
+    app.config.update(flask_overrides)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init(config.database_url)
+    if not _hooks_installed:
+        install_session_hooks(db.Session.session_factory)
+        _hooks_installed = True
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.before_request(csrf_guard)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        db.Session.remove()
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(ticketing_bp)
+    app.register_blueprint(openapi.bp)
+    for extra in _optional_blueprints():
+        app.register_blueprint(extra)
+    errors.register(app)
+
+    socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
+                      cors_allowed_origins=[])
+    if config.redis_url:
+        bus.connect_redis(config.redis_url)
+    return app
+
+
+def _optional_blueprints():
+    """Blueprints of packages that register themselves (routing, telephony, consoles)."""
+    import importlib
+
+    found = []
+    for module_name in ("routing.api", "telephony.api", "agent_console.views", "knowledge.api",
+                        "supervision.api"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        found.append(module.bp)
+    return found

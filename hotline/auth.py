@@ -1,0 +1,169 @@
+"""Users, roles, web sessions (Flask-Login + CSRF) and bearer tokens for machine clients."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import wraps
+
+from flask import current_app, g, jsonify, redirect, request, url_for
+from flask_login import LoginManager, UserMixin, current_user
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from hotline.extensions import Base, db
+from ticketing.clock import utcnow
+from ticketing.exceptions import Conflict, ValidationFailed
+from ticketing.lifecycle import DEPARTMENT, ROLES
+from ticketing.models import Department
+from ticketing.service import Actor
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    sip_extension: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    department: Mapped[Department | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def actor(self) -> Actor:
+        return Actor(username=self.username, role=self.role, department_id=self.department_id)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user: Mapped[User] = relationship()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- service functions -----------------------------------------------------------------------------
+def create_user(session, username: str, password: str, role: str, department_code: str | None = None,
+                display_name: str | None = None, sip_extension: str | None = None) -> User:
+    fields = {}
+    if not username or len(username) > 80 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        fields["username"] = "1-80 letters, digits, '.', '_' or '-'"
+    if role not in ROLES:
+        fields["role"] = f"one of {', '.join(ROLES)}"
+    if not password or len(password) < 8:
+        fields["password"] = "at least 8 characters"
+    dept = None
+    if role == DEPARTMENT:
+        if not department_code:
+            fields["department"] = "a department user needs --department CODE"
+        else:
+            dept = session.scalar(select(Department).where(Department.code == department_code))
+            if dept is None:
+                fields["department"] = f"unknown department {department_code!r}"
+    elif department_code:
+        fields["department"] = "only department users are bound to a department"
+    if fields:
+        raise ValidationFailed("invalid user", fields)
+    if session.scalar(select(User).where(User.username == username)):
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, display_name=display_name or username, role=role,
+                password_hash=generate_password_hash(password), department=dept,
+                sip_extension=sip_extension)
+    session.add(user)
+    session.commit()
+    return user
+
+
+def authenticate(session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def issue_token(session, user: User, ttl_hours: int) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(hours=ttl_hours)
+    session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), expires_at=expires))
+    session.commit()
+    return token, expires
+
+
+def user_for_token(session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.expires_at < utcnow() or not row.user.active:
+        return None
+    return row.user
+
+
+# -- Flask wiring -----------------------------------------------------------------------------------
+@login_manager.user_loader
+def _load_user(user_id: str):
+    return db.session.get(User, int(user_id))
+
+
+@login_manager.request_loader
+def _load_bearer(req):
+    header = req.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = user_for_token(db.session, header[7:].strip())
+        if user is not None:
+            g.bearer = True
+        return user
+    return None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": "unauthorized", "message": "log in or send a valid bearer token",
+                              "fields": {}}), 401
+    return redirect(url_for("web.login", next=request.path))
+
+
+def csrf_guard() -> None:
+    """CSRF for cookie sessions; bearer-token clients and the token endpoint are exempt."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    if request.endpoint in current_app.config.get("CSRF_EXEMPT_ENDPOINTS", ()):
+        return
+    csrf.protect()
+
+
+def current_actor() -> Actor:
+    return current_user.actor()
+
+
+def roles_required(*roles: str):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and current_user.role not in roles:
+                if request.path.startswith("/api/"):
+                    return jsonify(error={"code": "forbidden", "fields": {},
+                                          "message": f"requires role {' or '.join(roles)}"}), 403
+                return redirect(url_for("web.home"))
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator

@@ -1,0 +1,152 @@
+"""The `hotline` command: run, db upgrade, seed, users, audit, and what packages add."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .config import Config
+
+
+def _app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group()
+def main() -> None:
+    """12345 hotline administration."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (Alembic)."""
+    from .dbadmin import upgrade
+
+    url = Config.from_env().database_url
+    upgrade(url)
+    click.echo(f"database at head: {_safe_url(url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=True, help="also create the demo accounts")
+def seed(demo: bool) -> None:
+    """Seed departments, towns and (by default) demo accounts; existing rows are kept."""
+    from .dbadmin import seed as do_seed
+    from .extensions import db as database
+
+    _app()
+    accounts = do_seed(database.session, demo=demo)
+    _print_accounts(accounts)
+
+
+def _print_accounts(accounts) -> None:
+    if not accounts:
+        return
+    click.echo("Demo accounts (change or disable them before production use):")
+    for username, password, role in accounts:
+        click.echo(f"  {role:<11} {username:<12} password: {password}")
+
+
+@main.command()
+@click.option("--no-sip", is_flag=True, help="do not start the SIP endpoint in this process")
+def run(no_sip: bool) -> None:
+    """Migrate, seed on first run, and serve web + Socket.IO (+ SIP) in one process."""
+    from .dbadmin import seed as do_seed
+    from .dbadmin import upgrade
+    from .extensions import db as database
+    from .extensions import socketio
+    from .runtime import start_background
+
+    config = Config.from_env()
+    upgrade(config.database_url)
+    app = _app()
+    accounts = do_seed(database.session, demo=True)
+    start_background(app, sip=config.sip_enabled and not no_sip)
+    click.echo(f"12345 hotline on http://{config.web_host}:{config.web_port}/  (database {_safe_url(config.database_url)})")
+    _print_accounts(accounts)
+    socketio.run(app, host=config.web_host, port=config.web_port, allow_unsafe_werkzeug=True,
+                 use_reloader=False)
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["operator", "department", "supervisor", "admin"]))
+@click.option("--department", "department", default=None, help="department code (department users)")
+@click.option("--display-name", default=None)
+@click.option("--extension", default=None, help="SIP extension of the user's phone")
+def users_create(name, role, department, display_name, extension) -> None:
+    """Create a user; the password is read from standard input."""
+    from ticketing.exceptions import TicketingError
+
+    from .auth import create_user
+    from .extensions import db as database
+
+    password = sys.stdin.readline().rstrip("\n")
+    _app()
+    try:
+        user = create_user(database.session, name, password, role, department, display_name, extension)
+    except TicketingError as exc:
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        raise click.ClickException(f"{exc.message}{' (' + details + ')' if details else ''}")
+    click.echo(f"created {user.role} {user.username}" + (f" of {department}" if department else ""))
+
+
+@main.group()
+def audit() -> None:
+    """The verifiable ticket history."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check every ticket's hash chain; exit 1 naming the first broken ticket and event."""
+    from ticketing.audit import verify_all
+
+    from .extensions import db as database
+
+    _app()
+    checked = 0
+    for ticket, finding in verify_all(database.session):
+        checked += 1
+        if finding is not None:
+            click.echo(f"BROKEN {finding}", err=True)
+            sys.exit(1)
+    click.echo(f"OK: {checked} tickets, every event chain intact")
+
+
+def _register_package_commands() -> None:
+    import importlib
+
+    for module_name in ("routing.cli", "telephony.cli", "supervision.cli", "knowledge.cli"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register_package_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""One configuration object, read from the environment with typed parsing.
+
+Every variable documented in README.md is read here and nowhere else.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("HOTLINE_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be parsed; the message names the variable."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _secret_key() -> str:
+    """A stable development key kept in the instance dir so sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    web_host: str = "127.0.0.1"
+    web_port: int = 5000
+    token_ttl_hours: int = 12
+    max_content_chars: int = 4000
+    page_size_max: int = 200
+    background_jobs: str = "inprocess"  # "inprocess" or "celery"
+    sip_enabled: bool = True
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    sip_rtp_low: int = 10000
+    sip_rtp_high: int = 20000
+    sip_mode: str = "peer"  # "peer" (trunk/proxy sends INVITEs) or "register"
+    sip_server: str = ""
+    sip_server_port: int = 5060
+    sip_user: str = ""
+    sip_password: str = ""
+    vosk_model_dir: str = ""
+    max_live_transcriptions: int = 8
+    recordings_dir: str = ""
+    recording_retention_days: int = 180
+    testing: bool = False
+    extra: dict = field(default_factory=dict)
+
+    ENV = {
+        "database_url": ("DATABASE_URL", str),
+        "redis_url": ("REDIS_URL", str),
+        "secret_key": ("SECRET_KEY", str),
+        "web_host": ("HOTLINE_HOST", str),
+        "web_port": ("HOTLINE_PORT", int),
+        "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),
+        "max_content_chars": ("HOTLINE_MAX_CONTENT_CHARS", int),
+        "background_jobs": ("HOTLINE_BACKGROUND_JOBS", str),
+        "sip_enabled": ("HOTLINE_SIP_ENABLED", bool),
+        "sip_host": ("SIP_HOST", str),
+        "sip_port": ("SIP_PORT", int),
+        "sip_rtp_low": ("SIP_RTP_LOW", int),
+        "sip_rtp_high": ("SIP_RTP_HIGH", int),
+        "sip_mode": ("SIP_MODE", str),
+        "sip_server": ("SIP_SERVER", str),
+        "sip_server_port": ("SIP_SERVER_PORT", int),
+        "sip_user": ("SIP_USER", str),
+        "sip_password": ("SIP_PASSWORD", str),
+        "vosk_model_dir": ("VOSK_MODEL_DIR", str),
+        "max_live_transcriptions": ("HOTLINE_MAX_LIVE_TRANSCRIPTIONS", int),
+        "recordings_dir": ("HOTLINE_RECORDINGS_DIR", str),
+        "recording_retention_days": ("HOTLINE_RECORDING_RETENTION_DAYS", int),
+    }
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, **overrides) -> "Config":
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for attr, (name, kind) in cls.ENV.items():
+            if name not in env:
+                continue
+            raw = env[name]
+            values[attr] = _bool(name, raw) if kind is bool else _int(name, raw) if kind is int else raw
+        values.update(overrides)
+        cfg = cls(**values)
+        if not cfg.database_url:
+            INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+            cfg = replace(cfg, database_url=f"sqlite:///{INSTANCE_DIR / 'hotline.db'}")
+        if not cfg.secret_key:
+            cfg = replace(cfg, secret_key=_secret_key())
+        if not cfg.recordings_dir:
+            cfg = replace(cfg, recordings_dir=str(INSTANCE_DIR / "recordings"))
+        if cfg.background_jobs not in {"inprocess", "celery"}:
+            raise ConfigError("HOTLINE_BACKGROUND_JOBS must be 'inprocess' or 'celery'")
+        if cfg.sip_mode not in {"peer", "register"}:
+            raise ConfigError("SIP_MODE must be 'peer' or 'register'")
+        return cfg
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ENV"}

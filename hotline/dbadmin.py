@@ -1,0 +1,68 @@
+"""Schema migrations (Alembic) and first-run seeding."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: every module that defines tables; optional packages are skipped until they exist
+MODEL_MODULES = ("ticketing.models", "hotline.auth", "routing.models", "telephony.models",
+                 "knowledge.models", "supervision.models", "agent_console.models")
+
+
+def import_models() -> None:
+    for name in MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+DEMO_USERS = (
+    # username, role, department, password, display name, SIP extension
+    ("operator1", "operator", None, "operator1-pass", "话务员一号", "1001"),
+    ("operator2", "operator", None, "operator2-pass", "话务员二号", "1002"),
+    ("supervisor", "supervisor", None, "supervisor-pass", "值班长", None),
+    ("admin", "admin", None, "admin-pass", "系统管理员", None),
+    ("housing", "department", "housing", "housing-pass", "住建局承办员", "2001"),
+    ("water", "department", "water", "water-pass", "水务局承办员", "2002"),
+    ("market", "department", "market", "market-pass", "市场监管局承办员", "2003"),
+)
+
+
+def seed(session, demo: bool = True) -> list[tuple[str, str, str]]:
+    """Seed the directory; with ``demo`` create demo accounts that do not exist yet.
+
+    Returns (username, password, role) of the demo accounts that exist after seeding.
+    """
+    from sqlalchemy import select
+
+    from ticketing import directory
+
+    from .auth import User, create_user
+
+    directory.seed(session)
+    shown = []
+    if demo:
+        for username, role, dept, password, display, ext in DEMO_USERS:
+            if session.scalar(select(User).where(User.username == username)) is None:
+                create_user(session, username, password, role, dept, display_name=display, sip_extension=ext)
+            shown.append((username, password, role))
+    return shown

@@ -1,0 +1,40 @@
+"""Every error leaves as JSON {"error": {"code", "message", "fields"}} on /api paths."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ticketing.exceptions import TicketingError
+
+log = logging.getLogger("hotline.errors")
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None, **extra):
+    body = {"code": code, "message": message, "fields": fields or {}}
+    body.update(extra)
+    return jsonify(error=body), status
+
+
+def register(app) -> None:
+    @app.errorhandler(TicketingError)
+    def _domain(exc: TicketingError):
+        return error_response(exc.status, exc.code, exc.message, exc.fields, **exc.extra)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, "csrf_failed", f"CSRF check failed: {exc.description}")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not request.path.startswith("/api/"):
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal error; see the server log")

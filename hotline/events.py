@@ -1,0 +1,160 @@
+"""The one catalogue of domain events, and the bus that carries them.
+
+Services publish after commit (``publish_after_commit``); subscribers are Socket.IO rooms, jobs and
+tests. In the embedded default delivery is in-process. With ``REDIS_URL`` set, every event is also
+published on the Redis channel ``hotline:events`` so other processes (the ``sip`` process, other
+web processes) see it; each process ignores its own echoes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections import defaultdict
+from typing import Callable
+
+log = logging.getLogger("hotline.events")
+
+CHANNEL = "hotline:events"
+
+#: name -> required payload keys. Extra keys are allowed; missing ones are a programming error.
+CATALOGUE: dict[str, tuple[str, ...]] = {
+    # the case record
+    "ticket.created": ("number", "status", "type", "channel"),
+    "ticket.changed": ("number", "action", "from_status", "to_status", "actor", "departments"),
+    # telephony
+    "call.ringing": ("call_id", "caller", "called"),
+    "call.answered": ("call_id", "caller"),
+    "transcript.partial": ("call_id", "text", "start", "end"),
+    "transcript.final": ("call_id", "text", "start", "end"),
+    "call.ended": ("call_id", "caller", "duration", "cause"),
+    "call.ticket": ("call_id", "number"),
+    # supervision
+    "deadline.card": ("number", "card", "deadline_kind", "department"),
+}
+
+Handler = Callable[[str, dict], None]
+
+
+class UnknownEvent(KeyError):
+    pass
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subs: dict[str, list[Handler]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._redis = None
+        self._listener: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- subscription -------------------------------------------------------------------------
+    def subscribe(self, name: str, handler: Handler) -> Callable[[], None]:
+        """Subscribe to one event name or ``"*"``; returns an unsubscribe function."""
+        if name != "*" and name not in CATALOGUE:
+            raise UnknownEvent(name)
+        with self._lock:
+            self._subs[name].append(handler)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if handler in self._subs[name]:
+                    self._subs[name].remove(handler)
+
+        return unsubscribe
+
+    def clear(self) -> None:
+        with self._lock:
+            self._subs.clear()
+
+    # -- publishing ---------------------------------------------------------------------------
+    def publish(self, name: str, payload: dict) -> None:
+        if name not in CATALOGUE:
+            raise UnknownEvent(name)
+        missing = [k for k in CATALOGUE[name] if k not in payload]
+        if missing:
+            raise ValueError(f"event {name} lacks {missing}")
+        self._deliver(name, payload)
+        if self._redis is not None:
+            try:
+                self._redis.publish(CHANNEL, json.dumps(
+                    {"name": name, "payload": payload, "origin": self.origin},
+                    ensure_ascii=False, default=str))
+            except Exception:  # the local delivery already happened; Redis outage is logged
+                log.exception("event.redis_publish_failed name=%s", name)
+
+    def publish_after_commit(self, session, name: str, payload: dict) -> None:
+        """Queue an event on a SQLAlchemy session; it is published only if the commit succeeds."""
+        pending = session.info.setdefault("pending_events", [])
+        pending.append((name, payload))
+
+    def _deliver(self, name: str, payload: dict) -> None:
+        with self._lock:
+            handlers = list(self._subs.get(name, ())) + list(self._subs.get("*", ()))
+        for handler in handlers:
+            try:
+                handler(name, payload)
+            except Exception:
+                log.exception("event.handler_failed name=%s handler=%r", name, handler)
+
+    # -- Redis transport ----------------------------------------------------------------------
+    def connect_redis(self, url: str, listen: bool = True) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        if listen and self._listener is None:
+            self._stop.clear()
+            self._listener = threading.Thread(target=self._listen, args=(url,), daemon=True,
+                                              name="events-redis-listener")
+            self._listener.start()
+
+    def disconnect_redis(self) -> None:
+        self._stop.set()
+        self._redis = None
+        self._listener = None
+
+    def _listen(self, url: str) -> None:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(CHANNEL)
+        while not self._stop.is_set():
+            message = pubsub.get_message(timeout=0.5)
+            if not message:
+                continue
+            try:
+                data = json.loads(message["data"])
+            except (ValueError, TypeError):
+                log.warning("event.redis_bad_message")
+                continue
+            if data.get("origin") == self.origin or data.get("name") not in CATALOGUE:
+                continue
+            self._deliver(data["name"], data.get("payload") or {})
+        pubsub.close()
+
+
+bus = EventBus()
+
+
+def install_session_hooks(session_factory) -> None:
+    """Publish queued events after commit, drop them after rollback."""
+    from sqlalchemy import event
+
+    @event.listens_for(session_factory, "after_commit")
+    def _after_commit(session):
+        pending = session.info.pop("pending_events", [])
+        for name, payload in pending:
+            bus.publish(name, payload)
+
+    @event.listens_for(session_factory, "after_rollback")
+    def _after_rollback(session):
+        session.info.pop("pending_events", None)
+
+
+publish = bus.publish
+publish_after_commit = bus.publish_after_commit
+subscribe = bus.subscribe

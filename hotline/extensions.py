@@ -1,0 +1,77 @@
+"""Shared handles: the database, Socket.IO and Celery. Nothing here connects at import time."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask_socketio import SocketIO
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Database:
+    """Owns the engine and a thread-scoped session factory.
+
+    Views, tasks and telephony threads all get their session from here; services commit.
+    """
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.Session = scoped_session(sessionmaker(expire_on_commit=False))
+
+    def init(self, url: str) -> Engine:
+        if self.engine is not None and str(self.engine.url) == url:
+            return self.engine
+        if self.engine is not None:
+            self.Session.remove()
+            self.engine.dispose()
+        kwargs: dict = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+        engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
+        self.engine = engine
+        self.Session.configure(bind=engine)
+        return engine
+
+    @property
+    def session(self):
+        return self.Session()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine is not None and self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session_scope(self):
+        """For threads outside a request (telephony, jobs): a session removed afterwards."""
+        try:
+            yield self.Session()
+        finally:
+            self.Session.remove()
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN itself
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn):
+    # Writers serialize at BEGIN instead of failing later with "database is locked".
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+db = Database()
+socketio = SocketIO()

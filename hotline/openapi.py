@@ -1,0 +1,98 @@
+"""The OpenAPI 3.1 document, built from the same pydantic schemas that validate requests."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import Blueprint, jsonify
+
+from ticketing.lifecycle import ACTION_LABELS, ACTIONS, STATUSES
+from ticketing.schemas import ACTION_SCHEMAS, TicketIn
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(desc: str, schema=None) -> dict:
+    out = {"description": desc}
+    if schema is not None:
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
+
+
+def _errors(*codes: int) -> dict:
+    text = {400: "bad request / invalid JSON", 401: "not authenticated", 403: "role not allowed",
+            404: "not found", 409: "illegal action or concurrent change", 422: "validation failed"}
+    return {str(c): _resp(text[c], ERROR) for c in codes}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    schemas: dict = {}
+    ticket_in = TicketIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(ticket_in.pop("$defs", {}))
+    schemas["TicketIn"] = ticket_in
+    for action, model in ACTION_SCHEMAS.items():
+        s = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(s.pop("$defs", {}))
+        schemas[model.__name__] = s
+    schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message", "fields"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                       "allowed_actions": {"type": "array", "items": {"type": "string"}}}}}}
+    schemas["Ticket"] = {"type": "object", "required": ["number", "status"], "properties": {
+        "number": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
+        "type": {"type": "string"}, "deadlines": {"type": "object"},
+        "events": {"type": "array", "items": {"type": "object"}},
+        "allowed_actions": {"type": "array", "items": {"type": "string"}}}}
+    number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
+    paths = {
+        "/api/v1/auth/token": {"post": {
+            "summary": "Exchange username and password for a bearer token", "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+            "responses": {"200": _resp("token", {"type": "object", "properties": {
+                "token": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}),
+                **_errors(400, 401, 422)}}},
+        "/api/v1/tickets": {
+            "post": {"summary": "Register a ticket (draft)",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/TicketIn"}}}},
+                     "responses": {"201": _resp("created", {"$ref": "#/components/schemas/Ticket"}),
+                                   **_errors(400, 401, 403, 422)}},
+            "get": {"summary": "List tickets visible to the caller", "parameters": [
+                {"name": n, "in": "query", "schema": {"type": t}} for n, t in (
+                    ("status", "string"), ("type", "string"), ("department", "string"), ("from", "string"),
+                    ("to", "string"), ("overdue", "boolean"), ("q", "string"), ("page", "integer"),
+                    ("per_page", "integer"))],
+                "responses": {"200": _resp("page of tickets"), **_errors(401, 422)}}},
+        "/api/v1/tickets/{number}": {"get": {
+            "summary": "One ticket with its full history, oldest first", "parameters": [number],
+            "responses": {"200": _resp("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},
+        "/api/v1/departments": {"get": {"summary": "Units that receive tickets",
+                                        "responses": {"200": _resp("list")}}},
+    }
+    for action in ACTIONS:
+        model = ACTION_SCHEMAS[action]
+        paths[f"/api/v1/tickets/{{number}}/actions/{action}"] = {"post": {
+            "summary": f"{action} ({ACTION_LABELS[action]})", "parameters": [number],
+            "requestBody": {"content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}},
+            "responses": {"200": _resp("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
+                          **_errors(400, 401, 403, 404, 409, 422)}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "12345 Hotline API", "version": "1"},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+    }
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi_json():
+    return jsonify(document())

@@ -1,0 +1,76 @@
+"""Login, logout, role landing, health check and the token endpoint."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import text
+
+from ticketing.clock import iso
+from ticketing.exceptions import ValidationFailed
+
+from .auth import authenticate, issue_token
+from .extensions import db
+
+bp = Blueprint("web", __name__)
+
+ROLE_LABELS = {"operator": "话务员", "department": "承办单位", "supervisor": "督办员", "admin": "管理员"}
+#: the page each role lands on; consoles register these endpoints when they exist
+LANDING = {"operator": "console.operator", "department": "console.department",
+           "supervisor": "console.supervisor", "admin": "console.supervisor"}
+
+
+@bp.get("/healthz")
+def healthz():
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ok")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        user = authenticate(db.session, request.form.get("username", "").strip(),
+                            request.form.get("password", ""))
+        if user is not None:
+            login_user(user)
+            target = request.args.get("next", "")
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("web.home")
+            return redirect(target)
+        error = "用户名或密码错误"
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/")
+@login_required
+def home():
+    endpoint = LANDING.get(current_user.role)
+    if endpoint and endpoint in current_app.view_functions:
+        return redirect(url_for(endpoint))
+    return render_template("home.html", role_label=ROLE_LABELS.get(current_user.role, current_user.role))
+
+
+@bp.post("/api/v1/auth/token")
+def issue_token_view():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error={"code": "invalid_json", "message": "send {\"username\", \"password\"} as JSON",
+                              "fields": {}}), 400
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ValidationFailed("username and password are required",
+                               {k: "required string" for k in ("username", "password")
+                                if not isinstance(body.get(k), str)})
+    user = authenticate(db.session, username, password)
+    if user is None:
+        return jsonify(error={"code": "unauthorized", "message": "wrong username or password", "fields": {}}), 401
+    token, expires = issue_token(db.session, user, current_app.config["HOTLINE"].token_ttl_hours)
+    return jsonify(token=token, expires_at=iso(expires), role=user.role)
+

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Debian packages the test suite drives for real: SIPp (sip-tester), Chromium, espeak-ng and sox
+# (speech fixtures), baresip (a real softphone), Kamailio (SIP proxy). Installed with apt-get when
+# we are root (or have sudo); otherwise we say loudly what is missing. Under CI=true missing
+# packages are an error.
+set -u
+need=()
+check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+check sipp sip-tester
+check chromium chromium
+check espeak-ng espeak-ng
+check sox sox
+check baresip baresip
+check kamailio kamailio
+[ ${#need[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
+fi
+if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
+  echo "system-deps: installing ${need[*]}"
+  $SUDO apt-get update -qq && \
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null && exit 0
+fi
+echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+echo "!! system-deps: missing Debian packages: ${need[*]}"
+echo "!! tests that need them will be SKIPPED. Enable with: sudo apt-get install ${need[*]}"
+echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+[ "${CI:-}" = "true" ] && { echo "CI=true: missing packages are a failure"; exit 1; }
+exit 0

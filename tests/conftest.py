@@ -1,0 +1,195 @@
+"""Shared fixtures: the app on SQLite and on a real PostgreSQL, Redis, and service detection.
+
+Services: PostgreSQL at DATABASE_TEST_URL (default the machine's 127.0.0.1:5432/test) and Redis at
+REDIS_TEST_URL (default 127.0.0.1:6379/15). When one is missing, its tests are skipped and the run
+ends with a loud notice saying how to enable them; with CI=true a missing service is a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("DATABASE_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+HOW_TO = {
+    "postgres": "start PostgreSQL on 127.0.0.1:5432 with a database 'test' (trust auth) or set DATABASE_TEST_URL",
+    "redis": "start redis-server on 127.0.0.1:6379 or set REDIS_TEST_URL",
+}
+_missing: dict[str, str] = {}
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return str(exc).splitlines()[0]
+
+
+def _redis_available() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return str(exc).splitlines()[0]
+
+
+def require_service(name: str) -> None:
+    """Skip (or, under CI, fail) a test whose service is not running."""
+    problem = {"postgres": _pg_available, "redis": _redis_available}[name]() if name not in _checked else _checked[name]
+    _checked[name] = problem
+    if problem is None:
+        return
+    _missing[name] = problem
+    message = f"{name} unavailable ({problem}); to enable: {HOW_TO[name]}"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+_checked: dict[str, str | None] = {}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _missing:
+        tr = terminalreporter
+        tr.section("SERVICES MISSING - TESTS SKIPPED", sep="!", red=True, bold=True)
+        for name, problem in _missing.items():
+            tr.write_line(f"{name}: {problem}", red=True, bold=True)
+            tr.write_line(f"    to enable: {HOW_TO[name]}", red=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- databases -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once keeps tests fast)."""
+    from hotline.dbadmin import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+_pg_migrated = False
+
+
+def _reset_postgres() -> None:
+    global _pg_migrated
+    from hotline.dbadmin import upgrade
+
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        if not _pg_migrated:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            tables = [r[0] for r in conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    if not _pg_migrated:
+        upgrade(PG_URL)
+        _pg_migrated = True
+
+
+@pytest.fixture
+def database_url(request, sqlite_template, tmp_path) -> str:
+    """The URL of a fresh, migrated database; parametrize with "sqlite" / "postgres"."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgres":
+        require_service("postgres")
+        _reset_postgres()
+        return PG_URL
+    path = tmp_path / "hotline.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    from hotline import create_app
+    from hotline.dbadmin import seed
+    from hotline.events import bus
+    from hotline.extensions import db
+    from ticketing import deadlines
+
+    deadlines.invalidate_cache()
+    application = create_app({"database_url": database_url, "testing": True, "sip_enabled": False,
+                              "secret_key": "test-secret", "recordings_dir": str(tmp_path / "rec"),
+                              "flask": {"WTF_CSRF_ENABLED": True}})
+    with application.app_context():
+        seed(db.session, demo=True)
+        db.Session.remove()
+    yield application
+    bus.clear()
+    db.Session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """A bearer-token client for one demo user."""
+
+    def __init__(self, client, username: str, password: str):
+        self.client = client
+        r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert r.status_code == 200, r.get_json()
+        self.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self.headers, **kw)
+
+    def post(self, url, json=None, **kw):
+        return self.client.post(url, json=json, headers=self.headers, **kw)
+
+    def patch(self, url, json=None, **kw):
+        return self.client.patch(url, json=json, headers=self.headers, **kw)
+
+    def put(self, url, json=None, **kw):
+        return self.client.put(url, json=json, headers=self.headers, **kw)
+
+    def act(self, number, action, body=None):
+        return self.post(f"/api/v1/tickets/{number}/actions/{action}", json=body or {})
+
+
+@pytest.fixture
+def api(client):
+    """api("operator1") -> an Api logged in as that demo user."""
+    from hotline.dbadmin import DEMO_USERS
+
+    passwords = {u[0]: u[3] for u in DEMO_USERS}
+    return lambda username: Api(client, username, passwords[username])
+
+
+@pytest.fixture
+def redis_url():
+    require_service("redis")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL

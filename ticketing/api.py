@@ -1,0 +1,188 @@
+"""REST API /api/v1 for the case record. Thin: parse, call one service, serialize."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+
+from hotline.auth import current_actor, roles_required
+from hotline.extensions import db
+
+from . import deadlines, directory, service
+from .exceptions import TicketingError, ValidationFailed
+from .lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
+from .schemas import ticket_view
+
+bp = Blueprint("ticketing_api", __name__, url_prefix="/api/v1")
+DESK = (OPERATOR, SUPERVISOR, ADMIN)
+
+
+class InvalidJSON(TicketingError):
+    status, code = 400, "invalid_json"
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidJSON("request body must be valid JSON with Content-Type application/json")
+    if not isinstance(data, dict):
+        raise InvalidJSON("request body must be a JSON object")
+    return data
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an integer", {name: "must be an integer"}) from None
+    if not lo <= value <= hi:
+        raise ValidationFailed(f"{name} out of range", {name: f"between {lo} and {hi}"})
+    return value
+
+
+def _date_arg(name: str):
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(f"{name} must be an ISO date", {name: "expected YYYY-MM-DD or an ISO datetime"}) from None
+
+
+# -- tickets -------------------------------------------------------------------------------------
+@bp.post("/tickets")
+@roles_required(*DESK)
+def create_ticket():
+    ticket = service.create_ticket(db.session, json_body(), current_actor(),
+                                   max_content=current_app.config["HOTLINE"].max_content_chars)
+    return jsonify(ticket_view(ticket, current_user.role)), 201
+
+
+@bp.get("/tickets")
+@roles_required()
+def list_tickets():
+    overdue_raw = request.args.get("overdue")
+    overdue = None if overdue_raw is None else overdue_raw.lower() in ("1", "true", "yes")
+    per_page = _int_arg("per_page", 50, 1, current_app.config["HOTLINE"].page_size_max)
+    page = _int_arg("page", 1, 1, 1_000_000)
+    total, rows = service.list_tickets(
+        db.session, current_actor(), status=request.args.get("status"), type_=request.args.get("type"),
+        department=request.args.get("department"), date_from=_date_arg("from"), date_to=_date_arg("to"),
+        overdue=overdue, phone=request.args.get("phone") if current_user.role != DEPARTMENT else None,
+        q=request.args.get("q"), page=page, per_page=per_page)
+    return jsonify(items=[ticket_view(t, current_user.role) for t in rows], total=total, page=page,
+                   per_page=per_page)
+
+
+@bp.get("/tickets/<number>")
+@roles_required()
+def get_ticket(number):
+    ticket = service.get_ticket(db.session, number, current_actor())
+    return jsonify(ticket_view(ticket, current_user.role, with_events=True))
+
+
+@bp.post("/tickets/<number>/actions/<action>")
+@roles_required()
+def act(number, action):
+    body = request.get_json(silent=True) if request.data else {}
+    if body is None or not isinstance(body, dict):
+        raise InvalidJSON("request body must be a JSON object")
+    ticket = service.perform(db.session, number, action, current_actor(), body)
+    return jsonify(ticket_view(ticket, current_user.role, with_events=True))
+
+
+@bp.get("/callers/<phone>/tickets")
+@roles_required(*DESK)
+def caller_tickets(phone):
+    rows = service.caller_history(db.session, phone, exclude=request.args.get("exclude"))
+    return jsonify(items=[ticket_view(t, current_user.role) for t in rows])
+
+
+# -- directory -----------------------------------------------------------------------------------
+def _dept(d) -> dict:
+    return {"code": d.code, "name": d.name, "kind": d.kind, "active": d.active}
+
+
+@bp.get("/departments")
+@roles_required()
+def departments():
+    include = request.args.get("include_retired") in ("1", "true") and current_user.role == ADMIN
+    return jsonify([_dept(d) for d in directory.list_departments(db.session, include_retired=include)])
+
+
+@bp.post("/departments")
+@roles_required(ADMIN)
+def add_department():
+    body = json_body()
+    dept = directory.add_department(db.session, body.get("code"), body.get("name"), current_user.username,
+                                    kind=body.get("kind", "county"))
+    return jsonify(_dept(dept)), 201
+
+
+@bp.patch("/departments/<code>")
+@roles_required(ADMIN)
+def update_department(code):
+    body = json_body()
+    unknown = set(body) - {"name", "active"}
+    if unknown:
+        raise ValidationFailed("unknown fields", {k: "not allowed" for k in unknown})
+    dept = directory.update_department(db.session, code, current_user.username, name=body.get("name"),
+                                       active=body.get("active"))
+    return jsonify(_dept(dept))
+
+
+@bp.get("/departments/<code>/history")
+@roles_required(SUPERVISOR, ADMIN)
+def department_history(code):
+    rows = directory.department_history(db.session, code)
+    return jsonify([{"change": r.change, "old": r.old_value, "new": r.new_value, "actor": r.actor,
+                     "at": r.created_at.isoformat()} for r in rows])
+
+
+@bp.get("/towns")
+@roles_required()
+def towns():
+    return jsonify([{"code": t.code, "name": t.name} for t in directory.list_towns(db.session)])
+
+
+@bp.post("/towns")
+@roles_required(ADMIN)
+def add_town():
+    body = json_body()
+    town = directory.add_town(db.session, body.get("code"), body.get("name"), current_user.username)
+    return jsonify({"code": town.code, "name": town.name}), 201
+
+
+# -- deadlines -----------------------------------------------------------------------------------
+@bp.get("/sla/policy")
+@roles_required(SUPERVISOR, ADMIN)
+def sla_policy():
+    return jsonify(deadlines.policy_table(db.session))
+
+
+@bp.put("/sla/policy")
+@roles_required(ADMIN)
+def set_sla_policy():
+    body = request.get_json(silent=True)
+    if not isinstance(body, list):
+        raise InvalidJSON("body must be a JSON list of policy rows")
+    return jsonify(deadlines.set_policy(db.session, body))
+
+
+@bp.get("/calendar")
+@roles_required(SUPERVISOR, ADMIN)
+def calendar_status():
+    return jsonify(deadlines.calendar_status(db.session))
+
+
+@bp.put("/calendar/<int:year>")
+@roles_required(ADMIN)
+def enter_calendar_year(year):
+    body = json_body()
+    return jsonify(deadlines.enter_year(db.session, year, body.get("holidays", []), body.get("workdays", []),
+                                        current_user.username))

@@ -1,0 +1,130 @@
+"""The department and town directory: seed, add, rename, retire. History is never rewritten:
+tickets point at a unit's id, events keep the name it had at the time, and every directory change
+is kept in ``department_changes``."""
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import yaml
+from sqlalchemy import select
+
+from .clock import utcnow
+from .exceptions import Conflict, NotFound, ValidationFailed
+from .models import Department, DepartmentChange, Town
+
+CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+
+
+def _load_yaml(name: str) -> list[dict]:
+    return yaml.safe_load(resources.files("ticketing.data").joinpath(name).read_text("utf-8"))
+
+
+def seed(session, actor: str = "seed") -> int:
+    """Create missing units and towns from the shipped lists; existing rows are left alone."""
+    created = 0
+    known = set(session.scalars(select(Department.code)))
+    for row in _load_yaml("departments.yaml"):
+        if row["code"] not in known:
+            _add(session, row["code"], row["name"], "county", actor)
+            created += 1
+    towns = set(session.scalars(select(Town.code)))
+    for row in _load_yaml("towns.yaml"):
+        if row["code"] not in towns:
+            _add_town(session, row["code"], row["name"], actor)
+            created += 1
+    session.commit()
+    return created
+
+
+def _add(session, code: str, name: str, kind: str, actor: str) -> Department:
+    dept = Department(code=code, name=name, kind=kind, active=True)
+    session.add(dept)
+    session.flush()
+    session.add(DepartmentChange(department_id=dept.id, change="created", new_value=name, actor=actor))
+    return dept
+
+
+def _add_town(session, code: str, name: str, actor: str) -> Town:
+    gov = _add(session, f"town-{code}", f"{name}人民政府" if name.endswith("镇") else f"{name}办事处",
+               "town", actor)
+    town = Town(code=code, name=name, department_id=gov.id)
+    session.add(town)
+    return town
+
+
+def _check(code: str | None, name: str | None) -> None:
+    fields = {}
+    if code is not None and not CODE_RE.match(code):
+        fields["code"] = "2-40 lowercase letters, digits or '-', starting with a letter"
+    if name is not None and not (1 <= len(name.strip()) <= 100):
+        fields["name"] = "1-100 characters"
+    if fields:
+        raise ValidationFailed("invalid department", fields)
+
+
+def list_departments(session, include_retired: bool = False) -> list[Department]:
+    stmt = select(Department).order_by(Department.kind, Department.id)
+    if not include_retired:
+        stmt = stmt.where(Department.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def add_department(session, code, name, actor: str, kind: str = "county") -> Department:
+    if not isinstance(code, str) or not isinstance(name, str):
+        raise ValidationFailed("code and name are required", {"code": "required string", "name": "required string"})
+    _check(code, name)
+    if kind not in ("county", "town"):
+        raise ValidationFailed("invalid kind", {"kind": "county or town"})
+    if session.scalar(select(Department).where(Department.code == code)):
+        raise Conflict(f"department code {code!r} already exists")
+    dept = _add(session, code, name.strip(), kind, actor)
+    session.commit()
+    return dept
+
+
+def update_department(session, code: str, actor: str, *, name=None, active=None) -> Department:
+    dept = session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise NotFound(f"department {code} not found")
+    if name is not None:
+        if not isinstance(name, str):
+            raise ValidationFailed("invalid name", {"name": "must be a string"})
+        _check(None, name)
+        if name.strip() != dept.name:
+            session.add(DepartmentChange(department_id=dept.id, change="renamed", old_value=dept.name,
+                                         new_value=name.strip(), actor=actor))
+            dept.name = name.strip()
+    if active is not None:
+        if not isinstance(active, bool):
+            raise ValidationFailed("invalid active flag", {"active": "must be true or false"})
+        if active != dept.active:
+            dept.active = active
+            dept.retired_at = None if active else utcnow()
+            session.add(DepartmentChange(department_id=dept.id, change="reactivated" if active else "retired",
+                                         actor=actor))
+    session.commit()
+    return dept
+
+
+def department_history(session, code: str) -> list[DepartmentChange]:
+    dept = session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise NotFound(f"department {code} not found")
+    return list(session.scalars(select(DepartmentChange).where(DepartmentChange.department_id == dept.id)
+                                .order_by(DepartmentChange.id)))
+
+
+def list_towns(session) -> list[Town]:
+    return list(session.scalars(select(Town).where(Town.active.is_(True)).order_by(Town.id)))
+
+
+def add_town(session, code, name, actor: str) -> Town:
+    if not isinstance(code, str) or not isinstance(name, str):
+        raise ValidationFailed("code and name are required", {"code": "required string", "name": "required string"})
+    _check(code, name)
+    if session.scalar(select(Town).where(Town.code == code)):
+        raise Conflict(f"town {code!r} already exists")
+    town = _add_town(session, code, name.strip(), actor)
+    session.commit()
+    return town

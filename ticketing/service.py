@@ -1,0 +1,409 @@
+"""The only code that changes a ticket.
+
+Every change goes through ``perform``: it locks the ticket, checks visibility, role and transition,
+applies the action, appends a hash-chained ``TicketEvent``, commits, and only then publishes the
+domain event. A failed check or a lost race leaves nothing written.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from hotline.events import publish_after_commit
+
+from . import deadlines, lifecycle
+from .audit import GENESIS, event_digest
+from .clock import to_local, to_utc_naive, utcnow
+from .exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
+from .lifecycle import DEPARTMENT
+from .models import Department, Extension, Ticket, TicketEvent, TicketSequence, Town, Urging, ticket_co_departments
+from .schemas import ACTION_SCHEMAS, TicketIn, parse
+from .sla import extend
+
+log = logging.getLogger("hotline.ticketing")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a plain value so ticketing never depends on the auth model."""
+
+    username: str
+    role: str
+    department_id: int | None = None
+
+    @classmethod
+    def system(cls, name: str = "system") -> "Actor":
+        return cls(username=name, role=lifecycle.ADMIN)
+
+
+# -- numbers ------------------------------------------------------------------------------------
+def _next_number(session, received_utc: datetime) -> str:
+    day = to_local(received_utc).strftime("%Y%m%d")
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketSequence)
+    stmt = ins.values(day=day, last=1).on_conflict_do_update(
+        index_elements=[TicketSequence.day], set_={"last": TicketSequence.last + 1}
+    ).returning(TicketSequence.last)
+    seq = session.execute(stmt).scalar_one()
+    return f"{day}{seq:06d}"
+
+
+# -- history -------------------------------------------------------------------------------------
+def _append_event(session, ticket: Ticket, actor: Actor, action: str, from_status, to_status,
+                  note=None, data=None) -> TicketEvent:
+    seq = ticket.event_count + 1
+    prev = ticket.head_hash or GENESIS
+    created = utcnow()
+    digest = event_digest(ticket.number, seq, action, actor.username, actor.role, from_status,
+                          to_status, note, data, created, prev)
+    ev = TicketEvent(ticket=ticket, seq=seq, action=action, actor=actor.username,
+                     actor_role=actor.role, from_status=from_status, to_status=to_status,
+                     note=note, data=data or None, created_at=created, prev_hash=prev, hash=digest)
+    session.add(ev)
+    ticket.event_count = seq
+    ticket.head_hash = digest
+    return ev
+
+
+# -- lookups -------------------------------------------------------------------------------------
+def department_by_code(session, code: str, field: str) -> Department:
+    dept = session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise ValidationFailed(f"unknown department {code!r}", {field: f"unknown department {code!r}"})
+    if not dept.active:
+        raise ValidationFailed(f"department {code!r} is retired", {field: f"department {code!r} is retired"})
+    return dept
+
+
+def visible_filter(actor: Actor):
+    """SQL condition restricting tickets to what the actor may see."""
+    if actor.role != DEPARTMENT:
+        return None
+    co = select(ticket_co_departments.c.ticket_id).where(
+        ticket_co_departments.c.department_id == actor.department_id)
+    return or_(Ticket.main_department_id == actor.department_id, Ticket.id.in_(co))
+
+
+def can_see(ticket: Ticket, actor: Actor) -> bool:
+    return actor.role != DEPARTMENT or (actor.department_id in ticket.department_ids())
+
+
+def get_ticket(session, number: str, actor: Actor, *, lock: bool = False) -> Ticket:
+    stmt = select(Ticket).where(Ticket.number == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    ticket = session.scalar(stmt)
+    if ticket is None or not can_see(ticket, actor):
+        # departments get the same answer for "not yours" as for "does not exist"
+        raise NotFound(f"ticket {number} not found")
+    return ticket
+
+
+# -- creation ------------------------------------------------------------------------------------
+def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000) -> Ticket:
+    if actor.role == DEPARTMENT:
+        raise Forbidden("departments cannot register tickets")
+    inp: TicketIn = parse(TicketIn, data)
+    if len(inp.content) > max_content:
+        raise ValidationFailed("content too long", {"content": f"at most {max_content} characters"})
+    town = None
+    if inp.town:
+        town = session.scalar(select(Town).where(Town.code == inp.town))
+        if town is None:
+            raise ValidationFailed(f"unknown town {inp.town!r}", {"town": f"unknown town {inp.town!r}"})
+    now = utcnow()
+    received = to_utc_naive(inp.received_at) if inp.received_at else now
+    if received > now:
+        raise ValidationFailed("received_at is in the future", {"received_at": "must not be in the future"})
+    ticket = Ticket(
+        number=_next_number(session, received), channel=inp.channel, type=inp.type,
+        urgency=inp.urgency, status=lifecycle.DRAFT, caller_name=inp.caller.name,
+        caller_phone=inp.caller.phone, caller_id_number=inp.caller.id_number,
+        confidential=inp.caller.confidential, content=inp.content, address=inp.address, town=town,
+        received_at=received, created_by=actor.username, routing_suggestion=inp.routing_suggestion,
+        event_count=0, head_hash="",
+    )
+    session.add(ticket)
+    deadlines.apply_to(session, ticket, received)
+    _append_event(session, ticket, actor, "create", None, lifecycle.DRAFT,
+                  data={"channel": inp.channel, "type": inp.type, "urgency": inp.urgency})
+    session.flush()
+    publish_after_commit(session, "ticket.created", {
+        "number": ticket.number, "status": ticket.status, "type": ticket.type,
+        "channel": ticket.channel, "caller_phone": ticket.caller_phone})
+    session.commit()
+    log.info("ticket.created number=%s type=%s channel=%s actor=%s", ticket.number, ticket.type,
+             ticket.channel, actor.username)
+    return ticket
+
+
+# -- actions -------------------------------------------------------------------------------------
+def perform(session, number: str, action: str, actor: Actor, data: dict | None = None) -> Ticket:
+    if not lifecycle.is_known(action):
+        raise NotFound(f"unknown action {action!r}; known: {', '.join(lifecycle.ACTIONS)}")
+    try:
+        ticket = get_ticket(session, number, actor, lock=True)
+        status = ticket.status
+        transition = lifecycle.find(status, action)
+        allowed_now = lifecycle.allowed(status, actor.role)
+        if actor.role not in {r for t in lifecycle.TRANSITIONS if t.action == action for r in t.roles}:
+            raise Forbidden(f"role {actor.role} may not {action}", allowed_actions=allowed_now)
+        if transition is None:
+            raise IllegalAction(
+                f"cannot {action} a ticket that is {status}; allowed now: "
+                f"{', '.join(allowed_now) or 'none'}", status=status, allowed_actions=allowed_now)
+        if actor.role not in transition.roles:
+            raise Forbidden(f"role {actor.role} may not {action} in {status}", allowed_actions=allowed_now)
+        if transition.main_department_only and ticket.main_department_id != actor.department_id:
+            raise Forbidden(f"only the main department may {action}", allowed_actions=allowed_now)
+        payload = parse(ACTION_SCHEMAS[action], data if data is not None else {})
+        target = transition.target or status
+        note, event_data = HANDLERS[action](session, ticket, actor, payload)
+        ticket.status = target
+        _append_event(session, ticket, actor, action, status, target, note, event_data)
+        publish_after_commit(session, "ticket.changed", {
+            "number": ticket.number, "action": action, "from_status": status, "to_status": target,
+            "actor": actor.username, "departments": sorted(d.code for d in _holders(ticket)),
+            "data": event_data or {}})
+        session.flush()
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(f"ticket {number} was changed by someone else at the same time; reload and retry")
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"ticket {number} was changed by someone else at the same time; reload and retry")
+    except Exception:
+        session.rollback()
+        raise
+    log.info("ticket.%s number=%s from=%s to=%s actor=%s", action, number, status, target, actor.username)
+    return ticket
+
+
+def _holders(ticket: Ticket) -> list[Department]:
+    holders = list(ticket.co_departments)
+    if ticket.main_department is not None:
+        holders.append(ticket.main_department)
+    return holders
+
+
+def _dept_data(dept) -> dict:
+    return {"code": dept.code, "name": dept.name}
+
+
+def _retype(session, ticket, payload) -> dict:
+    changed = {}
+    for key in ("type", "urgency"):
+        value = getattr(payload, key, None)
+        if value and value != getattr(ticket, key):
+            changed[key] = {"from": getattr(ticket, key), "to": value}
+            setattr(ticket, key, value)
+    if changed:
+        deadlines.apply_to(session, ticket, ticket.received_at)
+    return changed
+
+
+def _accept(session, ticket, actor, p):
+    changed = _retype(session, ticket, p)
+    return p.note, {"changed": changed} if changed else None
+
+
+def _answer_directly(session, ticket, actor, p):
+    if p.article_id is None and not p.answer:
+        raise ValidationFailed("cite a knowledge article or write the answer",
+                               {"article_id": "article_id or answer is required"})
+    ticket.direct_answer = {"article_id": p.article_id, "answer": p.answer}
+    ticket.closed_at = utcnow()
+    return p.note, {"article_id": p.article_id, "answer": p.answer}
+
+
+def _assign(session, ticket, actor, p):
+    main = department_by_code(session, p.main_department, "main_department")
+    co = []
+    for i, code in enumerate(dict.fromkeys(p.co_departments)):
+        if code == p.main_department:
+            raise ValidationFailed("main department listed as co-department",
+                                   {f"co_departments.{i}": "already the main department"})
+        co.append(department_by_code(session, code, f"co_departments.{i}"))
+    previous = {"main": _dept_data(ticket.main_department) if ticket.main_department else None,
+                "co": [_dept_data(d) for d in ticket.co_departments]}
+    ticket.main_department = main
+    ticket.co_departments = co
+    ticket.dispatched_at = utcnow()
+    ticket.signed_at = None
+    changed = _retype(session, ticket, p)
+    data = {"main_department": _dept_data(main), "co_departments": [_dept_data(d) for d in co]}
+    if previous["main"]:
+        data["previous"] = previous
+    if changed:
+        data["changed"] = changed
+    if ticket.routing_suggestion:
+        suggested = [d.get("code") for d in ticket.routing_suggestion.get("departments", [])[:1]]
+        data["followed_suggestion"] = suggested == [main.code]
+    return p.note, data
+
+
+def _sign(session, ticket, actor, p):
+    ticket.signed_at = utcnow()
+    return p.note, {"department": _dept_data(ticket.main_department)}
+
+
+def _return(session, ticket, actor, p):
+    data = {"department": _dept_data(ticket.main_department),
+            "co_departments": [_dept_data(d) for d in ticket.co_departments]}
+    ticket.main_department = None
+    ticket.co_departments = []
+    ticket.signed_at = None
+    return p.note, data
+
+
+def _request_extension(session, ticket, actor, p):
+    if any(e.status == "pending" for e in ticket.extensions):
+        raise Conflict("an extension request is already pending")
+    ext = Extension(ticket=ticket, department_id=ticket.main_department_id, workdays=p.workdays,
+                    reason=p.reason, requested_by=actor.username)
+    session.add(ext)
+    return p.reason, {"workdays": p.workdays}
+
+
+def _pending_extension(ticket) -> Extension:
+    pending = [e for e in ticket.extensions if e.status == "pending"]
+    if not pending:
+        raise IllegalAction("no pending extension request", allowed_actions=[])
+    return pending[-1]
+
+
+def _approve_extension(session, ticket, actor, p):
+    ext = _pending_extension(ticket)
+    moved = extend(deadlines.calendar(session), ticket.reply_by, ext.workdays)
+    old = ticket.reply_by
+    ticket.reply_by = moved.at
+    if moved.estimated_years:
+        ticket.deadline_estimated_years = sorted(set(ticket.deadline_estimated_years or []) | moved.estimated_years)
+    ext.status, ext.decided_by, ext.decided_at, ext.decision_note = "approved", actor.username, utcnow(), p.note
+    return p.note, {"extension_id": ext.id, "workdays": ext.workdays,
+                    "reply_by": {"from": to_local(old).isoformat(), "to": to_local(moved.at).isoformat()}}
+
+
+def _deny_extension(session, ticket, actor, p):
+    ext = _pending_extension(ticket)
+    ext.status, ext.decided_by, ext.decided_at, ext.decision_note = "denied", actor.username, utcnow(), p.note
+    return p.note, {"extension_id": ext.id}
+
+
+def _reply(session, ticket, actor, p):
+    ticket.reply_text = p.text
+    ticket.replied_at = utcnow()
+    return None, {"text": p.text, "attachments": p.attachments}
+
+
+def _note_only(session, ticket, actor, p):
+    return p.note, None
+
+
+def _callback(session, ticket, actor, p):
+    ticket.satisfaction = p.satisfaction
+    ticket.solved = p.solved
+    ticket.closed_at = utcnow()
+    return p.note, {"satisfaction": p.satisfaction, "solved": p.solved}
+
+
+def _close(session, ticket, actor, p):
+    ticket.closed_at = utcnow()
+    return p.note, None
+
+
+def _reopen(session, ticket, actor, p):
+    if ticket.main_department is None:
+        raise IllegalAction("the ticket has no department to reopen to; dispatch it again", allowed_actions=[])
+    ticket.reopen_count += 1
+    ticket.closed_at = ticket.signed_at = ticket.replied_at = None
+    ticket.satisfaction = ticket.solved = None
+    now = utcnow()
+    ticket.dispatched_at = now
+    deadlines.apply_to(session, ticket, now)
+    return p.note, {"department": _dept_data(ticket.main_department), "reopen_count": ticket.reopen_count}
+
+
+def _merge(session, ticket, actor, p):
+    if p.into == ticket.number:
+        raise ValidationFailed("cannot merge a ticket into itself", {"into": "must be another ticket"})
+    master = session.scalar(select(Ticket).where(Ticket.number == p.into).with_for_update())
+    if master is None:
+        raise ValidationFailed(f"ticket {p.into} not found", {"into": "unknown ticket"})
+    if master.status in lifecycle.FINAL_STATUSES and master.status != lifecycle.CLOSED:
+        raise Conflict(f"ticket {p.into} is {master.status} and cannot take merged tickets")
+    ticket.merged_into = master
+    ticket.closed_at = utcnow()
+    _append_event(session, master, actor, "note", master.status, master.status,
+                  f"并入工单 {ticket.number}", {"merged_from": ticket.number})
+    return p.note, {"into": master.number}
+
+
+def _urge(session, ticket, actor, p):
+    session.add(Urging(ticket=ticket, department_id=ticket.main_department_id, note=p.note,
+                       due_at=to_utc_naive(p.due_at) if p.due_at else None, urged_by=actor.username))
+    return p.note, {"due_at": p.due_at.isoformat() if p.due_at else None,
+                    "department": _dept_data(ticket.main_department) if ticket.main_department else None}
+
+
+HANDLERS = {
+    "accept": _accept, "answer_directly": _answer_directly, "dispatch": _assign, "sign": _sign,
+    "return": _return, "reassign": _assign, "request_extension": _request_extension,
+    "approve_extension": _approve_extension, "deny_extension": _deny_extension, "reply": _reply,
+    "approve_reply": _note_only, "reject_reply": _note_only, "callback": _callback, "close": _close,
+    "reopen": _reopen, "merge": _merge, "invalidate": _note_only, "urge": _urge, "note": _note_only,
+}
+assert set(HANDLERS) == set(lifecycle.ACTIONS)
+
+
+# -- queries -------------------------------------------------------------------------------------
+def list_tickets(session, actor: Actor, *, status=None, type_=None, department=None, date_from=None,
+                 date_to=None, overdue=None, phone=None, q=None, page=1, per_page=50):
+    stmt = select(Ticket)
+    cond = visible_filter(actor)
+    if cond is not None:
+        stmt = stmt.where(cond)
+    if status:
+        stmt = stmt.where(Ticket.status.in_(status.split(",")))
+    if type_:
+        stmt = stmt.where(Ticket.type == type_)
+    if department:
+        dept = session.scalar(select(Department).where(Department.code == department))
+        if dept is None:
+            raise ValidationFailed("unknown department", {"department": f"unknown department {department!r}"})
+        stmt = stmt.where(Ticket.main_department_id == dept.id)
+    if date_from:
+        stmt = stmt.where(Ticket.received_at >= to_utc_naive(date_from))
+    if date_to:
+        stmt = stmt.where(Ticket.received_at < to_utc_naive(date_to))
+    if overdue is not None:
+        now = utcnow()
+        open_ = Ticket.status.in_(lifecycle.OPEN_STATUSES)
+        late = open_ & (Ticket.reply_by < now)
+        stmt = stmt.where(late if overdue else ~late)
+    if phone:
+        stmt = stmt.where(Ticket.caller_phone == phone)
+    if q:
+        stmt = stmt.where(or_(Ticket.content.contains(q), Ticket.number == q))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(
+        stmt.options(selectinload(Ticket.co_departments), selectinload(Ticket.main_department),
+                     selectinload(Ticket.town), selectinload(Ticket.extensions),
+                     selectinload(Ticket.urgings), selectinload(Ticket.merged_into))
+        .order_by(Ticket.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return total, rows
+
+
+def caller_history(session, phone: str, *, exclude: str | None = None, limit: int = 20) -> list[Ticket]:
+    stmt = select(Ticket).where(Ticket.caller_phone == phone).order_by(Ticket.id.desc()).limit(limit)
+    if exclude:
+        stmt = stmt.where(Ticket.number != exclude)
+    return list(session.scalars(stmt))
