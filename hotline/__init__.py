@@ -63,6 +63,9 @@ def create_app(test_config: dict | None = None) -> Flask:
                       cors_allowed_origins=[])
     if config.redis_url:
         bus.connect_redis(config.redis_url)
+    from . import jobs
+
+    jobs.configure(app, config.background_jobs)
     return app
 
 

@@ -32,6 +32,15 @@ ACTION_LABELS = {
     "urge": "督办", "note": "备注",
 }
 
+#: Events that other packages record on a ticket without changing its status (deadline cards,
+#: urging acknowledgements, calls and transfers). They go through ``service.record_event``.
+SYSTEM_EVENTS = {
+    "create": "登记", "yellow_card": "黄牌预警", "red_card": "红牌超期", "acknowledge_urge": "督办签收",
+    "escalate": "通报", "call_linked": "关联通话", "transfer": "转接", "three_party": "三方通话",
+    "routing_suggested": "智能分派建议",
+}
+ACTION_LABELS.update({k: v for k, v in SYSTEM_EVENTS.items() if k not in ACTION_LABELS})
+
 
 @dataclass(frozen=True)
 class Transition:

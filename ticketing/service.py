@@ -364,6 +364,32 @@ HANDLERS = {
 assert set(HANDLERS) == set(lifecycle.ACTIONS)
 
 
+def record_event(session, number: str, action: str, actor: Actor, *, note: str | None = None,
+                 data: dict | None = None, commit: bool = True) -> Ticket:
+    """Append a status-neutral system event (see ``lifecycle.SYSTEM_EVENTS``) to a ticket's chain.
+
+    With ``commit=False`` the caller owns the transaction (e.g. to write its own rows atomically
+    with the event); the domain event is still published only after that commit.
+    """
+    if action not in lifecycle.SYSTEM_EVENTS or action == "create":
+        raise ValueError(f"{action!r} is not a system event")
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number).with_for_update())
+    if ticket is None:
+        raise NotFound(f"ticket {number} not found")
+    _append_event(session, ticket, actor, action, ticket.status, ticket.status, note, data)
+    publish_after_commit(session, "ticket.changed", {
+        "number": ticket.number, "action": action, "from_status": ticket.status,
+        "to_status": ticket.status, "actor": actor.username,
+        "departments": sorted(d.code for d in _holders(ticket)), "data": data or {}})
+    if commit:
+        try:
+            session.commit()
+        except (StaleDataError, IntegrityError):
+            session.rollback()
+            raise Conflict(f"ticket {number} was changed by someone else at the same time; retry")
+    return ticket
+
+
 # -- queries -------------------------------------------------------------------------------------
 def list_tickets(session, actor: Actor, *, status=None, type_=None, department=None, date_from=None,
                  date_to=None, overdue=None, phone=None, q=None, page=1, per_page=50):
