@@ -376,6 +376,8 @@ def record_event(session, number: str, action: str, actor: Actor, *, note: str |
     ticket = session.scalar(select(Ticket).where(Ticket.number == number).with_for_update())
     if ticket is None:
         raise NotFound(f"ticket {number} not found")
+    if action == "routing_suggested":
+        ticket.routing_suggestion = data
     _append_event(session, ticket, actor, action, ticket.status, ticket.status, note, data)
     publish_after_commit(session, "ticket.changed", {
         "number": ticket.number, "action": action, "from_status": ticket.status,
