@@ -33,6 +33,8 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "call.ticket": ("call_id", "number"),
     # supervision
     "deadline.card": ("number", "card", "deadline_kind", "department"),
+    # consoles: operator presence (示闲/示忙/小休/话后处理/离线), read by the ACD
+    "agent.state": ("user", "state"),
 }
 
 Handler = Callable[[str, dict], None]

@@ -1,0 +1,1 @@
+"""Web consoles for staff: operator workspace, department workbench, supervisor views."""
