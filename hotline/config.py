@@ -68,6 +68,14 @@ class Config:
     max_live_transcriptions: int = 8
     recordings_dir: str = ""
     recording_retention_days: int = 180
+    attachments_dir: str = ""  # reply attachments; default: next to recordings_dir
+    supervision_scan_seconds: int = 60
+    supervision_warning_workdays: int = 1
+    supervision_warning_by_type: str = ""  # e.g. "投诉=2,举报=2" (working days per ticket type)
+    supervision_warning_hours: int = 4  # warning window of hour-based (urgent) deadlines
+    supervision_escalate_workdays: int = 5
+    kpi_repeat_days: int = 30
+    kpi_live_rollup: bool = True
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -94,6 +102,14 @@ class Config:
         "max_live_transcriptions": ("HOTLINE_MAX_LIVE_TRANSCRIPTIONS", int),
         "recordings_dir": ("HOTLINE_RECORDINGS_DIR", str),
         "recording_retention_days": ("HOTLINE_RECORDING_RETENTION_DAYS", int),
+        "attachments_dir": ("HOTLINE_ATTACHMENTS_DIR", str),
+        "supervision_scan_seconds": ("HOTLINE_SUPERVISION_SCAN_SECONDS", int),
+        "supervision_warning_workdays": ("HOTLINE_WARNING_WORKDAYS", int),
+        "supervision_warning_by_type": ("HOTLINE_WARNING_BY_TYPE", str),
+        "supervision_warning_hours": ("HOTLINE_WARNING_HOURS", int),
+        "supervision_escalate_workdays": ("HOTLINE_ESCALATE_WORKDAYS", int),
+        "kpi_repeat_days": ("HOTLINE_KPI_REPEAT_DAYS", int),
+        "kpi_live_rollup": ("HOTLINE_KPI_LIVE_ROLLUP", bool),
     }
 
     @classmethod

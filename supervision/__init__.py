@@ -1,0 +1,1 @@
+"""Supervision of response timeliness: deadline cards, 督办, callbacks, KPIs and their rollups."""
