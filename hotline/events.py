@@ -33,6 +33,9 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "call.ticket": ("call_id", "number"),
     # supervision
     "deadline.card": ("number", "card", "deadline_kind", "department"),
+    "urging.created": ("number", "urging_id", "department"),
+    "urging.acknowledged": ("number", "urging_id", "department"),
+    "urging.escalated": ("number", "urging_id", "department"),
     # consoles: operator presence (示闲/示忙/小休/话后处理/离线), read by the ACD
     "agent.state": ("user", "state"),
 }
