@@ -1,0 +1,32 @@
+"""`hotline sip`: the SIP endpoint as its own process (the Procfile's ``sip``)."""
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+
+@click.command("sip")
+def sip() -> None:
+    """Run the SIP endpoint (answer, record, transcribe, draft tickets) until SIGTERM/SIGINT."""
+    from hotline import create_app
+    from hotline.config import Config
+
+    from .endpoint import Endpoint
+
+    config = Config.from_env()
+    app = create_app()  # connects the event bus to Redis when REDIS_URL is set
+    endpoint = Endpoint(app, config).start()
+    speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"
+    click.echo(f"SIP endpoint on {config.sip_host}:{config.sip_port} ({config.sip_mode} mode), "
+               f"RTP {config.sip_rtp_low}-{config.sip_rtp_high}, transcription {speech}")
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    click.echo("stopping: hanging up calls and storing their records")
+    endpoint.stop()
+
+
+COMMANDS = [sip]

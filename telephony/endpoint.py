@@ -1,0 +1,203 @@
+"""The SIP endpoint: answers calls, owns their sessions, publishes call events, stores records.
+
+Threads: pyVoIP's SIP receive loop (signalling), the RTP receive thread and the 20 ms media clock
+(``telephony.rtp``), and a small pool that finishes calls (flushes transcription, writes the call
+record and the draft ticket) so signalling never waits on the database.
+"""
+from __future__ import annotations
+
+import audioop
+import logging
+import os
+import threading
+import time
+import wave
+from concurrent.futures import ThreadPoolExecutor
+
+from pyVoIP.VoIP import InvalidStateError
+
+from hotline.events import bus
+
+from .pyvoip_fixes import HardenedCall, HardenedPhone
+from .session import CallSession
+
+log = logging.getLogger("telephony.endpoint")
+
+
+class SpeechOff:
+    """Stand-in when the speech module cannot be loaded at all."""
+
+    enabled = False
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def open_stream(self, on_partial, on_final):
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def load_speech(config):
+    try:
+        from .speech import SpeechEngine
+    except ImportError as exc:
+        return SpeechOff(f"语音识别模块不可用（{exc}）")
+    engine = SpeechEngine.from_config(config)
+    if engine.enabled:
+        log.info("speech.enabled model=%s live_limit=%s", config.vosk_model_dir,
+                 config.max_live_transcriptions)
+    else:
+        log.warning("speech.disabled reason=%s (calls are still recorded)", engine.reason)
+    return engine
+
+
+def load_greeting(path: str | None) -> bytes:
+    """The greeting as 16-bit 8 kHz mono PCM; silence (b"") when the file is missing."""
+    if not path or not os.path.isfile(path):
+        log.warning("greeting.missing path=%s (playing silence)", path)
+        return b""
+    with wave.open(path, "rb") as w:
+        pcm, width, channels, rate = w.readframes(w.getnframes()), w.getsampwidth(), w.getnchannels(), w.getframerate()
+    if width != 2:
+        pcm = audioop.lin2lin(pcm, width, 2)
+    if channels == 2:
+        pcm = audioop.tomono(pcm, 2, 0.5, 0.5)
+    if rate != 8000:
+        pcm, _ = audioop.ratecv(pcm, 2, 1, rate, 8000, None)
+    return pcm
+
+
+class Endpoint:
+    def __init__(self, app, config, *, speech=None, greeting: bytes | None = None,
+                 answer_delay: float | None = None, publish=None) -> None:
+        self.app, self.config = app, config
+        self.speech = speech if speech is not None else load_speech(config)
+        if greeting is None:
+            from .assets import GREETING_ZH
+
+            greeting = load_greeting(GREETING_ZH)
+        self.greeting = greeting
+        self.answer_delay = config.sip_answer_delay_ms / 1000 if answer_delay is None else answer_delay
+        self.publish = publish or bus.publish
+        self.sessions: dict[str, CallSession] = {}
+        self.finished: list[dict] = []  # the last call records (tests and benches read them)
+        self._pending = 0
+        self._pending_lock = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="call-finish")
+        os.makedirs(config.recordings_dir, exist_ok=True)
+        self.phone = HardenedPhone(
+            host=config.sip_host, port=config.sip_port, rtp_low=config.sip_rtp_low,
+            rtp_high=config.sip_rtp_high, mode=config.sip_mode, server=config.sip_server,
+            server_port=config.sip_server_port, user=config.sip_user, password=config.sip_password,
+            listener=self)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> "Endpoint":
+        self.phone.start()
+        log.info("sip.listening %s:%s mode=%s rtp=%s-%s", self.config.sip_host, self.config.sip_port,
+                 self.config.sip_mode, self.config.sip_rtp_low, self.config.sip_rtp_high)
+        return self
+
+    def stop(self) -> None:
+        self.phone.stop()
+        self.wait_idle(10)
+        self._pool.shutdown(wait=True)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every ended call has been stored (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._pending_lock:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pending_lock.wait(left)
+        return True
+
+    # -- pyVoIP listener (SIP thread: return quickly) ------------------------------------------------
+    def on_incoming(self, call: HardenedCall) -> None:
+        session = CallSession(call, recordings_dir=self.config.recordings_dir, speech=self.speech,
+                              publish=self._safe_publish)
+        call.app = session
+        self.sessions[call.call_id] = session
+        self._safe_publish("call.ringing", {"call_id": session.call_uuid, "caller": session.caller,
+                                            "called": session.called})
+        timer = threading.Timer(self.answer_delay, self._answer, [call])
+        timer.daemon = True
+        timer.start()
+
+    def _answer(self, call: HardenedCall) -> None:
+        session: CallSession = call.app
+        try:
+            call.answer()
+        except InvalidStateError:
+            return  # cancelled while ringing (F3)
+        session.answered(self.greeting)
+        self._safe_publish("call.answered", {"call_id": session.call_uuid, "caller": session.caller,
+                                             "called": session.called,
+                                             "transcription": session.transcription,
+                                             "transcription_note": session.transcription_note})
+
+    def on_call_ended(self, call: HardenedCall, cause: str) -> None:
+        session: CallSession | None = self.sessions.pop(call.call_id, None)
+        if session is None:
+            return
+        session.ended(cause)
+        self._safe_publish("call.ended", {"call_id": session.call_uuid, "caller": session.caller,
+                                          "duration": session.duration, "cause": cause})
+        with self._pending_lock:
+            self._pending += 1
+        self._pool.submit(self._finish, session)
+
+    def on_tick(self) -> None:
+        """Once a second on the media clock: end calls that ran too long or went silent."""
+        now = time.monotonic()
+        for session in list(self.sessions.values()):
+            call = session.caller_leg.call
+            if session.answered_mono is None:
+                continue
+            cause = None
+            if now - session.answered_mono > self.config.sip_max_call_seconds:
+                cause = "max_duration"
+            elif now - call.stream.last_rx > self.config.sip_rtp_timeout_seconds:
+                cause = "rtp_timeout"
+            if cause:
+                log.warning("call.hangup call=%s cause=%s", session.call_uuid, cause)
+                try:
+                    call.hangup(cause)
+                except InvalidStateError:
+                    pass
+
+    # -- after the call ------------------------------------------------------------------------------
+    def _finish(self, session: CallSession) -> None:
+        from hotline import jobs
+        from hotline.extensions import db
+
+        from . import service, tasks
+
+        try:
+            record = session.finish()
+            with self.app.app_context(), db.session_scope() as s:
+                call = service.store_call(s, record, max_content=self.config.max_content_chars)
+                record["db_id"], record["ticket_number"] = call.id, call.ticket_number
+                if call.transcription == "pending":
+                    jobs.enqueue(tasks.transcribe_call, call.id)
+            record["final_event_times"] = session.final_event_times
+            record["last_voice"] = session.caller_leg.last_voice
+            record["ended_mono"] = session.ended_mono
+            self.finished.append(record)
+            del self.finished[:-500]
+        except Exception:
+            log.exception("call.finish_failed call=%s", session.call_uuid)
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
+                self._pending_lock.notify_all()
+
+    def _safe_publish(self, name: str, payload: dict) -> None:
+        try:
+            self.publish(name, payload)
+        except Exception:
+            log.exception("event.publish_failed name=%s", name)

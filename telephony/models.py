@@ -1,0 +1,80 @@
+"""Call records: one row per call, its transcript segments and DTMF digits. Services commit."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.extensions import Base
+from ticketing.clock import utcnow
+from ticketing.models import JSONText
+
+
+class Call(Base):
+    """A call the hotline answered (or that rang and was cancelled).
+
+    ``caller`` is the raw user part of the SIP From (may be "sipp", an extension...);
+    ``caller_phone`` is set only when it is a valid Chinese number, and is what links tickets.
+    """
+
+    __tablename__ = "calls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_uuid: Mapped[str] = mapped_column(String(32), unique=True)
+    sip_call_id: Mapped[str] = mapped_column(String(255), index=True)
+    direction: Mapped[str] = mapped_column(String(10), default="inbound")
+    caller: Mapped[str] = mapped_column(String(100))
+    caller_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    called: Mapped[str] = mapped_column(String(100))
+    codec: Mapped[str | None] = mapped_column(String(10))
+    ringing_at: Mapped[datetime] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    hangup_cause: Mapped[str] = mapped_column(String(32))
+    recording_path: Mapped[str | None] = mapped_column(String(500))
+    recording_seconds: Mapped[float | None] = mapped_column(Float)
+    recording_deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    transcription: Mapped[str] = mapped_column(String(16))  # live | pending | offline | off | failed | none
+    transcription_note: Mapped[str | None] = mapped_column(String(300))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    stats: Mapped[dict | None] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    segments: Mapped[list["CallSegment"]] = relationship(
+        back_populates="call", order_by="CallSegment.seq", cascade="all, delete-orphan")
+    dtmf: Mapped[list["CallDtmf"]] = relationship(
+        back_populates="call", order_by="CallDtmf.seq", cascade="all, delete-orphan")
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(s.text for s in self.segments if s.text)
+
+    @property
+    def digits(self) -> str:
+        return "".join(d.digit for d in self.dtmf)
+
+
+class CallSegment(Base):
+    """A final transcript segment; times in seconds from the answer."""
+
+    __tablename__ = "call_segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16), default="caller")
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    call: Mapped[Call] = relationship(back_populates="segments")
+
+
+class CallDtmf(Base):
+    __tablename__ = "call_dtmf"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    digit: Mapped[str] = mapped_column(String(1))
+    at: Mapped[float] = mapped_column(Float)
+    call: Mapped[Call] = relationship(back_populates="dtmf")

@@ -1,0 +1,198 @@
+"""Call records and the draft tickets made from them. The only code that writes telephony tables.
+
+Tickets are created and linked only through ``ticketing.service``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from hotline.events import publish_after_commit
+from ticketing import service as tickets
+from ticketing.clock import iso, utcnow
+from ticketing.exceptions import Forbidden, NotFound
+from ticketing.lifecycle import DEPARTMENT
+from ticketing.schemas import CallerIn
+
+from .models import Call, CallDtmf, CallSegment
+
+log = logging.getLogger("telephony.service")
+
+SYSTEM = tickets.Actor.system("telephony")
+DRAFT_TYPE = "咨询"
+NO_SPEECH_NOTE = "（来电已录音，但未识别到语音内容，请回听录音。）"
+
+
+def valid_phone(raw: str | None) -> str | None:
+    """The caller's number as ticketing stores it, or None when SIP gave something else."""
+    if not raw:
+        return None
+    try:
+        return CallerIn(phone=raw).phone
+    except ValidationError:
+        return None
+
+
+def draft_content(call: Call, max_chars: int) -> str:
+    text = call.transcript.strip()
+    if call.transcription in ("off", "failed"):
+        text = (f"（语音转写未开启：{call.transcription_note or '原因未知'}。请回听通话录音后补充诉求内容。）"
+                + (f"\n{text}" if text else ""))
+    elif not text:
+        text = NO_SPEECH_NOTE
+    if call.dtmf:
+        text += f"\n（来电按键：{call.digits}）"
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
+    """Persist a finished call; answered calls whose transcript is final also get a draft ticket."""
+    call = Call(
+        call_uuid=rec["call_uuid"], sip_call_id=rec["sip_call_id"][:255], caller=(rec["caller"] or "")[:100],
+        caller_phone=valid_phone(rec["caller"]), called=(rec["called"] or "")[:100], codec=rec.get("codec"),
+        ringing_at=rec["ringing_at"], answered_at=rec["answered_at"], ended_at=rec["ended_at"],
+        duration=rec["duration"], hangup_cause=rec["cause"], recording_path=rec["recording_path"],
+        recording_seconds=rec["recording_seconds"], transcription=rec["transcription"],
+        transcription_note=(rec.get("transcription_note") or None), stats=rec.get("stats"))
+    _set_segments(call, rec.get("segments") or [])
+    call.dtmf = [CallDtmf(seq=i, digit=d, at=at) for i, (d, at) in enumerate(rec.get("dtmf") or [])]
+    session.add(call)
+    session.flush()
+    if call.answered_at is not None and call.transcription != "pending":
+        create_draft(session, call, max_content=max_content)
+    else:
+        session.commit()
+    log.info("call.stored call=%s caller=%s cause=%s duration=%.2f ticket=%s", call.call_uuid,
+             call.caller, call.hangup_cause, call.duration, call.ticket_number)
+    return call
+
+
+def _set_segments(call: Call, segments: list[dict]) -> None:
+    call.segments = [CallSegment(seq=i, speaker=s.get("speaker", "caller"), start=float(s["start"]),
+                                 end=float(s["end"]), text=s["text"])
+                     for i, s in enumerate(s for s in segments if s.get("text"))]
+
+
+def earlier_tickets(session, call: Call, exclude: str | None) -> list[str]:
+    """The caller's earlier tickets: by phone number, or (for SIP users that are not phone
+    numbers, e.g. extensions) through the tickets of earlier calls from the same SIP user."""
+    if call.caller_phone:
+        return [t.number for t in tickets.caller_history(session, call.caller_phone, exclude=exclude)]
+    if not call.caller or call.caller.lower() in ("anonymous", "unknown"):
+        return []
+    rows = session.scalars(select(Call.ticket_number).where(
+        Call.caller == call.caller, Call.ticket_number.is_not(None), Call.id != call.id)
+        .order_by(Call.id.desc()).limit(20))
+    return [n for n in rows if n != exclude]
+
+
+def create_draft(session, call: Call, *, max_content: int = 4000) -> None:
+    """Draft ticket (channel phone) for a call, linked to the call and the caller's history.
+
+    ``create_ticket`` commits the session, so the call row and the ticket land together.
+    """
+    ticket = tickets.create_ticket(session, {
+        "type": DRAFT_TYPE, "channel": "phone", "content": draft_content(call, max_content),
+        "caller": {"phone": call.caller_phone}, "received_at": call.ringing_at.isoformat() + "+00:00",
+    }, SYSTEM, max_content=max_content)
+    earlier = earlier_tickets(session, call, exclude=ticket.number)
+    call.ticket_id, call.ticket_number = ticket.id, ticket.number
+    tickets.record_event(session, ticket.number, "call_linked", SYSTEM, commit=False, data={
+        "call_id": call.call_uuid, "caller": call.caller, "duration": call.duration,
+        "recording": bool(call.recording_path), "earlier_tickets": earlier})
+    publish_after_commit(session, "call.ticket", {"call_id": call.call_uuid, "number": ticket.number,
+                                                  "earlier_tickets": earlier})
+    session.commit()
+
+
+def complete_offline_transcription(session, call_id: int, segments: list[dict] | None,
+                                   failure: str | None = None, *, max_content: int = 4000) -> Call | None:
+    """After the post-call transcription: store segments and create the draft (idempotent)."""
+    call = session.get(Call, call_id)
+    if call is None or call.transcription != "pending":
+        return call
+    if failure:
+        call.transcription, call.transcription_note = "failed", failure[:300]
+    else:
+        _set_segments(call, [dict(s, speaker="caller") for s in segments or []])
+        call.transcription = "offline"
+    session.flush()
+    if call.ticket_id is None:
+        create_draft(session, call, max_content=max_content)
+    else:
+        session.commit()
+    return call
+
+
+# -- reading ------------------------------------------------------------------------------------
+def get_call(session, call_uuid: str, actor: tickets.Actor) -> Call:
+    """Staff see every call; a department only calls whose ticket it holds (same 404 otherwise)."""
+    call = session.scalar(select(Call).where(Call.call_uuid == call_uuid))
+    if call is None:
+        raise NotFound(f"call {call_uuid} not found")
+    if actor.role == DEPARTMENT:
+        if not call.ticket_number:
+            raise NotFound(f"call {call_uuid} not found")
+        tickets.get_ticket(session, call.ticket_number, actor)
+    return call
+
+
+def calls_of_ticket(session, number: str, actor: tickets.Actor) -> list[Call]:
+    tickets.get_ticket(session, number, actor)
+    return list(session.scalars(select(Call).where(Call.ticket_number == number).order_by(Call.id)))
+
+
+def recording_file(session, call_uuid: str, actor: tickets.Actor, recordings_dir: str) -> str:
+    call = get_call(session, call_uuid, actor)
+    if not call.recording_path or call.recording_deleted_at is not None:
+        raise NotFound(f"call {call_uuid} has no recording (retention or not answered)")
+    base = os.path.realpath(recordings_dir)
+    path = os.path.realpath(os.path.join(base, call.recording_path))
+    if not path.startswith(base + os.sep) or not os.path.isfile(path):
+        raise NotFound(f"recording of call {call_uuid} is missing")
+    return path
+
+
+def call_view(call: Call, actor: tickets.Actor) -> dict:
+    from ticketing.schemas import mask_phone
+
+    dept = actor.role == DEPARTMENT
+    return {
+        "call_id": call.call_uuid, "direction": call.direction,
+        "caller": mask_phone(call.caller) if dept else call.caller, "called": call.called,
+        "ringing_at": iso(call.ringing_at), "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at), "duration": call.duration, "hangup_cause": call.hangup_cause,
+        "codec": call.codec, "ticket": call.ticket_number,
+        "recording": None if not call.recording_path or call.recording_deleted_at else {
+            "url": f"/api/v1/calls/{call.call_uuid}/recording", "seconds": call.recording_seconds},
+        "recording_deleted_at": iso(call.recording_deleted_at),
+        "transcription": {"status": call.transcription, "note": call.transcription_note},
+        "transcript": [{"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
+                       for s in call.segments],
+        "dtmf": [{"digit": d.digit, "at": d.at} for d in call.dtmf],
+    }
+
+
+def cleanup_recordings(session, recordings_dir: str, retention_days: int) -> int:
+    """Delete recordings older than the retention period; the call rows stay (audit)."""
+    if retention_days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=retention_days)
+    rows = session.scalars(select(Call).where(Call.ended_at < cutoff, Call.recording_path.is_not(None),
+                                              Call.recording_deleted_at.is_(None)).limit(5000)).all()
+    now = utcnow()
+    for call in rows:
+        path = os.path.join(recordings_dir, call.recording_path)
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        call.recording_deleted_at = now
+    session.commit()
+    if rows:
+        log.info("recordings.deleted count=%d older_than_days=%d", len(rows), retention_days)
+    return len(rows)

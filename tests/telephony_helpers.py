@@ -1,0 +1,180 @@
+"""Shared by the telephony tests: SIPp runs, scenario templates, an in-process endpoint, audio maths."""
+from __future__ import annotations
+
+import array
+import math
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import wave
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SIPP_DIR = HERE / "sipp"
+AUDIO_DIR = HERE / "data" / "audio"
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+CALLER = "13800138000"
+
+
+def require_sipp() -> None:
+    """Skip loudly without SIPp (Debian package sip-tester); fail under CI=true."""
+    if os.path.exists(SIPP):
+        return
+    message = "sipp not installed: apt-get install -y --no-install-recommends sip-tester"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rtp_range(size: int = 200) -> tuple[int, int]:
+    low = random.randrange(30000, 59000, 2)
+    return low, low + size - 1
+
+
+def scenario(name: str, tmpdir: Path, **values) -> Path:
+    """Fill a tests/sipp template: @KEY@ -> value; DTMF=True / REINVITE=True include blocks."""
+    text = (SIPP_DIR / name).read_text()
+    dtmf = (SIPP_DIR / "dtmf.inc").read_text() if values.pop("DTMF", False) else ""
+    middle = ""
+    if values.pop("REINVITE", False):
+        middle = f'  <pause milliseconds="{values.pop("REINVITE_AFTER_MS", 2500)}"/>\n' + \
+            (SIPP_DIR / "reinvite.inc").read_text()
+    text = text.replace("@DTMF@", dtmf).replace("@MIDDLE@", middle)
+    defaults = {"CALLER": CALLER, "PT": "0", "CODEC": "PCMU", "MEDIA_PORT": "[auto_media_port]",
+                "HOLD_MS": "1000", "AUDIO": str(AUDIO_DIR / "ko_1.ulaw")}
+    defaults.update({k: str(v) for k, v in values.items()})
+    for key, value in defaults.items():
+        text = text.replace(f"@{key}@", value)
+    path = tmpdir / f"{name.split('.')[0]}-{random.randrange(1 << 30)}.xml"
+    path.write_text(text)
+    return path
+
+
+def run_sipp(scenario_path: Path, sip_port: int, *, calls: int = 1, rate: float | None = None,
+             timeout: int = 60, background: bool = False, cwd: Path | None = None):
+    """Place calls with SIPp against 127.0.0.1:sip_port. Returns the CompletedProcess (or Popen)."""
+    require_sipp()
+    cwd = cwd or scenario_path.parent
+    cmd = [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scenario_path), "-s", "12345",
+           "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1",
+           "-mp", str(random.randrange(20000, 29000, 2)), "-m", str(calls), "-l", str(calls),
+           "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
+           "-error_file", str(cwd / f"sipp-{scenario_path.stem}-err.log")]
+    if rate:
+        cmd += ["-r", str(rate)]
+    else:
+        cmd += ["-r", str(max(calls, 1)), "-rp", "1000"]
+    kwargs = dict(cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if background:
+        return subprocess.Popen(cmd, **kwargs)
+    return subprocess.run(cmd, timeout=timeout + 30, **kwargs)
+
+
+def sipp_error_log(scenario_path: Path) -> str:
+    path = scenario_path.parent / f"sipp-{scenario_path.stem}-err.log"
+    return path.read_text()[-3000:] if path.exists() else ""
+
+
+def start_endpoint(app, *, speech=None, greeting: bytes | None = b"", answer_delay: float = 0.05,
+                   **overrides):
+    """An endpoint on free ports inside the test process (stop it with .stop())."""
+    from telephony.endpoint import Endpoint, SpeechOff
+
+    low, high = rtp_range()
+    config = replace(app.config["HOTLINE"], sip_enabled=True, sip_host="127.0.0.1",
+                     sip_port=free_udp_port(), sip_rtp_low=low, sip_rtp_high=high, **overrides)
+    return Endpoint(app, config, speech=speech or SpeechOff("测试中未加载模型"), greeting=greeting,
+                    answer_delay=answer_delay).start()
+
+
+def read_wav(path) -> tuple[array.array, int]:
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        samples = array.array("h", w.readframes(w.getnframes()))
+        return samples, w.getframerate()
+
+
+def ulaw_file_pcm(path) -> array.array:
+    import audioop
+
+    return array.array("h", audioop.ulaw2lin(Path(path).read_bytes(), 2))
+
+
+def correlation(a, b, max_lag: int = 160) -> float:
+    """Normalised cross-correlation, best lag within +-max_lag samples (lag 0 tried first)."""
+    n = min(len(a), len(b))
+
+    def at(lag: int) -> float:
+        xs = a[max(0, lag): n + min(0, lag)]
+        ys = b[max(0, -lag): n - max(0, lag)]
+        m = min(len(xs), len(ys))
+        dot = sum(x * y for x, y in zip(xs[:m], ys[:m]))
+        ex = math.sqrt(sum(x * x for x in xs[:m])) or 1
+        ey = math.sqrt(sum(y * y for y in ys[:m])) or 1
+        return dot / (ex * ey)
+
+    best = at(0)
+    for lag in range(1, max_lag + 1):
+        if best > 0.999:
+            break
+        best = max(best, at(lag), at(-lag))
+    return best
+
+
+def wait_for(predicate, timeout: float = 10.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+class UdpCapture:
+    """A UDP socket that records (arrival time, datagram) in a thread: stands in for a phone's RTP port."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.packets: list[tuple[float, bytes]] = []
+        self._run = True
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+
+    def _loop(self) -> None:
+        while self._run:
+            try:
+                data = self.sock.recv(2048)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.packets.append((time.monotonic(), data))
+
+    def close(self) -> None:
+        self._run = False
+        self._t.join(1)
+        self.sock.close()
+
+
+def tmp_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sipp-"))
