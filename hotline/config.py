@@ -68,6 +68,9 @@ class Config:
     max_live_transcriptions: int = 8
     recordings_dir: str = ""
     recording_retention_days: int = 180
+    sip_answer_delay_ms: int = 200
+    sip_max_call_seconds: int = 4 * 3600
+    sip_rtp_timeout_seconds: int = 60
     attachments_dir: str = ""  # reply attachments; default: next to recordings_dir
     supervision_scan_seconds: int = 60
     supervision_warning_workdays: int = 1
@@ -102,6 +105,10 @@ class Config:
         "max_live_transcriptions": ("HOTLINE_MAX_LIVE_TRANSCRIPTIONS", int),
         "recordings_dir": ("HOTLINE_RECORDINGS_DIR", str),
         "recording_retention_days": ("HOTLINE_RECORDING_RETENTION_DAYS", int),
+        "duplicate_window_hours": ("HOTLINE_DUPLICATE_WINDOW_HOURS", int),
+        "sip_answer_delay_ms": ("SIP_ANSWER_DELAY_MS", int),
+        "sip_max_call_seconds": ("SIP_MAX_CALL_SECONDS", int),
+        "sip_rtp_timeout_seconds": ("SIP_RTP_TIMEOUT_SECONDS", int),
         "attachments_dir": ("HOTLINE_ATTACHMENTS_DIR", str),
         "supervision_scan_seconds": ("HOTLINE_SUPERVISION_SCAN_SECONDS", int),
         "supervision_warning_workdays": ("HOTLINE_WARNING_WORKDAYS", int),
