@@ -18,7 +18,11 @@ celery.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     timezone="Asia/Shanghai",
-    beat_schedule={},
+    beat_schedule={
+        "supervision-scan": {"task": "supervision.scan",
+                             "schedule": float(os.environ.get("HOTLINE_SUPERVISION_SCAN_SECONDS") or 60)},
+        "telephony-recording-retention": {"task": "telephony.cleanup_recordings", "schedule": 3600.0},
+    },
 )
 celery.autodiscover_tasks(["routing", "telephony", "supervision"], related_name="tasks")
 

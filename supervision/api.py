@@ -1,0 +1,171 @@
+"""Supervision REST API (/api/v1): KPIs and exports, ranking, deadline lists, 督办, callbacks.
+
+Who sees what: supervisors and admins see every unit. A department user sees only its own unit:
+``/kpis`` (and exports) are filtered to its unit whatever ``group_by`` is; the lists are filtered to
+tickets it holds as main unit; ranking and escalations are for the hotline's staff only.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
+
+from hotline.auth import current_actor, roles_required
+from hotline.extensions import db
+from ticketing import urging as urging_service
+from ticketing.api import json_body
+from ticketing.clock import to_local, utcnow
+from ticketing.exceptions import ValidationFailed
+from ticketing.lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
+from ticketing.models import Department
+from ticketing.sla import TYPES
+
+from . import kpis, service
+from .scan import run_scan
+from .schemas import Settings
+
+bp = Blueprint("supervision_api", __name__, url_prefix="/api/v1")
+STAFF = (SUPERVISOR, ADMIN)
+DESK = (OPERATOR, SUPERVISOR, ADMIN)
+
+
+@bp.record
+def _install(state):
+    from .subscribers import install
+
+    install(state.app)
+
+
+def _settings() -> Settings:
+    return Settings.from_config(current_app.config["HOTLINE"])
+
+
+def _own_unit() -> int | None:
+    return current_user.department_id if current_user.role == DEPARTMENT else None
+
+
+def _report():
+    today = to_local(utcnow()).date()
+    start, end = kpis.parse_period(request.args.get("from"), request.args.get("to"), today)
+    group_by = request.args.get("group_by", "department")
+    department_id = _own_unit()
+    code = request.args.get("department")
+    if code and department_id is None:
+        from sqlalchemy import select
+
+        dept = db.session.scalar(select(Department).where(Department.code == code))
+        if dept is None:
+            raise ValidationFailed("unknown department", {"department": f"unknown department {code!r}"})
+        department_id = dept.id
+    ticket_type = request.args.get("type")
+    if ticket_type and ticket_type not in TYPES:
+        raise ValidationFailed("unknown type", {"type": f"one of {', '.join(TYPES)}"})
+    return kpis.report(db.session, start, end, group_by, department_id=department_id, ticket_type=ticket_type)
+
+
+@bp.get("/kpis")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def kpi_report():
+    return jsonify(_report())
+
+
+@bp.get("/kpis/export.csv")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def kpi_csv():
+    rep = _report()
+    name = f"kpi_{rep['group_by']}_{rep['from']}_{rep['to']}.csv"
+    return Response(kpis.to_csv(rep), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/kpis/export.xlsx")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def kpi_xlsx():
+    rep = _report()
+    name = f"kpi_{rep['group_by']}_{rep['from']}_{rep['to']}.xlsx"
+    return Response(kpis.to_xlsx(rep),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/kpis/ranking")
+@roles_required(*STAFF)
+def kpi_ranking():
+    today = to_local(utcnow()).date()
+    start, end = kpis.parse_period(request.args.get("from"), request.args.get("to"), today)
+    return jsonify(kpis.ranking(db.session, start, end, request.args.get("kpi")))
+
+
+# -- deadline lists -------------------------------------------------------------------------------
+@bp.get("/supervision/near-deadline")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def near_deadline():
+    return jsonify(items=service.deadline_watch(db.session, utcnow(), _settings(), overdue=False,
+                                                department_id=_own_unit()))
+
+
+@bp.get("/supervision/overdue")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def overdue():
+    return jsonify(items=service.deadline_watch(db.session, utcnow(), _settings(), overdue=True,
+                                                department_id=_own_unit()))
+
+
+@bp.get("/supervision/escalations")
+@roles_required(*STAFF)
+def escalations():
+    return jsonify(items=service.escalations(db.session))
+
+
+@bp.get("/supervision/tickets/<number>/cards")
+@roles_required(*STAFF)
+def ticket_cards(number):
+    return jsonify(items=service.cards(db.session, number))
+
+
+@bp.post("/supervision/scan")
+@roles_required(ADMIN)
+def scan_now():
+    return jsonify(run_scan(db.session, utcnow(), _settings()))
+
+
+# -- 督办 ------------------------------------------------------------------------------------------
+@bp.post("/supervision/urgings")
+@roles_required(*STAFF)
+def urge():
+    """Body ``{"number", "note", "due_at"?}`` urges one ticket; ``{"department", ...}`` a unit."""
+    body = json_body()
+    if "department" in body and "number" not in body:
+        return jsonify(service.urge_unit(db.session, current_actor(), body)), 201
+    number = body.pop("number", None)
+    if not isinstance(number, str) or not number:
+        raise ValidationFailed("give a ticket number or a department", {"number": "required (or department)"})
+    return jsonify(service.urge_ticket(db.session, number, current_actor(), body)), 201
+
+
+@bp.get("/supervision/urgings")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def list_urgings():
+    open_only = request.args.get("open") in ("1", "true", "yes")
+    return jsonify(items=service.urgings(db.session, open_only=open_only, department_id=_own_unit()))
+
+
+@bp.post("/urgings/<int:urging_id>/acknowledge")
+@roles_required(DEPARTMENT)
+def acknowledge(urging_id):
+    body = request.get_json(silent=True) if request.data else {}
+    note = body.get("note") if isinstance(body, dict) else None
+    u = urging_service.acknowledge(db.session, urging_id, current_actor(), note=note)
+    return jsonify(service.urging_view(u, u.ticket))
+
+
+# -- callbacks (回访) ----------------------------------------------------------------------------
+@bp.get("/supervision/callbacks")
+@roles_required(*DESK)
+def callbacks():
+    return jsonify(service.callback_queue(db.session))
+
+
+@bp.post("/supervision/callbacks/<number>")
+@roles_required(*DESK)
+def record_callback(number):
+    return jsonify(service.record_callback(db.session, number, current_actor(), json_body()))

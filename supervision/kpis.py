@@ -1,0 +1,276 @@
+"""KPI definitions and queries.
+
+Every ticket KPI is a ratio of two counters summed over ``kpi_daily`` (see ``supervision.rollup``).
+
+Period and unit
+    A ticket counts in the period of the day it was **received** (China time), and for the unit
+    that **currently holds it as main unit**; a unit that returned a ticket keeps that holding
+    (counted as dispatched + returned). Tickets never dispatched (direct answers, drafts) count under
+    unit 0, "未派单/热线直办". A ticket's figures change as it progresses (e.g. a callback
+    recorded next week raises last week's 回访率): the view is "how the tickets received in the
+    period have been handled so far", which is what supervisors rank units on.
+
+Counters (per ticket, or per holding where noted)
+    received        1 per ticket
+    direct          answered directly by the hotline (answer_directly; ``direct_answer`` set)
+    dispatched      holdings: current main unit + each holding ended by the unit's own return
+                    (a desk reassignment (改派) ends a holding without counting it for anyone)
+    returned        holdings ended by the unit's return (退回)
+    signed_on_time  current holding signed no later than ``sign_by``
+    replied_on_time current holding replied no later than ``reply_by``
+    extended        current holding with an approved extension (延期)
+    callback_due    tickets whose reply was approved (reached 待回访) at least once
+    called_back     tickets with at least one recorded callback (回访)
+    satisfied       last callback rated 满意 or 基本满意
+    solved          last callback said solved
+    reopened        tickets reopened (重办) at least once (``reopen_count`` > 0)
+    has_phone       tickets with a caller phone
+    repeat_call     tickets whose caller phone had another ticket received in the previous
+                    HOTLINE_KPI_REPEAT_DAYS days (default 30)
+
+KPIs (numerator / denominator; ``None`` when the denominator is 0)
+    及时签收率 sign_rate        signed_on_time / (dispatched - returned)
+    按期办结率 on_time_rate     replied_on_time / (dispatched - returned)
+    退回率     return_rate      returned / dispatched
+    延期率     extension_rate   extended / (dispatched - returned)
+    回访率     callback_rate    called_back / callback_due
+    满意率     satisfaction_rate satisfied / called_back
+    解决率     solved_rate      solved / called_back
+    直接办结率 direct_rate      direct / received
+    重办率     reopen_rate      reopened / called_back
+    重复来电率 repeat_rate      repeat_call / has_phone
+
+Calls (from ``call_daily``; inbound citizen calls, by the day the call started ringing; calls have
+no unit or type, so they are reported per day and in the totals only)
+    接通率          answer_rate     answered / offered
+    15秒接通率      answer_15s_rate answered within 15 s of ringing / offered   (GB/T 33358: 15 s)
+    平均等待时长(秒) avg_wait        summed wait of answered calls / answered
+    平均通话时长(秒) avg_talk        summed talk time of answered calls / answered
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from ticketing.exceptions import ValidationFailed
+from ticketing.models import Department
+
+from .models import COUNTERS, CallDaily, KpiDaily
+
+TICKET_KPIS = (
+    # key, label, numerator, denominator (a counter name or a (minuend, subtrahend) pair)
+    ("sign_rate", "及时签收率", "signed_on_time", ("dispatched", "returned")),
+    ("on_time_rate", "按期办结率", "replied_on_time", ("dispatched", "returned")),
+    ("return_rate", "退回率", "returned", "dispatched"),
+    ("extension_rate", "延期率", "extended", ("dispatched", "returned")),
+    ("callback_rate", "回访率", "called_back", "callback_due"),
+    ("satisfaction_rate", "满意率", "satisfied", "called_back"),
+    ("solved_rate", "解决率", "solved", "called_back"),
+    ("direct_rate", "直接办结率", "direct", "received"),
+    ("reopen_rate", "重办率", "reopened", "called_back"),
+    ("repeat_rate", "重复来电率", "repeat_call", "has_phone"),
+)
+CALL_KPIS = (
+    ("answer_rate", "接通率", "answered", "offered"),
+    ("answer_15s_rate", "15秒接通率", "answered_15s", "offered"),
+    ("avg_wait", "平均等待时长(秒)", "wait_seconds", "answered"),
+    ("avg_talk", "平均通话时长(秒)", "talk_seconds", "answered"),
+)
+CALL_COUNTERS = ("offered", "answered", "answered_15s", "wait_seconds", "talk_seconds")
+LABELS = {k: label for k, label, *_ in TICKET_KPIS + CALL_KPIS}
+GROUPS = ("department", "type", "day")
+UNASSIGNED = {"code": "", "name": "未派单/热线直办"}
+RANKING_KPIS = ("sign_rate", "on_time_rate", "satisfaction_rate", "solved_rate")
+
+
+def _denominator(counts: dict, spec) -> float:
+    if isinstance(spec, tuple):
+        return counts[spec[0]] - counts[spec[1]]
+    return counts[spec]
+
+
+def ticket_kpis(counts: dict) -> dict:
+    out = {}
+    for key, _label, num, den in TICKET_KPIS:
+        d = _denominator(counts, den)
+        out[key] = round(counts[num] / d, 4) if d else None
+    return out
+
+
+def call_kpis(counts: dict) -> dict:
+    out = {}
+    for key, _label, num, den in CALL_KPIS:
+        d = counts[den]
+        out[key] = (round(counts[num] / d, 1) if key.startswith("avg") else round(counts[num] / d, 4)) if d else None
+    return out
+
+
+def definitions() -> list[dict]:
+    rows = []
+    for key, label, num, den in TICKET_KPIS + CALL_KPIS:
+        den_text = f"{den[0]} - {den[1]}" if isinstance(den, tuple) else den
+        rows.append({"key": key, "label": label, "numerator": num, "denominator": den_text})
+    return rows
+
+
+def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> tuple[date, date]:
+    """``from``/``to`` are inclusive ISO dates; default the last 30 days."""
+    fields = {}
+    parsed = {}
+    for name, raw in (("from", raw_from), ("to", raw_to)):
+        if raw:
+            try:
+                parsed[name] = date.fromisoformat(raw[:10])
+            except ValueError:
+                fields[name] = "expected YYYY-MM-DD"
+    if fields:
+        raise ValidationFailed("invalid period", fields)
+    end = parsed.get("to", today)
+    start = parsed.get("from", end - timedelta(days=29))
+    if start > end:
+        raise ValidationFailed("invalid period", {"from": "must not be after 'to'"})
+    if (end - start).days > 3660:
+        raise ValidationFailed("invalid period", {"from": "at most 10 years"})
+    return start, end
+
+
+def report(session, start: date, end: date, group_by: str = "department", *,
+           department_id: int | None = None, ticket_type: str | None = None) -> dict:
+    """KPI rows for ``group_by`` plus totals, over received days ``start``..``end`` (inclusive)."""
+    if group_by not in GROUPS:
+        raise ValidationFailed("invalid group_by", {"group_by": f"one of {', '.join(GROUPS)}"})
+    key_col = {"department": KpiDaily.department_id, "type": KpiDaily.type, "day": KpiDaily.day}[group_by]
+    sums = [func.coalesce(func.sum(getattr(KpiDaily, c)), 0).label(c) for c in COUNTERS]
+    where = [KpiDaily.day >= start, KpiDaily.day <= end]
+    if department_id is not None:
+        where.append(KpiDaily.department_id == department_id)
+    if ticket_type:
+        where.append(KpiDaily.type == ticket_type)
+    grouped = session.execute(select(key_col.label("key"), *sums).where(*where).group_by(key_col)).all()
+    depts = {d.id: d for d in session.scalars(select(Department))} if group_by == "department" else {}
+    rows, total = [], dict.fromkeys(COUNTERS, 0)
+    for r in grouped:
+        counts = {c: int(getattr(r, c)) for c in COUNTERS}
+        for c in COUNTERS:
+            total[c] += counts[c]
+        row = {"key": r.key.isoformat() if group_by == "day" else r.key}
+        if group_by == "department":
+            d = depts.get(r.key)
+            ref = {"code": d.code, "name": d.name} if d else UNASSIGNED
+            row.update(key=ref["code"], label=ref["name"])
+        else:
+            row["label"] = row["key"]
+        row.update(counts=counts, kpis=ticket_kpis(counts))
+        rows.append(row)
+    calls = _calls(session, start, end) if department_id is None and not ticket_type else None
+    if group_by == "day":
+        by_day = calls["by_day"] if calls else {}
+        seen = {r["key"] for r in rows}
+        for day_key in sorted(set(by_day) - seen):
+            zero = dict.fromkeys(COUNTERS, 0)
+            rows.append({"key": day_key, "label": day_key, "counts": zero, "kpis": ticket_kpis(zero)})
+        for r in rows:
+            c = by_day.get(r["key"])
+            r["calls"] = {"counts": c, "kpis": call_kpis(c)} if c else None
+        rows.sort(key=lambda r: r["key"])
+    elif group_by == "department":
+        rows.sort(key=lambda r: (r["key"] == "", r["key"]))
+    else:
+        rows.sort(key=lambda r: -r["counts"]["received"])
+    out = {"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by, "rows": rows,
+           "total": {"counts": total, "kpis": ticket_kpis(total)}, "labels": LABELS,
+           "definitions": definitions()}
+    if calls:
+        out["calls"] = {"counts": calls["total"], "kpis": call_kpis(calls["total"])}
+    return out
+
+
+def _calls(session, start: date, end: date) -> dict:
+    total = dict.fromkeys(CALL_COUNTERS, 0)
+    by_day = {}
+    for r in session.scalars(select(CallDaily).where(CallDaily.day >= start, CallDaily.day <= end)):
+        counts = {c: getattr(r, c) for c in CALL_COUNTERS}
+        by_day[r.day.isoformat()] = counts
+        for c in CALL_COUNTERS:
+            total[c] += counts[c]
+    return {"total": total, "by_day": by_day}
+
+
+def ranking(session, start: date, end: date, kpi: str | None = None) -> dict:
+    """Units ranked by one KPI, or by ``score`` = the mean of RANKING_KPIS that have a value."""
+    if kpi and kpi not in {k for k, *_ in TICKET_KPIS}:
+        raise ValidationFailed("invalid kpi", {"kpi": f"one of {', '.join(k for k, *_ in TICKET_KPIS)}"})
+    rep = report(session, start, end, "department")
+    lower_is_better = {"return_rate", "extension_rate", "reopen_rate", "repeat_rate"}
+    items = []
+    for r in rep["rows"]:
+        if r["key"] == "":
+            continue
+        if kpi:
+            value = r["kpis"][kpi]
+        else:
+            values = [r["kpis"][k] for k in RANKING_KPIS if r["kpis"][k] is not None]
+            value = round(sum(values) / len(values), 4) if values else None
+        items.append({"department": {"code": r["key"], "name": r["label"]}, "value": value,
+                      "kpis": r["kpis"], "dispatched": r["counts"]["dispatched"]})
+    sign = 1 if kpi in lower_is_better else -1
+    items.sort(key=lambda i: (i["value"] is None, sign * (i["value"] or 0), i["department"]["code"]))
+    for n, item in enumerate(items, 1):
+        item["rank"] = n if item["value"] is not None else None
+    return {"from": rep["from"], "to": rep["to"], "kpi": kpi or "score",
+            "label": LABELS.get(kpi, "综合得分(及时签收率、按期办结率、满意率、解决率均值)"), "items": items}
+
+
+# -- exports ------------------------------------------------------------------------------------
+def table(rep: dict) -> tuple[list[str], list[list]]:
+    """Header and rows of a report as a flat table (CSV / XLSX)."""
+    key_header = {"department": "单位", "type": "类型", "day": "日期"}[rep["group_by"]]
+    header = [key_header, "编码"] + list(COUNTERS) + [label for _k, label, *_ in TICKET_KPIS]
+    lines = []
+    for r in rep["rows"] + [{"key": "", "label": "合计", **rep["total"]}]:
+        lines.append([r["label"], r["key"]] + [r["counts"][c] for c in COUNTERS]
+                     + [r["kpis"][k] for k, *_ in TICKET_KPIS])
+    return header, lines
+
+
+def to_csv(rep: dict) -> str:
+    import csv
+    import io
+
+    header, lines = table(rep)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for line in lines:
+        writer.writerow(["" if v is None else v for v in line])
+    return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
+
+
+def to_xlsx(rep: dict) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    header, lines = table(rep)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "KPI"
+    ws.append([f"统计期间 {rep['from']} 至 {rep['to']}（按受理日期）"])
+    ws.append(header)
+    first_kpi_col = 3 + len(COUNTERS)
+    for line in lines:
+        ws.append(line)
+        for cell in ws[ws.max_row][first_kpi_col - 1:]:
+            cell.number_format = "0.00%"
+    if rep.get("calls"):
+        ws.append([])
+        ws.append(["话务"] + [label for _k, label, *_ in CALL_KPIS])
+        ws.append([""] + [rep["calls"]["kpis"][k] for k, *_ in CALL_KPIS])
+    defs = wb.create_sheet("指标定义")
+    defs.append(["指标", "键", "分子", "分母"])
+    for d in definitions():
+        defs.append([d["label"], d["key"], d["numerator"], d["denominator"]])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

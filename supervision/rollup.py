@@ -1,0 +1,268 @@
+"""KPI rollups, maintained incrementally.
+
+``kpi_ticket_facts`` holds what each ticket contributes to each unit's counters; ``kpi_daily`` holds
+the sums per received day x unit x type, which is all the KPI view reads (a few hundred thousand
+rows for years of history instead of tens of millions of tickets).
+
+The updater is a pull over ``ticket_events`` by id (a high-water mark in ``kpi_state``): every
+ticket with new events is recomputed from its current row and history, and the difference between
+its new and stored facts is added to ``kpi_daily`` in the same transaction. Recomputing is
+idempotent, so processing an event twice is harmless; the mark only advances past events older
+than ``LAG`` so an event whose transaction committed late (ids are allocated before commit) is still
+seen. One updater runs at a time (the ``kpi_state`` row is locked ``FOR UPDATE``; SQLite serializes
+writers anyway). Triggers: the ``ticket.*`` event subscriber (a background job), every scan pass,
+``hotline kpi catch-up``; ``hotline kpi rebuild`` recomputes everything from history.
+
+Call counters come from telephony's ``call.ended`` event: one ``call_facts`` row per call id
+(insert-or-ignore) and, only when that row was new, an increment of ``call_daily``.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from ticketing.clock import to_local, to_utc_naive, utcnow
+from ticketing.models import Department, Ticket, TicketEvent
+
+from .models import COUNTERS, CallDaily, CallFact, KpiDaily, KpiState, KpiTicketFact
+from .schemas import Settings
+
+log = logging.getLogger("hotline.supervision.rollup")
+
+LAG = timedelta(seconds=60)
+BATCH = 2000
+SATISFIED = ("满意", "基本满意")
+HISTORY_ACTIONS = ("dispatch", "reassign", "return", "approve_reply", "callback")
+STATE = "tickets"
+
+
+def _insert(session, model):
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+# -- per-ticket facts ----------------------------------------------------------------------------
+def ticket_facts(ticket: Ticket, history: list[tuple[str, dict]], code_to_id: dict[str, int],
+                 repeat_call: bool) -> dict[int, dict]:
+    """{department_id: counters} that ``ticket`` contributes; see ``supervision.kpis`` for meaning.
+
+    ``history`` is the ticket's (action, data) for HISTORY_ACTIONS in order. Holdings ended by the
+    unit's own return count for that unit (dispatched + returned); holdings ended by the desk's
+    reassignment count for nobody; the current holding carries the timeliness counters.
+    """
+    rows: dict[int, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    holder: int | None = None
+    last_returner: int | None = None
+    callback_due = called_back = satisfied = solved = 0
+    for action, data in history:
+        data = data or {}
+        if action in ("dispatch", "reassign"):
+            holder = code_to_id.get((data.get("main_department") or {}).get("code"))
+        elif action == "return":
+            dept = code_to_id.get((data.get("department") or {}).get("code"), holder)
+            if dept is not None:
+                rows[dept]["dispatched"] += 1
+                rows[dept]["returned"] += 1
+                last_returner = dept
+            holder = None
+        elif action == "approve_reply":
+            callback_due = 1
+        elif action == "callback":
+            called_back = 1
+            satisfied = int(data.get("satisfaction") in SATISFIED)
+            solved = int(bool(data.get("solved")))
+    main = ticket.main_department_id
+    if main is not None:
+        row = rows[main]
+        row["dispatched"] += 1
+        row["signed_on_time"] = int(bool(ticket.signed_at and ticket.sign_by and ticket.signed_at <= ticket.sign_by))
+        row["replied_on_time"] = int(bool(ticket.replied_at and ticket.reply_by and ticket.replied_at <= ticket.reply_by))
+        row["extended"] = int(any(e.status == "approved" for e in ticket.extensions))
+    primary = rows[main if main is not None else last_returner if last_returner is not None else 0]
+    primary.update(received=1, direct=int(ticket.direct_answer is not None), callback_due=callback_due,
+                   called_back=called_back, satisfied=satisfied, solved=solved,
+                   reopened=int((ticket.reopen_count or 0) > 0), has_phone=int(bool(ticket.caller_phone)),
+                   repeat_call=int(repeat_call))
+    return dict(rows)
+
+
+def _repeat_flags(session, tickets: list[Ticket], days: int) -> dict[int, bool]:
+    """Ticket id -> its caller's phone had another ticket in the ``days`` before it was received."""
+    phones = {t.caller_phone for t in tickets if t.caller_phone}
+    if not phones:
+        return {}
+    lo = min(t.received_at for t in tickets) - timedelta(days=days)
+    hi = max(t.received_at for t in tickets)
+    seen: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    for phone, received, tid in session.execute(
+            select(Ticket.caller_phone, Ticket.received_at, Ticket.id)
+            .where(Ticket.caller_phone.in_(phones), Ticket.received_at >= lo, Ticket.received_at <= hi)):
+        seen[phone].append((received, tid))
+    window = timedelta(days=days)
+    out = {}
+    for t in tickets:
+        if t.caller_phone:
+            out[t.id] = any(tid != t.id and t.received_at - window <= rec <= t.received_at
+                            and (rec, tid) < (t.received_at, t.id) for rec, tid in seen[t.caller_phone])
+    return out
+
+
+def recompute(session, ticket_ids, settings: Settings | None = None) -> int:
+    """Recompute facts of these tickets and apply the differences to ``kpi_daily`` (no commit)."""
+    settings = settings or Settings()
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return 0
+    code_to_id = dict(session.execute(select(Department.code, Department.id)).all())
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ids))
+                              .options(selectinload(Ticket.extensions))).all()
+    history: dict[int, list] = defaultdict(list)
+    for tid, action, data in session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.action, TicketEvent.data)
+            .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action.in_(HISTORY_ACTIONS))
+            .order_by(TicketEvent.ticket_id, TicketEvent.seq)):
+        history[tid].append((action, data))
+    repeats = _repeat_flags(session, tickets, settings.repeat_days)
+    deltas: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    for fact in session.scalars(select(KpiTicketFact).where(KpiTicketFact.ticket_id.in_(ids))):
+        key = (fact.day, fact.department_id, fact.type)
+        for c in COUNTERS:
+            deltas[key][c] -= getattr(fact, c)
+    new_rows = []
+    for t in tickets:
+        day = to_local(t.received_at).date()
+        for dept, counters in ticket_facts(t, history[t.id], code_to_id, repeats.get(t.id, False)).items():
+            new_rows.append({"ticket_id": t.id, "department_id": dept, "day": day, "type": t.type, **counters})
+            for c in COUNTERS:
+                deltas[(day, dept, t.type)][c] += counters[c]
+    session.execute(delete(KpiTicketFact).where(KpiTicketFact.ticket_id.in_(ids)))
+    if new_rows:
+        session.execute(insert(KpiTicketFact), new_rows)
+    apply_deltas(session, deltas)
+    return len(tickets)
+
+
+def apply_deltas(session, deltas: dict[tuple, dict]) -> None:
+    rows = [{"day": d, "department_id": dept, "type": typ, **c}
+            for (d, dept, typ), c in deltas.items() if any(c.values())]
+    if not rows:
+        return
+    stmt = _insert(session, KpiDaily)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "department_id", "type"],
+        set_={c: getattr(KpiDaily, c) + getattr(stmt.excluded, c) for c in COUNTERS})
+    for i in range(0, len(rows), 1000):
+        session.execute(stmt, rows[i:i + 1000])
+
+
+# -- the updater -----------------------------------------------------------------------------------
+def _lock_state(session) -> KpiState:
+    session.execute(_insert(session, KpiState).values(name=STATE, last_event_id=0, updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["name"]))
+    return session.scalar(select(KpiState).where(KpiState.name == STATE).with_for_update()
+                          .execution_options(populate_existing=True))
+
+
+def catch_up(session, *, settings: Settings | None = None, now: datetime | None = None,
+             lag: timedelta = LAG) -> int:
+    """Recompute every ticket with events after the high-water mark; returns tickets recomputed."""
+    now = now or utcnow()
+    total, cursor, blocked = 0, None, False
+    while True:
+        state = _lock_state(session)
+        start = state.last_event_id if cursor is None else cursor
+        events = session.execute(
+            select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.created_at)
+            .where(TicketEvent.id > start).order_by(TicketEvent.id).limit(BATCH * 4)).all()
+        if not events:
+            session.commit()
+            return total
+        total += recompute(session, {e.ticket_id for e in events}, settings)
+        cursor = events[-1].id
+        for ev in events:
+            if blocked or ev.created_at > now - lag:
+                blocked = True
+                break
+            state.last_event_id = ev.id
+        state.updated_at = now
+        session.commit()
+
+
+def rebuild(session, settings: Settings | None = None) -> int:
+    """Throw the rollups away and recompute every ticket from its history (``hotline kpi rebuild``)."""
+    _lock_state(session)
+    top = session.scalar(select(func.max(TicketEvent.id))) or 0
+    session.execute(delete(KpiTicketFact))
+    session.execute(delete(KpiDaily))
+    last_id, total = 0, 0
+    while True:
+        ids = session.scalars(select(Ticket.id).where(Ticket.id > last_id).order_by(Ticket.id).limit(BATCH)).all()
+        if not ids:
+            break
+        total += recompute(session, ids, settings)
+        last_id = ids[-1]
+    state = _lock_state(session)
+    state.last_event_id = top
+    state.updated_at = utcnow()
+    session.commit()
+    return total
+
+
+# -- calls -------------------------------------------------------------------------------------
+def _parse_time(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.utcfromtimestamp(value)
+    return to_utc_naive(datetime.fromisoformat(str(value)))
+
+
+def call_fact_from_payload(payload: dict) -> dict | None:
+    """Normalise a ``call.ended`` payload; None for calls that are not citizen calls to the hotline.
+
+    Keys used: call_id; ringing_at, answered_at, ended_at (ISO 8601); wait_seconds (ringing or
+    queueing until answered/abandoned), talk_seconds, answered (bool), direction ("inbound" when
+    given). Missing seconds are derived from the timestamps.
+    """
+    if payload.get("direction", "inbound") != "inbound":
+        return None
+    ringing = _parse_time(payload.get("ringing_at"))
+    answered_at = _parse_time(payload.get("answered_at"))
+    ended = _parse_time(payload.get("ended_at"))
+    answered = bool(payload.get("answered", answered_at is not None))
+    wait = payload.get("wait_seconds")
+    if wait is None:
+        wait = ((answered_at or ended) - ringing).total_seconds() if ringing and (answered_at or ended) else 0.0
+    talk = payload.get("talk_seconds")
+    if talk is None:
+        talk = (ended - answered_at).total_seconds() if answered_at and ended else float(payload.get("duration") or 0)
+    when = ringing or answered_at or ended or utcnow()
+    return {"call_id": str(payload["call_id"]), "day": to_local(when).date(), "ringing_at": ringing,
+            "answered": answered, "wait_seconds": float(wait), "talk_seconds": float(talk) if answered else 0.0}
+
+
+def record_call(session, payload: dict) -> bool:
+    """Add one ended call to the call rollup; False when it was already counted (or not inbound)."""
+    fact = call_fact_from_payload(payload)
+    if fact is None:
+        return False
+    inserted = session.execute(_insert(session, CallFact).values(**fact)
+                               .on_conflict_do_nothing(index_elements=["call_id"])
+                               .returning(CallFact.call_id)).scalar()
+    if inserted is None:
+        session.rollback()
+        return False
+    answered = fact["answered"]
+    inc = {"offered": 1, "answered": int(answered),
+           "answered_15s": int(answered and fact["wait_seconds"] <= 15),
+           "wait_seconds": fact["wait_seconds"] if answered else 0.0,
+           "talk_seconds": fact["talk_seconds"] if answered else 0.0}
+    stmt = _insert(session, CallDaily).values(day=fact["day"], **inc)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["day"], set_={k: getattr(CallDaily, k) + getattr(stmt.excluded, k) for k in inc}))
+    session.commit()
+    return True

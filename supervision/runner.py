@@ -1,0 +1,52 @@
+"""Embedded default: the deadline scan (and KPI catch-up) every HOTLINE_SUPERVISION_SCAN_SECONDS in
+a daemon thread. Production uses Celery beat (``supervision.scan`` in hotline/celery_app.py)
+instead; running both is harmless (scans are idempotent), only wasteful."""
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger("hotline.supervision")
+
+_thread: threading.Thread | None = None
+_stop = threading.Event()
+
+
+def start(app) -> threading.Thread | None:
+    global _thread
+    config = app.config["HOTLINE"]
+    if config.background_jobs == "celery" or config.supervision_scan_seconds <= 0:
+        return None
+    if _thread is not None and _thread.is_alive():
+        return _thread
+    _stop.clear()
+    _thread = threading.Thread(target=_loop, args=(app, config.supervision_scan_seconds), daemon=True,
+                               name="supervision-scan")
+    _thread.start()
+    return _thread
+
+
+def stop() -> None:
+    _stop.set()
+
+
+def _loop(app, interval: int) -> None:
+    from hotline.extensions import db
+    from ticketing.clock import utcnow
+
+    from .scan import run_scan
+    from .schemas import Settings
+
+    settings = Settings.from_config(app.config["HOTLINE"])
+    while not _stop.is_set():
+        try:
+            with app.app_context():
+                result = run_scan(db.session, utcnow(), settings)
+                if result["cards"] or result["escalations"]:
+                    log.info("supervision.scan cards=%d escalations=%d", len(result["cards"]),
+                             len(result["escalations"]))
+        except Exception:
+            log.exception("supervision.scan_failed")
+        finally:
+            db.Session.remove()
+        _stop.wait(interval)

@@ -1,0 +1,168 @@
+"""Supervision services: 督办 (urging tickets and units), callbacks (回访), the supervisor's lists.
+
+Ticket changes go through ``ticketing.service`` (``perform``) and ``ticketing.urging``; this module
+adds the unit-level orchestration and the read models.
+
+Urging a unit is one ``urge`` per ticket: every ticket of that unit that is overdue (reply deadline
+passed, not yet replied) gets its own urging with the same note and due time. That keeps one
+mechanism (acknowledge, escalate, history) for both and shows the urging in each ticket's history;
+the unit sees them as a list on its workbench.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from hotline.events import publish
+from ticketing import deadlines, lifecycle
+from ticketing.clock import iso, to_local, utcnow
+from ticketing.exceptions import ValidationFailed
+from ticketing.models import Department, Ticket, Urging
+from ticketing.schemas import parse
+from ticketing.service import Actor, department_by_code, perform
+
+from .models import DeadlineCard, UrgingEscalation
+from .scan import UNANSWERED, WATCHED, _hour_based, due_card, warning_start
+from .schemas import CallbackIn, Settings, UnitUrgeIn, UrgeIn
+
+log = logging.getLogger("hotline.supervision")
+
+
+def _urge_body(p) -> dict:
+    return {"note": p.note, **({"due_at": p.due_at.isoformat()} if p.due_at else {})}
+
+
+def _announce(ticket: Ticket, urging: Urging, unit: bool = False) -> dict:
+    dept = ticket.main_department.code if ticket.main_department else None
+    publish("urging.created", {"number": ticket.number, "urging_id": urging.id, "department": dept,
+                               "due_at": iso(urging.due_at), "note": urging.note, "unit": unit})
+    return urging_view(urging, ticket)
+
+
+def urge_ticket(session, number: str, actor: Actor, data: dict) -> dict:
+    p = parse(UrgeIn, data)
+    ticket = perform(session, number, "urge", actor, _urge_body(p))
+    return _announce(ticket, ticket.urgings[-1])
+
+
+def urge_unit(session, actor: Actor, data: dict, now: datetime | None = None) -> dict:
+    """督办 a whole unit: one urging on each of its overdue, unanswered tickets."""
+    p = parse(UnitUrgeIn, data)
+    dept = department_by_code(session, p.department, "department")
+    now = now or utcnow()
+    numbers = session.scalars(select(Ticket.number).where(
+        Ticket.main_department_id == dept.id, Ticket.status.in_(UNANSWERED),
+        or_(Ticket.reply_by < now, (Ticket.status == lifecycle.DISPATCHED) & (Ticket.sign_by < now)))
+        .order_by(Ticket.id)).all()
+    if not numbers:
+        raise ValidationFailed(f"{dept.name} has no overdue tickets to urge",
+                               {"department": "no overdue tickets"})
+    urged = []
+    for number in numbers:
+        ticket = perform(session, number, "urge", actor, _urge_body(p))
+        urged.append(_announce(ticket, ticket.urgings[-1], unit=True))
+    log.info("supervision.unit_urged department=%s tickets=%d actor=%s", dept.code, len(urged), actor.username)
+    return {"department": {"code": dept.code, "name": dept.name}, "urgings": urged}
+
+
+def record_callback(session, number: str, actor: Actor, data: dict) -> dict:
+    """回访: record satisfaction and whether it was solved; 不满意 reopens the ticket (重办)."""
+    p = parse(CallbackIn, data)
+    ticket = perform(session, number, "callback", actor,
+                     {"satisfaction": p.satisfaction, "solved": p.solved, **({"note": p.note} if p.note else {})})
+    reopened = False
+    if p.satisfaction == "不满意":
+        ticket = perform(session, number, "reopen", actor, {"note": "回访不满意，重办"})
+        reopened = True
+    return {"number": number, "status": ticket.status, "satisfaction": p.satisfaction, "solved": p.solved,
+            "reopened": reopened, "reopen_count": ticket.reopen_count}
+
+
+# -- read models ----------------------------------------------------------------------------------
+def _dept_ref(dept) -> dict | None:
+    return None if dept is None else {"code": dept.code, "name": dept.name}
+
+
+def _ticket_ref(t: Ticket) -> dict:
+    return {"number": t.number, "type": t.type, "urgency": t.urgency, "status": t.status,
+            "status_label": lifecycle.STATUS_LABELS.get(t.status, t.status),
+            "department": _dept_ref(t.main_department), "received_at": iso(t.received_at),
+            "sign_by": iso(t.sign_by), "reply_by": iso(t.reply_by), "content": t.content[:120]}
+
+
+def urging_view(u: Urging, t: Ticket) -> dict:
+    return {"id": u.id, "number": t.number, "note": u.note, "due_at": iso(u.due_at), "urged_by": u.urged_by,
+            "urged_at": iso(u.urged_at), "acknowledged_by": u.acknowledged_by,
+            "acknowledged_at": iso(u.acknowledged_at)}
+
+
+def _unit_filter(stmt, department_id: int | None):
+    return stmt if department_id is None else stmt.where(Ticket.main_department_id == department_id)
+
+
+def deadline_watch(session, now: datetime, settings: Settings, *, overdue: bool,
+                   department_id: int | None = None, limit: int = 500) -> list[dict]:
+    """Tickets in the warning window (``overdue=False``) or past a deadline (``overdue=True``)."""
+    cal = deadlines.calendar(session)
+    hour_based = _hour_based(session)
+    horizon = now + timedelta(days=3 * max([settings.warning_workdays, *settings.warning_by_type.values()]) + 14)
+    out = []
+    for kind, statuses in WATCHED.items():
+        column = Ticket.sign_by if kind == "sign" else Ticket.reply_by
+        bound = column < now if overdue else (column >= now) & (column <= horizon)
+        stmt = (select(Ticket).where(Ticket.status.in_(statuses), bound, Ticket.main_department_id.isnot(None))
+                .options(selectinload(Ticket.main_department)).order_by(column).limit(limit))
+        for t in session.scalars(_unit_filter(stmt, department_id)):
+            deadline = getattr(t, f"{kind}_by")
+            hours = settings.warning_hours if (t.type, t.urgency) in hour_based else None
+            warn_from = warning_start(cal, deadline, settings.warning_for(t.type), hours=hours)
+            card = due_card(now, deadline, warn_from)
+            if card == ("red" if overdue else "yellow"):
+                out.append({**_ticket_ref(t), "deadline_kind": kind, "deadline_at": iso(deadline),
+                            "warning_from": iso(warn_from), "card": card,
+                            "overdue_workdays": cal.workdays_between(to_local(deadline).date(), to_local(now).date()) if overdue else 0})
+    out.sort(key=lambda r: r["deadline_at"])
+    return out[:limit]
+
+
+def escalations(session, department_id: int | None = None, limit: int = 500) -> list[dict]:
+    stmt = (select(UrgingEscalation, Urging, Ticket).join(Urging, Urging.id == UrgingEscalation.urging_id)
+            .join(Ticket, Ticket.id == UrgingEscalation.ticket_id)
+            .options(selectinload(Ticket.main_department))
+            .order_by(UrgingEscalation.escalated_at.desc()).limit(limit))
+    if department_id is not None:
+        stmt = stmt.where(UrgingEscalation.department_id == department_id)
+    depts = {d.id: d for d in session.scalars(select(Department))}
+    return [{"id": e.id, "escalated_at": iso(e.escalated_at), "overdue_since": iso(e.overdue_since),
+             "unit": _dept_ref(depts.get(e.department_id)), "urging": urging_view(u, t), "ticket": _ticket_ref(t)}
+            for e, u, t in session.execute(stmt)]
+
+
+def urgings(session, *, open_only: bool = False, department_id: int | None = None, limit: int = 500) -> list[dict]:
+    stmt = select(Urging, Ticket).join(Ticket, Ticket.id == Urging.ticket_id).order_by(Urging.id.desc()).limit(limit)
+    if open_only:
+        stmt = stmt.where(Urging.acknowledged_at.is_(None))
+    if department_id is not None:
+        stmt = stmt.where(Urging.department_id == department_id)
+    return [{**urging_view(u, t), "ticket": _ticket_ref(t)} for u, t in session.execute(stmt)]
+
+
+def callback_queue(session, limit: int = 200) -> dict:
+    """Replies approved and waiting for the citizen's rating, oldest reply first."""
+    stmt = (select(Ticket).where(Ticket.status == lifecycle.CALLBACK)
+            .options(selectinload(Ticket.main_department)).order_by(Ticket.replied_at, Ticket.id))
+    total = session.scalar(select(func.count()).where(Ticket.status == lifecycle.CALLBACK))
+    return {"total": total, "items": [{**_ticket_ref(t), "replied_at": iso(t.replied_at), "reply": t.reply_text,
+                                       "reopen_count": t.reopen_count} for t in session.scalars(stmt.limit(limit))]}
+
+
+def cards(session, number: str) -> list[dict]:
+    t = session.scalar(select(Ticket).where(Ticket.number == number))
+    if t is None:
+        return []
+    rows = session.scalars(select(DeadlineCard).where(DeadlineCard.ticket_id == t.id).order_by(DeadlineCard.id))
+    return [{"card": c.card, "deadline_kind": c.deadline_kind, "deadline_at": iso(c.deadline_at),
+             "issued_at": iso(c.issued_at)} for c in rows]

@@ -1,0 +1,37 @@
+"""Celery tasks (production ``worker``/``beat``); the embedded default runs them in-process.
+
+Both are safe to run twice or concurrently: cards and escalations are unique rows, the rollup
+updater locks its high-water mark.
+"""
+from __future__ import annotations
+
+from hotline.celery_app import celery
+
+
+@celery.task(name="supervision.scan")
+def scan() -> dict:
+    from flask import current_app
+
+    from hotline.extensions import db
+    from ticketing.clock import utcnow
+
+    from .scan import run_scan
+    from .schemas import Settings
+
+    result = run_scan(db.session, utcnow(), Settings.from_config(current_app.config["HOTLINE"]))
+    return {"cards": len(result["cards"]), "escalations": len(result["escalations"]),
+            "rollup_tickets": result["rollup_tickets"]}
+
+
+@celery.task(name="supervision.kpi_catch_up")
+def kpi_catch_up() -> int:
+    from flask import current_app
+
+    from hotline.extensions import db
+
+    from .rollup import catch_up
+    from .schemas import Settings
+    from .subscribers import nudge_done
+
+    nudge_done()
+    return catch_up(db.session, settings=Settings.from_config(current_app.config["HOTLINE"]))
