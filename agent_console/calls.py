@@ -1,0 +1,130 @@
+"""What the consoles know about live calls: an in-memory board fed by telephony's events.
+
+Every web process subscribes to the event bus (with REDIS_URL the bus carries the SIP process's
+events to every web process), so each process keeps the same board without a shared store. It
+serves catch-up after a reconnect (current call and transcript so far) and the wallboard's call
+counters. Ended calls stay for ``KEEP_ENDED`` seconds so an operator still registering a ticket
+after hang-up can reload and see the transcript. Today's answer statistics reset at local midnight.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+from ticketing.clock import to_local, utcnow
+
+KEEP_ENDED = 30 * 60
+MAX_SEGMENTS = 400
+ANSWER_TARGET_S = 15
+TARGET_KEYS = ("operator", "agent", "extension", "agent_extension", "operator_extension")
+
+
+def _today() -> date:
+    return to_local(utcnow()).date()
+
+
+class CallBoard:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: dict[str, dict] = {}
+        self._day = _today()
+        self.offered = self.answered = self.answered_in_target = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._day = _today()
+            self.offered = self.answered = self.answered_in_target = 0
+
+    def _roll_day(self) -> None:
+        today = _today()
+        if today != self._day:
+            self._day = today
+            self.offered = self.answered = self.answered_in_target = 0
+
+    def _call(self, payload: dict) -> dict:
+        call_id = str(payload["call_id"])
+        call = self.calls.get(call_id)
+        if call is None:
+            call = self.calls[call_id] = {
+                "call_id": call_id, "caller": payload.get("caller"), "called": payload.get("called"),
+                "state": "ringing", "ringing_at": time.time(), "answered_at": None, "ended_at": None,
+                "segments": [], "partial": {}, "ticket": None, "target": None, "info": {}}
+        for key in TARGET_KEYS:
+            if payload.get(key):
+                call["target"] = str(payload[key])
+        for key in ("recording", "recording_url", "transcription", "transcription_reason", "speaker"):
+            if key in payload and key != "speaker":
+                call["info"][key] = payload[key]
+        return call
+
+    def apply(self, name: str, payload: dict) -> None:
+        """Update the board from one domain event (non-call events are ignored)."""
+        if not (name.startswith("call.") or name.startswith("transcript.")):
+            return
+        with self._lock:
+            self._roll_day()
+            call = self._call(payload)
+            now = time.time()
+            if name == "call.ringing":
+                self.offered += 1
+                call["ringing_at"] = now
+            elif name == "call.answered":
+                if call["answered_at"] is None:
+                    call["answered_at"] = now
+                    self.answered += 1
+                    if now - call["ringing_at"] <= ANSWER_TARGET_S:
+                        self.answered_in_target += 1
+                call["state"] = "talking"
+            elif name == "transcript.partial":
+                call["partial"][payload.get("speaker") or "caller"] = payload.get("text", "")
+            elif name == "transcript.final":
+                speaker = payload.get("speaker") or "caller"
+                call["partial"].pop(speaker, None)
+                if payload.get("text"):
+                    call["segments"].append({"text": payload["text"], "start": payload.get("start"),
+                                             "end": payload.get("end"), "speaker": speaker})
+                    del call["segments"][:-MAX_SEGMENTS]
+            elif name == "call.ended":
+                call["state"] = "ended"
+                call["ended_at"] = now
+                call["partial"] = {}
+                call["info"]["duration"] = payload.get("duration")
+                call["info"]["cause"] = payload.get("cause")
+            elif name == "call.ticket":
+                call["ticket"] = payload.get("number")
+            self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        for call_id in [c["call_id"] for c in self.calls.values()
+                        if c["ended_at"] and now - c["ended_at"] > KEEP_ENDED]:
+            del self.calls[call_id]
+
+    def visible_to(self, targets: set[str] | None) -> list[dict]:
+        """Calls for an operator (``targets`` = their username and extension) or all (None)."""
+        with self._lock:
+            self._expire(time.time())
+            rows = [c for c in self.calls.values()
+                    if targets is None or c["target"] is None or c["target"] in targets]
+            return [self._view(c) for c in sorted(rows, key=lambda c: c["ringing_at"])]
+
+    @staticmethod
+    def _view(call: dict) -> dict:
+        out = {k: v for k, v in call.items() if k not in ("segments", "partial")}
+        out["segments"] = list(call["segments"])
+        out["partial"] = dict(call["partial"])
+        return out
+
+    def counters(self) -> dict:
+        with self._lock:
+            self._roll_day()
+            waiting = sum(1 for c in self.calls.values() if c["state"] == "ringing")
+            talking = sum(1 for c in self.calls.values() if c["state"] == "talking")
+            share = (self.answered_in_target / self.offered) if self.offered else None
+            return {"waiting": waiting, "talking": talking, "offered_today": self.offered,
+                    "answered_today": self.answered, "answered_in_15s": self.answered_in_target,
+                    "answered_in_15s_share": share}
+
+
+board = CallBoard()

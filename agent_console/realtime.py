@@ -1,0 +1,168 @@
+"""Socket.IO namespace ``/console``: authenticated connections, rooms, and bus → room fan-out.
+
+Rooms: ``user:<id>`` for everyone, ``operators`` and ``ext:<sip extension>`` for operators,
+``dept:<code>`` for department users, ``supervisors`` for supervisors and admins. A department
+user joins only its own unit's room, so another unit's ticket events never reach it.
+
+Every message is one ``event`` frame ``{"name", "payload", "ts"}`` where ``ts`` is the publish
+time (ms since the epoch) — right after the commit — so benches can measure commit → console.
+
+Catch-up after a reconnect: the browser re-fetches its state (inbox, current calls with the
+transcript so far, wallboard) over HTTP on every ``connect``, not only the first. Nothing is
+replayed from a buffer, so there is no window to size and no duplicate to filter: the REST read
+is the truth, the socket only says "something changed, here is what".
+
+Multi-process (REDIS_URL): Flask-SocketIO's Redis message queue makes an emit from any process
+reach clients of every web process. The event bus also copies every event to every process, so
+each process emits only the events *published in it* (not those arriving from the bus's Redis
+listener); otherwise a client would get one copy per web process. Every publishing process (web,
+Celery worker, SIP) builds the app with create_app, which registers this blueprint and therefore
+this fan-out.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import request
+from flask_login import current_user
+from flask_socketio import join_room
+
+from hotline.events import bus
+from hotline.extensions import socketio
+
+from .calls import board
+
+log = logging.getLogger("hotline.console.realtime")
+
+NAMESPACE = "/console"
+REDIS_LISTENER_THREAD = "events-redis-listener"
+_wiring_lock = threading.Lock()
+_unsubscribe = None
+_handlers_registered = False
+
+
+def rooms_for(user) -> list[str]:
+    rooms = [f"user:{user.id}"]
+    if user.role == "operator":
+        rooms.append("operators")
+        if user.sip_extension:
+            rooms.append(f"ext:{user.sip_extension}")
+        rooms.append(f"op:{user.username}")
+    elif user.role == "department":
+        if user.department is not None:
+            rooms.append(f"dept:{user.department.code}")
+    elif user.role in ("supervisor", "admin"):
+        rooms.append("supervisors")
+    return rooms
+
+
+def _ticket_departments(payload: dict) -> set[str]:
+    codes = set(payload.get("departments") or ())
+    data = payload.get("data") or {}
+    for key in ("department", "main_department"):
+        ref = data.get(key)
+        if isinstance(ref, dict) and ref.get("code"):
+            codes.add(ref["code"])
+    for ref in data.get("co_departments") or ():
+        if isinstance(ref, dict) and ref.get("code"):
+            codes.add(ref["code"])
+    previous = data.get("previous") or {}
+    if isinstance(previous.get("main"), dict):
+        codes.add(previous["main"].get("code"))
+    for ref in previous.get("co") or ():
+        if isinstance(ref, dict):
+            codes.add(ref.get("code"))
+    return {c for c in codes if c}
+
+
+def _call_rooms(payload: dict) -> list[str]:
+    rooms = ["supervisors"]
+    target = next((payload[k] for k in ("operator", "agent") if payload.get(k)), None)
+    ext = next((payload[k] for k in ("extension", "agent_extension", "operator_extension") if payload.get(k)),
+               None)
+    if target:
+        rooms.append(f"op:{target}")
+    if ext:
+        rooms.append(f"ext:{ext}")
+    if not target and not ext:
+        rooms.append("operators")
+    return rooms
+
+
+def rooms_for_event(name: str, payload: dict) -> list[str]:
+    if name == "ticket.changed":
+        return sorted({f"dept:{c}" for c in _ticket_departments(payload)}) + ["operators", "supervisors"]
+    if name == "ticket.created":
+        return ["operators", "supervisors"]
+    if name.startswith("call.") or name.startswith("transcript."):
+        return _call_rooms(payload)
+    if name == "deadline.card":
+        rooms = ["supervisors"]
+        if payload.get("department"):
+            rooms.append(f"dept:{payload['department']}")
+        return rooms
+    if name == "agent.state":
+        rooms = ["supervisors"]
+        if payload.get("user_id"):
+            rooms.append(f"user:{payload['user_id']}")
+        return rooms
+    return ["supervisors"]
+
+
+def _public_payload(name: str, payload: dict) -> dict:
+    """What a room may see: the caller's phone stays off department rooms' ticket events."""
+    if name == "ticket.created":
+        return payload
+    return {k: v for k, v in payload.items() if k != "caller_phone"}
+
+
+def on_event(name: str, payload: dict) -> None:
+    """Bus subscriber: keep the call board current, then fan the event out to its rooms."""
+    board.apply(name, payload)
+    if threading.current_thread().name == REDIS_LISTENER_THREAD and _uses_message_queue():
+        return
+    if getattr(socketio, "server", None) is None:
+        return
+    frame = {"name": name, "payload": _public_payload(name, payload), "ts": round(time.time() * 1000, 2)}
+    socketio.emit("event", frame, to=rooms_for_event(name, payload), namespace=NAMESPACE)
+
+
+def _uses_message_queue() -> bool:
+    from socketio import PubSubManager
+
+    server = getattr(socketio, "server", None)
+    return isinstance(getattr(server, "manager", None), PubSubManager)
+
+
+def _connect(auth=None):
+    if not current_user.is_authenticated:
+        log.info("console.connect_refused sid=%s", request.sid)
+        return False
+    for room in rooms_for(current_user):
+        join_room(room)
+    return True
+
+
+def _whoami():
+    if not current_user.is_authenticated:
+        return None
+    return {"username": current_user.username, "role": current_user.role, "rooms": rooms_for(current_user)}
+
+
+def wire() -> None:
+    """Register the namespace handlers and the bus subscriber; safe to call any number of times.
+
+    Tests clear the bus between apps, so the subscriber is re-attached on every call (after
+    detaching a previous one) rather than guarded by a flag.
+    """
+    global _unsubscribe, _handlers_registered
+    with _wiring_lock:
+        if not _handlers_registered:
+            socketio.on_event("connect", _connect, namespace=NAMESPACE)
+            socketio.on_event("whoami", _whoami, namespace=NAMESPACE)
+            _handlers_registered = True
+        if _unsubscribe is not None:
+            _unsubscribe()
+        _unsubscribe = bus.subscribe("*", on_event)

@@ -1,0 +1,224 @@
+"""Console services: operator presence, the wallboard snapshot, deadline lists, attachments.
+
+Presence changes commit and then publish ``agent.state`` (the ACD and the wallboard listen).
+Read models here are queries only; tickets change solely through ticketing.service.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import re
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from hotline.auth import User
+from hotline.events import publish_after_commit
+from ticketing import lifecycle
+from ticketing.clock import CST, iso, to_local, to_utc_naive, utcnow
+from ticketing.models import Extension, Ticket
+from ticketing.schemas import ticket_view
+from ticketing.sla import TYPES
+
+from .calls import board
+from .exceptions import Forbidden, NotFound, ValidationFailed
+from .models import OFFLINE, STATE_LABELS, STATES, AgentState
+
+log = logging.getLogger("hotline.console")
+
+
+# -- presence -------------------------------------------------------------------------------------
+def get_state(session, user_id: int) -> dict:
+    row = session.get(AgentState, user_id)
+    state = row.state if row else OFFLINE
+    return {"state": state, "label": STATE_LABELS[state], "since": iso(row.since) if row else None}
+
+
+def set_state(session, user, state: str) -> dict:
+    if user.role != lifecycle.OPERATOR:
+        raise Forbidden("only operators have an agent state")
+    if state not in STATES:
+        raise ValidationFailed("unknown state", {"state": f"one of {', '.join(STATES)}"})
+    row = session.get(AgentState, user.id)
+    previous = row.state if row else None
+    now = utcnow()
+    if row is None:
+        row = AgentState(user_id=user.id, state=state, since=now)
+        session.add(row)
+    elif row.state != state:
+        row.state, row.since = state, now
+    publish_after_commit(session, "agent.state", {
+        "user": user.username, "user_id": user.id, "state": state, "label": STATE_LABELS[state],
+        "extension": user.sip_extension, "since": iso(row.since)})
+    session.commit()
+    log.info("agent.state user=%s state=%s previous=%s", user.username, state, previous)
+    return get_state(session, user.id)
+
+
+def operator_states(session) -> list[dict]:
+    rows = session.execute(select(User, AgentState).outerjoin(AgentState, AgentState.user_id == User.id)
+                           .where(User.role == lifecycle.OPERATOR, User.active.is_(True))
+                           .order_by(User.username)).all()
+    out = []
+    for user, st in rows:
+        state = st.state if st else OFFLINE
+        out.append({"username": user.username, "display_name": user.display_name,
+                    "extension": user.sip_extension, "state": state, "label": STATE_LABELS[state],
+                    "since": iso(st.since) if st else None})
+    return out
+
+
+# -- wallboard ------------------------------------------------------------------------------------
+def local_midnight_utc() -> datetime:
+    today = to_local(utcnow()).date()
+    return to_utc_naive(datetime(today.year, today.month, today.day, tzinfo=CST))
+
+
+def wallboard(session) -> dict:
+    since = local_midnight_utc()
+    by_type = dict(session.execute(select(Ticket.type, func.count()).where(Ticket.received_at >= since)
+                                   .group_by(Ticket.type)).all())
+    by_status = dict(session.execute(select(Ticket.status, func.count()).where(Ticket.received_at >= since)
+                                     .group_by(Ticket.status)).all())
+    operators = operator_states(session)
+    states = {s: 0 for s in STATES}
+    for op in operators:
+        states[op["state"]] += 1
+    return {
+        "calls": board.counters(),
+        "operators": operators,
+        "operator_states": [{"state": s, "label": STATE_LABELS[s], "count": states[s]} for s in STATES],
+        "tickets_today": {
+            "total": sum(by_type.values()),
+            "by_type": [{"type": t, "count": by_type.get(t, 0)} for t in TYPES],
+            "by_status": [{"status": s, "label": lifecycle.STATUS_LABELS[s], "count": by_status.get(s, 0)}
+                          for s in lifecycle.STATUSES],
+        },
+        "at": iso(utcnow()),
+    }
+
+
+# -- supervisor lists -----------------------------------------------------------------------------
+ACTIVE = (lifecycle.DISPATCHED, lifecycle.IN_PROGRESS, lifecycle.RETURNED)
+
+
+def _due(ticket: Ticket) -> datetime | None:
+    return ticket.sign_by if ticket.status == lifecycle.DISPATCHED and ticket.signed_at is None \
+        and ticket.sign_by and ticket.sign_by < (ticket.reply_by or ticket.sign_by) else ticket.reply_by
+
+
+def deadline_lists(session, role: str, near_hours: int = 24, limit: int = 200) -> dict:
+    """Open tickets past their deadline and those due within ``near_hours`` (soonest first).
+
+    The supervision package owns the official yellow/red cards; this list is the console's view of
+    the same deadlines so the page works whether or not the scanner has run yet.
+    """
+    now = utcnow()
+    rows = session.scalars(select(Ticket).where(Ticket.status.in_(ACTIVE), Ticket.reply_by.is_not(None))
+                           .order_by(Ticket.reply_by).limit(2000)).all()
+    overdue, near = [], []
+    for t in rows:
+        due = _due(t)
+        if due is None:
+            continue
+        if due < now:
+            overdue.append(t)
+        elif due < now + timedelta(hours=near_hours):
+            near.append(t)
+    return {"overdue": [ticket_view(t, role) for t in overdue[:limit]],
+            "near": [ticket_view(t, role) for t in near[:limit]]}
+
+
+def pending_extensions(session, role: str) -> list[dict]:
+    rows = session.scalars(select(Ticket).join(Extension, Extension.ticket_id == Ticket.id)
+                           .where(Extension.status == "pending", Ticket.status == lifecycle.IN_PROGRESS)
+                           .order_by(Extension.requested_at)).unique().all()
+    return [ticket_view(t, role) for t in rows]
+
+
+def my_tickets(session, username: str, q: str | None, limit: int = 50) -> list[Ticket]:
+    """The operator's own registrations, newest first, optionally narrowed by text/number/phone."""
+    stmt = select(Ticket).where(Ticket.created_by == username)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(Ticket.content.contains(q, autoescape=True) | (Ticket.number == q)
+                          | (Ticket.caller_phone == q))
+    return list(session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
+
+
+# -- attachments ----------------------------------------------------------------------------------
+MAX_ATTACHMENT = 1_500_000
+_ID = re.compile(r"^[0-9a-f]{32}$")
+ALLOWED_TYPES = ("image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain",
+                 "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                 "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def attachments_dir(config) -> Path:
+    base = Path(config.attachments_dir) if config.attachments_dir else Path(config.recordings_dir).parent / "attachments"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def save_attachment(config, user, filename: str, content_type: str, data: bytes) -> dict:
+    """Store an upload under a random id; the reply then cites ``{"id","name","size","type"}``."""
+    name = Path(filename or "").name.strip()[:120]
+    if not name:
+        raise ValidationFailed("file name missing", {"file": "choose a file"})
+    ctype = (content_type or mimetypes.guess_type(name)[0] or "").split(";")[0].strip()
+    if ctype not in ALLOWED_TYPES:
+        raise ValidationFailed("file type not allowed", {"file": "images, PDF, text, Word or Excel only"})
+    if not data:
+        raise ValidationFailed("empty file", {"file": "the file is empty"})
+    if len(data) > MAX_ATTACHMENT:
+        raise ValidationFailed("file too large", {"file": f"at most {MAX_ATTACHMENT // 1000} KB"})
+    att_id = uuid.uuid4().hex
+    base = attachments_dir(config)
+    (base / att_id).write_bytes(data)
+    meta = {"id": att_id, "name": name, "size": len(data), "type": ctype, "uploaded_by": user.username,
+            "department_id": user.department_id, "at": iso(utcnow())}
+    (base / f"{att_id}.json").write_text(json.dumps(meta, ensure_ascii=False))
+    return {k: meta[k] for k in ("id", "name", "size", "type")}
+
+
+def open_attachment(config, user, att_id: str) -> tuple[dict, Path]:
+    """Desk staff read every attachment; a department user only its own unit's uploads."""
+    if not _ID.match(att_id or ""):
+        raise NotFound("attachment not found")
+    base = attachments_dir(config)
+    meta_path = base / f"{att_id}.json"
+    if not meta_path.exists():
+        raise NotFound("attachment not found")
+    meta = json.loads(meta_path.read_text())
+    if user.role == lifecycle.DEPARTMENT and meta.get("department_id") != user.department_id:
+        raise NotFound("attachment not found")
+    return meta, base / att_id
+
+
+# -- calls and tickets ----------------------------------------------------------------------------
+def link_call(session, actor, call_id: str, number: str) -> dict:
+    """Attach a live/recent call to the ticket registered from it (event ``call_linked``).
+
+    The ticket's history keeps the caller's number, the transcript so far and where the recording
+    is; ``call.ticket`` tells telephony and other consoles which ticket the call produced.
+    """
+    from ticketing import service as tickets
+
+    if not isinstance(call_id, str) or not call_id or not isinstance(number, str) or not number:
+        raise ValidationFailed("call_id and number are required",
+                               {k: "required" for k, v in (("call_id", call_id), ("number", number))
+                                if not isinstance(v, str) or not v})
+    call = next((c for c in board.visible_to(None) if c["call_id"] == call_id), None)
+    if call is None:
+        raise NotFound(f"call {call_id} is not known to the console")
+    tickets.get_ticket(session, number, actor)
+    data = {"call_id": call_id, "caller": call.get("caller"), "called": call.get("called"),
+            "transcript": call["segments"], **{k: v for k, v in call["info"].items()
+                                               if k in ("recording", "recording_url", "duration")}}
+    publish_after_commit(session, "call.ticket", {"call_id": call_id, "number": number,
+                                                  "source": "console", "operator": actor.username})
+    tickets.record_event(session, number, "call_linked", actor, data=data, commit=True)
+    return data

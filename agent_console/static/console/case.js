@@ -1,0 +1,226 @@
+/* The case view: everything about one ticket plus the actions the viewer may take on it.
+ * Used by the standalone case page and as the detail panel of every console. */
+"use strict";
+const Case = (() => {
+  const {el, clear, api, guarded, toast, fmt, statusLabel, actionLabel, boot} = Hotline;
+  let departments = null;
+
+  async function loadDepartments() {
+    if (!departments) departments = await api("GET", "/api/v1/departments");
+    return departments;
+  }
+
+  function deptSelect(name, label, selected, allowEmpty) {
+    const sel = el("select", {name, "aria-label": label});
+    if (allowEmpty) sel.append(el("option", {value: "", text: "（无）"}));
+    for (const d of departments || []) sel.append(el("option", {value: d.code, text: d.name, selected: d.code === selected}));
+    return sel;
+  }
+
+  /** Fields each action needs; actions without required input run on one click. */
+  const FORMS = {
+    return: [["note", "退回原因", "textarea", true]],
+    request_extension: [["workdays", "延期工作日", "number", true], ["reason", "延期理由", "textarea", true]],
+    reply: [["text", "答复内容", "textarea", true], ["attachments", "附件", "file", false]],
+    reject_reply: [["note", "审核退回原因", "textarea", true]],
+    callback: [["satisfaction", "满意度", "satisfaction", true], ["solved", "问题已解决", "checkbox", false],
+               ["note", "回访记录", "textarea", false]],
+    close: [["note", "办结说明", "textarea", true]],
+    reopen: [["note", "重办原因", "textarea", true]],
+    merge: [["into", "并入工单编号", "text", true], ["note", "并单说明", "textarea", false]],
+    invalidate: [["note", "无效原因", "textarea", true]],
+    urge: [["note", "督办意见", "textarea", true]],
+    note: [["note", "备注内容", "textarea", true]],
+    dispatch: [["main_department", "主办单位", "dept", true], ["co_departments", "协办单位", "depts", false],
+               ["note", "派单意见", "textarea", false]],
+    reassign: [["main_department", "改派主办单位", "dept", true], ["co_departments", "协办单位", "depts", false],
+               ["note", "改派说明", "textarea", false]],
+    answer_directly: [["answer", "答复内容", "textarea", true]],
+    approve_extension: [["note", "审批意见", "textarea", false]],
+    deny_extension: [["note", "驳回意见", "textarea", false]],
+  };
+  const ONE_CLICK = new Set(["sign", "accept", "approve_reply"]);
+
+  function field(spec, ticket) {
+    const [name, label, kind] = spec;
+    if (kind === "textarea") return el("label", {class: "block"}, label, el("textarea", {name, rows: 3, "aria-label": label}));
+    if (kind === "number") return el("label", {}, label, el("input", {name, type: "number", min: 1, max: 30, value: 5, "aria-label": label}));
+    if (kind === "text") return el("label", {}, label, el("input", {name, type: "text", "aria-label": label}));
+    if (kind === "checkbox") return el("label", {}, el("input", {name, type: "checkbox"}), label);
+    if (kind === "file") return el("label", {}, label, el("input", {name, type: "file", multiple: true, "aria-label": label}));
+    if (kind === "satisfaction") {
+      return el("fieldset", {class: "row"}, el("legend", {text: label}),
+        ...["满意", "基本满意", "不满意"].map((v) => el("label", {}, el("input", {type: "radio", name, value: v}), v)));
+    }
+    if (kind === "dept") return el("label", {}, label, deptSelect(name, label, ticket.main_department && ticket.main_department.code));
+    if (kind === "depts") {
+      const sel = deptSelect(name, label, null);
+      sel.multiple = true; sel.size = 4;
+      return el("label", {}, label, sel);
+    }
+    return null;
+  }
+
+  async function collect(action, form) {
+    const body = {};
+    for (const [name, , kind] of FORMS[action] || []) {
+      if (kind === "file") {
+        const files = form.querySelector(`[name="${name}"]`).files;
+        body.attachments = [];
+        for (const f of files) {
+          const fd = new FormData(); fd.append("file", f);
+          body.attachments.push(await api("POST", "/console/api/attachments", fd, true));
+        }
+      } else if (kind === "satisfaction") {
+        const c = form.querySelector(`[name="${name}"]:checked`);
+        if (c) body[name] = c.value;
+      } else if (kind === "checkbox") body[name] = form.querySelector(`[name="${name}"]`).checked;
+      else if (kind === "number") body[name] = parseInt(form.querySelector(`[name="${name}"]`).value, 10);
+      else if (kind === "depts") body[name] = [...form.querySelector(`[name="${name}"]`).selectedOptions].map((o) => o.value).filter(Boolean);
+      else {
+        const v = form.querySelector(`[name="${name}"]`).value.trim();
+        if (v) body[name] = v;
+      }
+    }
+    return body;
+  }
+
+  async function perform(ticket, action, body) {
+    const t = await api("POST", `/api/v1/tickets/${encodeURIComponent(ticket.number)}/actions/${action}`, body || {});
+    if (action === "callback" && body.satisfaction === "不满意" && t.allowed_actions.includes("reopen")) {
+      // 不满意 sends the ticket back to its unit at once (重办), as the county's procedure requires.
+      return api("POST", `/api/v1/tickets/${encodeURIComponent(ticket.number)}/actions/reopen`,
+                 {note: "回访不满意，重办：" + (body.note || "")});
+    }
+    return t;
+  }
+
+  function actionBar(ticket, holder, onChanged) {
+    const bar = el("div", {class: "actions", role: "group", "aria-label": "工单操作"});
+    const formBox = el("div");
+    for (const action of ticket.allowed_actions.filter((a) => a !== "note" || boot.me.role !== "department" || true)) {
+      const label = actionLabel(action);
+      bar.append(el("button", {type: "button", class: action === "urge" || action === "return" ? "danger" : null,
+        "data-action": action, onclick: async () => {
+          if (ONE_CLICK.has(action)) {
+            const t = await guarded(() => perform(ticket, action, {}));
+            toast(`${label}成功：${ticket.number}`);
+            onChanged && onChanged(t);
+            return;
+          }
+          if (["dispatch", "reassign"].includes(action)) await loadDepartments();
+          clear(formBox);
+          const form = el("form", {class: "action-form", "aria-label": label + "表单"},
+            el("h3", {text: label}), ...(FORMS[action] || []).map((s) => field(s, ticket)),
+            el("div", {class: "row"},
+              el("button", {type: "submit", class: "primary", text: "确认" + label}),
+              el("button", {type: "button", text: "取消", onclick: () => clear(formBox)})));
+          form.addEventListener("submit", async (ev) => {
+            ev.preventDefault();
+            const body = await guarded(() => collect(action, form));
+            const t = await guarded(() => perform(ticket, action, body));
+            toast(`${label}成功：${ticket.number}`);
+            clear(formBox);
+            onChanged && onChanged(t);
+          });
+          formBox.append(form);
+          const first = form.querySelector("textarea, input, select");
+          if (first) first.focus();
+        }}, label));
+    }
+    holder.append(bar, formBox);
+  }
+
+  function attachmentLinks(list) {
+    return el("span", {}, ...(list || []).map((a) =>
+      el("a", {href: `/console/api/attachments/${encodeURIComponent(a.id)}`, class: "badge", text: "📎 " + a.name})));
+  }
+
+  function callsSection(ticket) {
+    const calls = (ticket.events || []).filter((e) => e.action === "call_linked");
+    const box = el("section", {"aria-label": "通话记录"}, el("h3", {text: "通话与录音"}));
+    if (!calls.length) { box.append(el("p", {class: "muted", text: "无关联通话"})); return box; }
+    for (const e of calls) {
+      const d = e.data || {};
+      const rec = d.recording_url || (d.call_id ? `/api/v1/calls/${encodeURIComponent(d.call_id)}/recording` : null);
+      const item = el("div", {class: "call"},
+        el("div", {class: "row"}, el("span", {text: "通话 " + (d.call_id || "")}),
+          el("span", {class: "muted", text: fmt(e.at)}),
+          d.duration != null ? el("span", {class: "muted", text: `时长 ${Math.round(d.duration)} 秒`}) : null),
+        rec ? el("audio", {controls: true, preload: "none", src: rec, "aria-label": "通话录音"}) : null);
+      const tr = d.transcript;
+      if (tr) {
+        const t = el("div", {class: "transcript", "aria-label": "通话转写"});
+        for (const s of Array.isArray(tr) ? tr : [{text: String(tr)}]) {
+          t.append(el("p", {}, s.speaker ? el("span", {class: "speaker", text: s.speaker === "operator" ? "话务员" : "来电人"}) : null,
+            typeof s === "string" ? s : s.text));
+        }
+        item.append(t);
+      }
+      box.append(item);
+    }
+    return box;
+  }
+
+  function render(container, ticket, opts) {
+    opts = opts || {};
+    clear(container);
+    const c = ticket.caller || {};
+    const root = el("article", {class: "case", "aria-label": "工单 " + ticket.number});
+    root.append(el("div", {class: "item-head"},
+      el("h2", {text: "工单 " + ticket.number}),
+      el("span", {class: "badge", text: statusLabel(ticket.status)}),
+      el("span", {class: "badge", text: ticket.type}),
+      ticket.urgency === "urgent" ? el("span", {class: "badge urgent", text: "紧急"}) : null,
+      Hotline.deadlineBadge(ticket),
+      (ticket.urgings || []).length ? el("span", {class: "badge urged", text: "督办"}) : null,
+      opts.standalone ? null : el("a", {href: `/console/tickets/${encodeURIComponent(ticket.number)}`, text: "完整视图"})));
+    actionBar(ticket, root, opts.onChanged);
+    const dl = el("dl");
+    const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v == null || v === "" ? "—" : v));
+    row("诉求内容", ticket.content);
+    row("来电人", c.confidential && !c.phone ? "（保密）" : `${c.name || "匿名"} ${c.phone || ""}`);
+    row("地址", [ticket.town && ticket.town.name, ticket.address].filter(Boolean).join(" "));
+    row("主办单位", ticket.main_department ? ticket.main_department.name : null);
+    row("协办单位", (ticket.co_departments || []).map((d) => d.name).join("、"));
+    row("受理时间", fmt(ticket.received_at));
+    row("签收时限", fmt(ticket.deadlines.sign_by));
+    row("办结时限", fmt(ticket.deadlines.reply_by));
+    if (ticket.deadlines.warning) row("时限提示", ticket.deadlines.warning);
+    if (ticket.reply) row("答复", ticket.reply);
+    if (ticket.direct_answer) row("直接办结", `${ticket.direct_answer.answer || ""}${ticket.direct_answer.article_id ? "（知识库 #" + ticket.direct_answer.article_id + "）" : ""}`);
+    if (ticket.satisfaction) row("回访结果", `${ticket.satisfaction}${ticket.solved === true ? "，已解决" : ticket.solved === false ? "，未解决" : ""}`);
+    if (ticket.merged_into) row("已并入", ticket.merged_into);
+    if (ticket.reopen_count) row("重办次数", String(ticket.reopen_count));
+    root.append(dl);
+    if ((ticket.extensions || []).length) {
+      root.append(el("h3", {text: "延期申请"}), el("ul", {class: "list"}, ...ticket.extensions.map((x) =>
+        el("li", {}, `${x.workdays} 个工作日 · ${x.reason} · `,
+          el("strong", {text: {pending: "待审批", approved: "已批准", denied: "已驳回"}[x.status] || x.status}),
+          x.decision_note ? ` · ${x.decision_note}` : ""))));
+    }
+    if ((ticket.urgings || []).length) {
+      root.append(el("h3", {text: "督办"}), el("ul", {class: "list"}, ...ticket.urgings.map((u) =>
+        el("li", {}, `${fmt(u.urged_at)} ${u.urged_by}：${u.note}`, u.acknowledged_at ? `（已签收 ${fmt(u.acknowledged_at)}）` : "（未签收）"))));
+    }
+    if (ticket.events) {
+      root.append(callsSection(ticket));
+      root.append(el("h3", {text: "处理过程"}), el("ol", {class: "timeline", "aria-label": "事件时间线"},
+        ...ticket.events.map((e) => el("li", {},
+          el("span", {class: "muted", text: fmt(e.at) + " "}), el("strong", {text: e.action_label}),
+          ` · ${e.actor}`, e.to_status && e.from_status !== e.to_status ? ` · ${statusLabel(e.from_status)}→${statusLabel(e.to_status)}` : "",
+          e.note ? el("div", {class: "pre", text: e.note}) : null,
+          e.data && e.data.text ? el("div", {class: "pre", text: e.data.text}) : null,
+          e.data && e.data.attachments ? attachmentLinks(e.data.attachments) : null))));
+    }
+    container.append(root);
+  }
+
+  async function open(container, number, opts) {
+    const t = await api("GET", `/api/v1/tickets/${encodeURIComponent(number)}`);
+    render(container, t, opts);
+    return t;
+  }
+
+  return {render, open, perform, loadDepartments, deptSelect};
+})();

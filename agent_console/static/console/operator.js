@@ -1,0 +1,285 @@
+/* Operator workspace: presence, screen pop, live transcript, ticket registration with routing
+ * suggestion and knowledge base, own tickets, reply review and callbacks. */
+"use strict";
+(() => {
+  const {el, clear, api, guarded, toast, fmt, statusLabel, boot, highlight, segs, debounce} = Hotline;
+  const $ = (id) => document.getElementById(id);
+  const me = boot.me;
+  const S = {call: null, segments: [], partial: {}, suggestion: null, cited: null, contentTouched: false, detail: null};
+
+  // -- presence --------------------------------------------------------------------------------
+  function showState(st) {
+    $("agent-state").textContent = st.label;
+    document.querySelectorAll("[data-state]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.state === st.state)));
+    S.state = st.state;
+  }
+  async function setState(state) { showState(await guarded(() => api("POST", "/console/api/state", {state}))); }
+  document.querySelectorAll("[data-state]").forEach((b) => b.addEventListener("click", () => setState(b.dataset.state)));
+
+  // -- call pop-up and transcript ----------------------------------------------------------------
+  const mine = (p) => {
+    const t = p.operator || p.agent, x = p.extension || p.agent_extension || p.operator_extension;
+    return (!t && !x) || t === me.username || (x && x === me.extension);
+  };
+
+  async function popup(call) {
+    $("popup").hidden = false;
+    $("popup-caller").textContent = call.caller || "未知号码";
+    $("popup-called").textContent = call.called ? "呼入号码：" + call.called : "";
+    $("popup-state").textContent = {ringing: "振铃中", talking: "通话中", ended: "已挂机"}[call.state] || "";
+    const list = clear($("popup-history"));
+    if (!$("f-phone").value && call.caller) $("f-phone").value = normalizePhone(call.caller);
+    if (!call.caller) return;
+    try {
+      const hist = await api("GET", `/api/v1/callers/${encodeURIComponent(normalizePhone(call.caller))}/tickets`);
+      if (!hist.items.length) list.append(el("li", {class: "muted", text: "无历史工单"}));
+      for (const t of hist.items) {
+        list.append(el("li", {},
+          el("div", {class: "item-head"}, el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); showDetail(t.number); }}),
+            el("span", {class: "badge", text: statusLabel(t.status)}), el("span", {class: "badge", text: t.type}),
+            el("span", {class: "muted", text: fmt(t.received_at)})),
+          el("div", {class: "clip", text: t.content}),
+          el("button", {type: "button", text: "设为重复工单", onclick: () => { $("f-merge").value = t.number; }})));
+      }
+    } catch (err) { list.append(el("li", {class: "muted", text: Hotline.errorText(err)})); }
+  }
+  function normalizePhone(p) { return String(p).replace(/^sip:/, "").replace(/@.*/, "").replace(/^\+?86(?=1\d{10}$)/, ""); }
+
+  function renderTranscript() {
+    const box = clear($("transcript"));
+    for (const s of S.segments) {
+      box.append(el("p", {class: "final"}, s.speaker && s.speaker !== "caller" ? el("span", {class: "speaker", text: "话务员"}) : null, s.text));
+    }
+    for (const [speaker, text] of Object.entries(S.partial)) {
+      if (text) box.append(el("p", {class: "partial"}, speaker !== "caller" ? el("span", {class: "speaker", text: "话务员"}) : null, text));
+    }
+    box.scrollTop = box.scrollHeight;
+    if (!S.contentTouched) $("f-content").value = callerText();
+  }
+  const callerText = () => S.segments.filter((s) => !s.speaker || s.speaker === "caller").map((s) => s.text).join("，");
+
+  function adoptCall(call) {
+    if (!S.call || S.call.call_id !== call.call_id) {
+      S.segments = call.segments || []; S.partial = call.partial || {}; S.contentTouched = !!$("f-content").value && !S.call ? S.contentTouched : false;
+    }
+    S.call = call;
+    $("call-info").textContent = `通话 ${call.call_id} · ${call.caller || "未知号码"} · ` +
+      ({ringing: "振铃中", talking: "通话中", ended: "已挂机"}[call.state] || call.state) +
+      (call.info && call.info.transcription === false ? ` · 转写未开启：${call.info.transcription_reason || ""}` : "");
+    renderTranscript();
+  }
+
+  function onCallEvent(name, p) {
+    if (!mine(p)) return;
+    if (name === "call.ringing") {
+      S.contentTouched = false; $("f-content").value = "";
+      adoptCall({call_id: p.call_id, caller: p.caller, called: p.called, state: "ringing", segments: [], partial: {}, info: {}});
+      popup(S.call);
+      return;
+    }
+    if (!S.call || S.call.call_id !== p.call_id) {
+      if (name === "call.answered") { adoptCall({call_id: p.call_id, caller: p.caller, state: "talking", segments: [], partial: {}, info: {}}); popup(S.call); }
+      else return;
+    }
+    if (name === "call.answered") { S.call.state = "talking"; $("popup-state").textContent = "通话中"; adoptCall(S.call); }
+    else if (name === "transcript.partial") { S.partial[p.speaker || "caller"] = p.text; renderTranscript(); }
+    else if (name === "transcript.final") {
+      delete S.partial[p.speaker || "caller"];
+      if (p.text) S.segments.push({text: p.text, start: p.start, end: p.end, speaker: p.speaker || "caller"});
+      renderTranscript();
+    } else if (name === "call.ended") {
+      S.call.state = "ended"; S.partial = {}; adoptCall(S.call); $("popup-state").textContent = "已挂机";
+      if (S.state === "busy" || S.state === "idle") setState("wrapup");
+    } else if (name === "call.ticket") { S.call.ticket = p.number; toast(`通话已关联工单 ${p.number}`); }
+  }
+
+  async function loadCalls() {
+    const r = await api("GET", "/console/api/calls");
+    const live = r.items.filter((c) => c.state !== "ended");
+    const pick = live[live.length - 1] || (S.call && r.items.find((c) => c.call_id === S.call.call_id)) || null;
+    if (pick) { S.segments = pick.segments; S.partial = pick.partial; adoptCall(pick); if (pick.state !== "ended") popup(pick); }
+  }
+
+  // -- form: routing suggestion, departments, towns ---------------------------------------------
+  $("f-content").addEventListener("input", () => { S.contentTouched = true; });
+  $("fill-transcript").addEventListener("click", () => { $("f-content").value = callerText(); S.contentTouched = true; });
+  $("popup-close").addEventListener("click", () => { $("popup").hidden = true; });
+
+  function evidencePhrases(dept) {
+    return (dept.evidence || []).map((e) => typeof e === "string" ? e : (e.text || e.term || e.keyword || "")).filter(Boolean);
+  }
+
+  async function suggest() {
+    const content = $("f-content").value.trim();
+    if (!content) { toast("请先填写诉求内容", "error"); return; }
+    const r = await guarded(() => api("POST", "/api/v1/routing/suggest", {content, address: $("f-address").value || null}));
+    S.suggestion = r;
+    const list = clear($("suggestions"));
+    (r.departments || []).forEach((d, i) => {
+      list.append(el("li", {},
+        el("label", {}, el("input", {type: "radio", name: "pick-dept", value: d.code, checked: i === 0,
+          onchange: () => { $("f-main").value = d.code; showEvidence(d); }}),
+          `${d.name}（${Math.round((d.score || 0) * 100)}%）`),
+        el("button", {type: "button", text: "加为协办", onclick: () => {
+          for (const o of $("f-co").options) if (o.value === d.code) o.selected = true; }})));
+    });
+    if (r.type) $("f-type").value = r.type;
+    if (r.urgent || r.emergency) $("f-urgency").value = "urgent";
+    if (r.emergency) toast("注意：内容涉及紧急情况，请按应急流程处置", "error");
+    if ((r.departments || [])[0]) { $("f-main").value = r.departments[0].code; showEvidence(r.departments[0]); }
+  }
+  function showEvidence(d) {
+    const box = clear($("evidence"));
+    box.append(el("span", {class: "muted", text: `依据（${d.name}）：`}), highlight($("f-content").value, evidencePhrases(d)));
+  }
+  $("suggest").addEventListener("click", suggest);
+
+  async function loadDirectory() {
+    const [depts, towns] = await Promise.all([Case.loadDepartments(), api("GET", "/api/v1/towns")]);
+    for (const d of depts) { $("f-main").append(el("option", {value: d.code, text: d.name})); $("f-co").append(el("option", {value: d.code, text: d.name})); }
+    for (const t of towns) $("f-town").append(el("option", {value: t.code, text: t.name}));
+  }
+
+  // -- registering ------------------------------------------------------------------------------
+  function ticketBody() {
+    const v = (id) => $(id).value.trim();
+    const body = {type: v("f-type"), urgency: v("f-urgency"), channel: "phone", content: v("f-content"),
+                  caller: {name: v("f-name") || null, phone: v("f-phone") || null}};
+    if (v("f-address")) body.address = v("f-address");
+    if (v("f-town")) body.town = v("f-town");
+    if (S.suggestion) body.routing_suggestion = S.suggestion;
+    return body;
+  }
+
+  async function register(then) {
+    const body = ticketBody();
+    if (!body.content) { toast("请填写诉求内容", "error"); $("f-content").focus(); return; }
+    const t = await guarded(() => api("POST", "/api/v1/tickets", body));
+    let cur = t;
+    try {
+      if (S.call) api("POST", "/console/api/calls/link", {call_id: S.call.call_id, number: t.number}).catch(() => {});
+      if (then !== "invalidate") cur = await api("POST", `/api/v1/tickets/${t.number}/actions/accept`, {});
+      if (then) cur = await api("POST", `/api/v1/tickets/${t.number}/actions/${then}`, thenBody(then));
+    } catch (err) {
+      toast(`工单 ${t.number} 已登记，但${Hotline.actionLabel(then || "accept")}失败：${Hotline.errorText(err)}`, "error");
+    }
+    clear($("result")).append(el("p", {}, `工单 ${cur.number} · ${statusLabel(cur.status)} `,
+      el("a", {href: `/console/tickets/${cur.number}`, text: "查看"})));
+    toast(`工单 ${cur.number} ${statusLabel(cur.status)}`);
+    resetForm();
+    loadMine();
+    return cur;
+  }
+  function thenBody(action) {
+    const note = $("f-note").value.trim() || null;
+    if (action === "dispatch") {
+      return {main_department: $("f-main").value, note,
+              co_departments: [...$("f-co").selectedOptions].map((o) => o.value).filter((c) => c !== $("f-main").value)};
+    }
+    if (action === "answer_directly") {
+      return {article_id: S.cited ? S.cited.id : null, note,
+              answer: note || (S.cited ? `已按知识库《${S.cited.title}》答复来电人` : null)};
+    }
+    if (action === "merge") return {into: $("f-merge").value.trim(), note};
+    if (action === "invalidate") return {note: note || "无效来电"};
+    return {note};
+  }
+  $("do-dispatch").addEventListener("click", () => {
+    if (!$("f-main").value) { toast("请选择主办单位", "error"); return; }
+    register("dispatch");
+  });
+  $("do-answer").addEventListener("click", () => {
+    if (!S.cited && !$("f-note").value.trim()) { toast("请引用知识库条目或在处理意见中填写答复", "error"); return; }
+    register("answer_directly");
+  });
+  $("do-save").addEventListener("click", () => register(null));
+  $("do-merge").addEventListener("click", () => {
+    if (!$("f-merge").value.trim()) { toast("请填写重复工单编号", "error"); return; }
+    register("merge");
+  });
+  $("do-invalid").addEventListener("click", () => register("invalidate"));
+  $("do-reset").addEventListener("click", resetForm);
+  function resetForm() {
+    $("ticket-form").reset(); S.suggestion = null; S.cited = null; S.contentTouched = true;
+    $("cited").textContent = "未引用"; clear($("suggestions")); clear($("evidence"));
+  }
+
+  // -- knowledge base ----------------------------------------------------------------------------
+  $("kb-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = e.target.q.value.trim();
+    const r = await guarded(() => api("GET", "/api/v1/knowledge?q=" + encodeURIComponent(q)));
+    const list = clear($("kb-results"));
+    if (!r.items.length) list.append(el("li", {class: "muted", text: "没有找到相关知识"}));
+    for (const a of r.items) {
+      list.append(el("li", {class: "kb-item"},
+        el("div", {class: "item-head"}, el("strong", {}, segs(a.title_segments)),
+          ...a.tags.map((t) => el("span", {class: "badge", text: t}))),
+        el("div", {class: "muted"}, segs(a.snippet_segments)),
+        el("div", {class: "row"},
+          el("button", {type: "button", text: "查看全文", onclick: () => showArticle(a.id)}),
+          el("button", {type: "button", text: "引用", "aria-label": "引用 " + a.title, onclick: () => cite(a)}))));
+    }
+  });
+  async function showArticle(id) {
+    const a = await guarded(() => api("GET", "/api/v1/knowledge/" + id));
+    clear($("kb-article")).append(el("h3", {text: a.title}), el("div", {text: a.body}),
+      el("p", {class: "muted", text: `${a.department ? a.department.name + " · " : ""}有效期 ${a.valid_from || "—"} 至 ${a.valid_to || "长期"}`}));
+  }
+  function cite(a) {
+    S.cited = {id: a.id, title: a.title};
+    $("cited").textContent = `《${a.title}》(#${a.id})`;
+    toast(`已引用：${a.title}`);
+  }
+
+  // -- my tickets, review and callback queue ----------------------------------------------------
+  function ticketItem(t) {
+    return el("li", {class: t.number === S.detail ? "selected" : null},
+      el("div", {class: "item-head"},
+        el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); showDetail(t.number); }}),
+        el("span", {class: "badge", text: statusLabel(t.status)}), el("span", {class: "badge", text: t.type}),
+        Hotline.deadlineBadge(t)),
+      el("div", {class: "clip", text: t.content}));
+  }
+  async function loadMine() {
+    const q = $("mine-search").q.value.trim();
+    const r = await api("GET", "/console/api/my-tickets" + (q ? "?q=" + encodeURIComponent(q) : ""));
+    const list = clear($("mine"));
+    if (!r.items.length) list.append(el("li", {class: "muted", text: "暂无工单"}));
+    r.items.forEach((t) => list.append(ticketItem(t)));
+  }
+  $("mine-search").addEventListener("submit", (e) => { e.preventDefault(); guarded(loadMine); });
+  async function loadReview() {
+    const r = await api("GET", "/api/v1/tickets?status=replied,callback&per_page=100");
+    const list = clear($("review"));
+    if (!r.items.length) list.append(el("li", {class: "muted", text: "暂无待审核或待回访工单"}));
+    r.items.forEach((t) => list.append(ticketItem(t)));
+  }
+  document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => {
+    document.querySelectorAll("[data-tab]").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
+    document.querySelectorAll("[data-pane]").forEach((p) => { p.hidden = p.dataset.pane !== b.dataset.tab; });
+  }));
+  async function showDetail(number) {
+    S.detail = number;
+    await guarded(() => Case.open($("detail"), number, {onChanged: () => { showDetail(number); refreshLists(); }}));
+  }
+  const refreshLists = debounce(() => { loadMine().catch(() => {}); loadReview().catch(() => {}); }, 250);
+
+  // -- live -------------------------------------------------------------------------------------
+  async function refresh() {
+    await Promise.all([
+      api("GET", "/console/api/state").then(showState),
+      loadCalls(), loadMine(), loadReview(),
+      S.detail ? showDetail(S.detail) : null,
+    ].map((p) => Promise.resolve(p).catch((e) => console.error(e))));
+  }
+  Hotline.live((name, p) => {
+    if (name.startsWith("call.") || name.startsWith("transcript.")) onCallEvent(name, p);
+    else if (name === "agent.state") showState({state: p.state, label: p.label});
+    else if (name === "ticket.changed" || name === "ticket.created") {
+      refreshLists();
+      if (S.detail === p.number) showDetail(p.number);
+    }
+  }, refresh);
+  loadDirectory().catch((e) => toast(Hotline.errorText(e), "error"));
+})();

@@ -1,0 +1,83 @@
+/* Supervisor views: live wallboard, near-deadline and overdue lists, extension approvals, urging,
+ * callback queue. Counters re-read the snapshot endpoint whenever an event says something moved. */
+"use strict";
+(() => {
+  const {el, clear, api, guarded, fmt, statusLabel, deadlineBadge, debounce, toast} = Hotline;
+  const $ = (id) => document.getElementById(id);
+  const S = {list: "overdue", lists: {overdue: [], near: [], extensions: [], callbacks: []}, selected: null};
+  const SVG = "http://www.w3.org/2000/svg";
+  const svg = (tag, attrs) => { const n = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; };
+
+  function bars(items) {
+    const w = 380, bh = 18, gap = 4, max = Math.max(1, ...items.map((i) => i.count));
+    const s = svg("svg", {width: w, height: items.length * (bh + gap), role: "img", "aria-label": "今日工单按类型"});
+    items.forEach((it, i) => {
+      const y = i * (bh + gap);
+      const label = svg("text", {x: 0, y: y + 13}); label.textContent = it.type; s.append(label);
+      s.append(svg("rect", {x: 40, y, width: Math.max(1, (w - 90) * it.count / max), height: bh, fill: "#1565c0"}));
+      const v = svg("text", {x: 46 + (w - 90) * it.count / max, y: y + 13}); v.textContent = String(it.count); s.append(v);
+    });
+    return s;
+  }
+
+  async function loadWallboard() {
+    const w = await api("GET", "/console/api/wallboard");
+    $("k-waiting").textContent = w.calls.waiting;
+    $("k-talking").textContent = w.calls.talking;
+    $("k-share").textContent = w.calls.answered_in_15s_share == null ? "—" : Math.round(w.calls.answered_in_15s_share * 100) + "%";
+    $("k-offered").textContent = w.calls.offered_today;
+    $("k-tickets").textContent = w.tickets_today.total;
+    clear($("op-states")).append(...w.operator_states.map((s) => el("span", {class: "badge", "data-state": s.state, text: `${s.label} ${s.count}`})));
+    clear($("operators")).append(...w.operators.map((o) => el("li", {},
+      `${o.display_name}（${o.extension || "无分机"}）`, el("span", {class: "badge", text: o.label}),
+      el("span", {class: "muted", text: o.since ? " 自 " + fmt(o.since) : ""}))));
+    clear($("by-type")).append(bars(w.tickets_today.by_type));
+    clear($("by-status")).append(...w.tickets_today.by_status.filter((s) => s.count).map((s) =>
+      el("tr", {}, el("td", {text: s.label}), el("td", {text: String(s.count)}))));
+  }
+
+  async function loadLists() {
+    const [d, x, c] = await Promise.all([api("GET", "/console/api/deadlines"), api("GET", "/console/api/extensions"),
+      api("GET", "/api/v1/tickets?status=callback&per_page=100")]);
+    S.lists = {overdue: d.overdue, near: d.near, extensions: x.items, callbacks: c.items};
+    $("k-overdue").textContent = d.overdue.length;
+    $("k-near").textContent = d.near.length;
+    renderList();
+  }
+
+  function renderList() {
+    const list = clear($("queue"));
+    const items = S.lists[S.list] || [];
+    if (!items.length) list.append(el("li", {class: "muted", text: "暂无"}));
+    for (const t of items) {
+      const pending = (t.extensions || []).find((e) => e.status === "pending");
+      list.append(el("li", {class: t.number === S.selected ? "selected" : null},
+        el("div", {class: "item-head"},
+          el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); select(t.number); }}),
+          el("span", {class: "badge", text: statusLabel(t.status)}), deadlineBadge(t),
+          el("span", {class: "muted", text: t.main_department ? t.main_department.name : ""})),
+        el("div", {class: "clip", text: t.content}),
+        pending && S.list === "extensions" ? el("div", {class: "muted", text: `申请延期 ${pending.workdays} 个工作日：${pending.reason}`}) : null,
+        el("div", {class: "muted", text: `办结时限 ${fmt(t.deadlines.reply_by)}`})));
+    }
+  }
+
+  async function select(number) {
+    S.selected = number;
+    await guarded(() => Case.open($("detail"), number, {onChanged: () => { select(number); refreshSoon(); }}));
+  }
+
+  document.querySelectorAll("[data-list]").forEach((b) => b.addEventListener("click", () => {
+    document.querySelectorAll("[data-list]").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
+    S.list = b.dataset.list; renderList();
+  }));
+
+  const refreshBoard = debounce(() => loadWallboard().catch((e) => console.error(e)), 150);
+  const refreshSoon = debounce(() => loadLists().catch((e) => console.error(e)), 250);
+  Hotline.live((name, p) => {
+    refreshBoard();
+    if (name.startsWith("ticket.") || name === "deadline.card") refreshSoon();
+    if (name === "deadline.card") toast(`${p.card === "red" ? "红牌超期" : "黄牌预警"}：${p.number}`);
+    if (S.selected && p.number === S.selected) select(S.selected);
+  }, () => { refreshBoard(); refreshSoon(); if (S.selected) select(S.selected); });
+})();

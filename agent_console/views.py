@@ -1,0 +1,158 @@
+"""Console pages and the few JSON endpoints the REST API lacks (presence, calls, wallboard, lists).
+
+Pages are shells: Jinja renders the frame with autoescape, the browser loads data from the REST API
+(session cookie + X-CSRFToken) and builds DOM with textContent. Registering this blueprint wires
+the Socket.IO namespace and the event fan-out (``realtime.wire``), so create_app alone is enough.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from flask_login import current_user, login_required
+from hotline.auth import current_actor, roles_required
+from hotline.extensions import db
+from ticketing import service as tickets
+from ticketing.api import _int_arg, json_body
+from ticketing.exceptions import NotFound
+from ticketing.lifecycle import ACTION_LABELS, STATUS_LABELS
+from ticketing.schemas import ticket_view
+from ticketing.sla import TYPES
+
+from . import realtime, service
+from .calls import board
+from .models import STATE_LABELS
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+DESK = ("operator", "supervisor", "admin")
+SUPERVISORS = ("supervisor", "admin")
+
+
+@bp.record_once
+def _wire(_state):
+    realtime.wire()
+
+
+@bp.app_context_processor
+def _endpoints():
+    return {"console_endpoints": frozenset(current_app.view_functions)}
+
+
+def _page(template: str, page: str, **extra):
+    me = {"username": current_user.username, "display_name": current_user.display_name,
+          "role": current_user.role, "extension": current_user.sip_extension,
+          "department": None if current_user.department is None else
+          {"code": current_user.department.code, "name": current_user.department.name}}
+    boot = {"page": page, "me": me, "labels": {"status": STATUS_LABELS, "action": ACTION_LABELS,
+                                               "state": STATE_LABELS}, "types": list(TYPES), **extra}
+    return render_template(template, boot=boot, page=page)
+
+
+# -- pages ----------------------------------------------------------------------------------------
+@bp.get("/operator")
+@roles_required("operator", "admin")
+def operator():
+    return _page("console/operator.html", "operator")
+
+
+@bp.get("/department")
+@roles_required("department")
+def department():
+    return _page("console/department.html", "department")
+
+
+@bp.get("/supervisor")
+@roles_required(*SUPERVISORS)
+def supervisor():
+    return _page("console/supervisor.html", "supervisor")
+
+
+@bp.get("/tickets/<number>")
+@login_required
+def case(number):
+    try:
+        tickets.get_ticket(db.session, number, current_actor())
+    except NotFound:
+        return render_template("console/not_found.html", number=number), 404
+    return _page("console/case.html", "case", number=number)
+
+
+@bp.get("/knowledge")
+@login_required
+def knowledge():
+    return _page("console/knowledge.html", "knowledge", editor=current_user.role in SUPERVISORS)
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+@bp.get("/api/state")
+@roles_required("operator")
+def get_state():
+    return jsonify(service.get_state(db.session, current_user.id))
+
+
+@bp.post("/api/state")
+@roles_required("operator")
+def set_state():
+    body = json_body()
+    return jsonify(service.set_state(db.session, current_user, body.get("state")))
+
+
+@bp.get("/api/calls")
+@roles_required(*DESK)
+def calls():
+    targets = None if current_user.role in SUPERVISORS else \
+        {t for t in (current_user.username, current_user.sip_extension) if t}
+    return jsonify(items=board.visible_to(targets))
+
+
+@bp.post("/api/calls/link")
+@roles_required(*DESK)
+def link_call():
+    body = json_body()
+    return jsonify(service.link_call(db.session, current_actor(), body.get("call_id"), body.get("number")))
+
+
+@bp.get("/api/wallboard")
+@roles_required(*SUPERVISORS)
+def wallboard():
+    return jsonify(service.wallboard(db.session))
+
+
+@bp.get("/api/deadlines")
+@roles_required(*SUPERVISORS)
+def deadlines():
+    return jsonify(service.deadline_lists(db.session, current_user.role,
+                                          near_hours=_int_arg("near_hours", 24, 1, 24 * 30)))
+
+
+@bp.get("/api/extensions")
+@roles_required(*SUPERVISORS)
+def extensions():
+    return jsonify(items=service.pending_extensions(db.session, current_user.role))
+
+
+@bp.get("/api/my-tickets")
+@roles_required(*DESK)
+def my_tickets():
+    rows = service.my_tickets(db.session, current_user.username, request.args.get("q"))
+    return jsonify(items=[ticket_view(t, current_user.role) for t in rows])
+
+
+@bp.post("/api/attachments")
+@roles_required()
+def upload_attachment():
+    upload = request.files.get("file")
+    if upload is None:
+        from ticketing.exceptions import ValidationFailed
+        raise ValidationFailed("no file", {"file": "send the file as multipart field 'file'"})
+    meta = service.save_attachment(current_app.config["HOTLINE"], current_user, upload.filename,
+                                   upload.mimetype, upload.read())
+    return jsonify(meta), 201
+
+
+@bp.get("/api/attachments/<att_id>")
+@roles_required()
+def download_attachment(att_id):
+    meta, path = service.open_attachment(current_app.config["HOTLINE"], current_user, att_id)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=meta["type"], as_attachment=True, download_name=meta["name"])

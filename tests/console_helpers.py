@@ -1,0 +1,86 @@
+"""Shared by the console tests: a real HTTP + Socket.IO server in a thread and headless Chromium.
+
+Chromium is Debian's (/usr/bin/chromium); Playwright cannot download browsers here. Without it
+the browser tests skip loudly, and under CI=true they fail.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PASSWORDS = {"operator1": "operator1-pass", "operator2": "operator2-pass", "supervisor": "supervisor-pass",
+             "admin": "admin-pass", "housing": "housing-pass", "water": "water-pass", "market": "market-pass"}
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return
+    message = f"chromium not found at {CHROMIUM}; install Debian's chromium (apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI=true and " + message, pytrace=False)
+    pytest.skip(message)
+
+
+class LiveServer:
+    """The app served by Werkzeug's threaded server (what socketio.run uses in threading mode)."""
+
+    def __init__(self, app, port: int):
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name=f"live-{port}")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def login(context, base: str, username: str):
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORDS[username])
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.wait_for_load_state("domcontentloaded")
+    page.wait_for_function("document.body.dataset.live === 'connected'", timeout=10000)
+    return page
+
+
+def publish(app, name: str, payload: dict) -> None:
+    from hotline.events import bus
+
+    with app.app_context():
+        bus.publish(name, payload)
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

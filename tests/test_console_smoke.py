@@ -1,0 +1,36 @@
+"""Each role logs in and lands on its console in a real Chromium; screenshots of every main page."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import free_port
+from tests.console_helpers import CHROMIUM, CHROMIUM_ARGS, LiveServer, login, require_chromium, screenshot
+
+
+@pytest.fixture
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(app):
+    with LiveServer(app, free_port()) as server:
+        yield server
+
+
+def test_roles_land_on_their_console(live, browser):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    for user, path, heading in (("operator1", "/console/operator", "工单登记"),
+                                ("housing", "/console/department", "承办工作台"),
+                                ("supervisor", "/console/supervisor", "坐席状态")):
+        page = login(ctx, live.url, user)
+        assert page.url.endswith(path)
+        assert page.get_by_text(heading).first.is_visible()
+        screenshot(page, f"smoke-{user}")
+        page.close()
