@@ -1,0 +1,1 @@
+"""Where work goes: the dispatch catalogue, the text classifier and the duplicate finder."""

@@ -1,0 +1,46 @@
+"""Wire routing to the event bus (called by ``hotline run`` and by every process that serves the
+API or runs jobs).
+
+Handlers only enqueue jobs: storing a suggestion for a new ticket and learning from a dispatch
+outcome both happen off the request thread.
+"""
+from __future__ import annotations
+
+import logging
+
+from hotline import jobs
+from hotline.events import subscribe
+
+log = logging.getLogger("hotline.routing")
+_unsubscribe: list = []
+
+
+def on_ticket_created(_name: str, payload: dict) -> None:
+    from .tasks import suggest_for_ticket
+
+    jobs.enqueue(suggest_for_ticket, payload["number"])
+
+
+def on_ticket_changed(_name: str, payload: dict) -> None:
+    if payload.get("action") not in ("sign", "return"):
+        return
+    from .tasks import learn
+
+    jobs.enqueue(learn, payload["number"], payload["action"], payload.get("data") or {})
+
+
+def start(app, train: bool = True) -> None:
+    """Subscribe (once per process) and, by default, make sure a trained model exists."""
+    stop()
+    _unsubscribe.append(subscribe("ticket.created", on_ticket_created))
+    _unsubscribe.append(subscribe("ticket.changed", on_ticket_changed))
+    if train:
+        from .tasks import retrain
+
+        jobs.enqueue(retrain)
+    log.info("routing.runner started")
+
+
+def stop() -> None:
+    while _unsubscribe:
+        _unsubscribe.pop()()
