@@ -68,6 +68,7 @@ class Config:
     max_live_transcriptions: int = 8
     recordings_dir: str = ""
     recording_retention_days: int = 180
+    duplicate_window_hours: int = 72  # routing: window for merge candidates (并单)
     sip_answer_delay_ms: int = 200
     sip_max_call_seconds: int = 4 * 3600
     sip_rtp_timeout_seconds: int = 60
@@ -105,6 +106,7 @@ class Config:
         "max_live_transcriptions": ("HOTLINE_MAX_LIVE_TRANSCRIPTIONS", int),
         "recordings_dir": ("HOTLINE_RECORDINGS_DIR", str),
         "recording_retention_days": ("HOTLINE_RECORDING_RETENTION_DAYS", int),
+        "duplicate_window_hours": ("HOTLINE_DUPLICATE_WINDOW_HOURS", int),
         "duplicate_window_hours": ("HOTLINE_DUPLICATE_WINDOW_HOURS", int),
         "sip_answer_delay_ms": ("SIP_ANSWER_DELAY_MS", int),
         "sip_max_call_seconds": ("SIP_MAX_CALL_SECONDS", int),
