@@ -90,11 +90,11 @@ def _denominator(counts: dict, spec) -> float:
     return counts[spec]
 
 
-def ticket_kpis(counts: dict) -> dict:
+def ticket_kpis(counts: dict, digits: int | None = 4) -> dict:
     out = {}
     for key, _label, num, den in TICKET_KPIS:
         d = _denominator(counts, den)
-        out[key] = round(counts[num] / d, 4) if d else None
+        out[key] = (counts[num] / d if digits is None else round(counts[num] / d, digits)) if d else None
     return out
 
 
@@ -210,7 +210,8 @@ def ranking(session, start: date, end: date, kpi: str | None = None) -> dict:
         if kpi:
             value = r["kpis"][kpi]
         else:
-            values = [r["kpis"][k] for k in RANKING_KPIS if r["kpis"][k] is not None]
+            exact = ticket_kpis(r["counts"], digits=None)
+            values = [exact[k] for k in RANKING_KPIS if exact[k] is not None]
             value = round(sum(values) / len(values), 4) if values else None
         items.append({"department": {"code": r["key"], "name": r["label"]}, "value": value,
                       "kpis": r["kpis"], "dispatched": r["counts"]["dispatched"]})
