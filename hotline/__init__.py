@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    app.before_request(_reject_oversized)
     app.before_request(csrf_guard)
 
     @app.teardown_appcontext
@@ -67,6 +68,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     jobs.configure(app, config.background_jobs)
     return app
+
+
+def _reject_oversized():
+    """Refuse bodies over MAX_CONTENT_LENGTH before anything parses them (silent JSON parsing
+    would otherwise turn the 413 into a misleading 400)."""
+    from flask import abort, current_app, request
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, description=f"request body larger than {limit // 1024} KiB")
 
 
 def _optional_blueprints():

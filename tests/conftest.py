@@ -15,8 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-PG_URL = os.environ.get("DATABASE_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+from sqlalchemy.engine import make_url
+
+#: the server's database we connect to first; each pytest process then works in its own database
+#: (created from it, dropped at the end) so concurrent runs never see each other's rows
+PG_ADMIN_URL = os.environ.get("DATABASE_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = make_url(PG_ADMIN_URL).set(database=f"hotline_test_{os.getpid()}").render_as_string(hide_password=False)
+REDIS_URL = os.environ.get("REDIS_TEST_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 HOW_TO = {
     "postgres": "start PostgreSQL on 127.0.0.1:5432 with a database 'test' (trust auth) or set DATABASE_TEST_URL",
@@ -27,7 +32,7 @@ _missing: dict[str, str] = {}
 
 def _pg_available() -> str | None:
     try:
-        engine = create_engine(PG_URL)
+        engine = create_engine(PG_ADMIN_URL)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
@@ -83,24 +88,51 @@ def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once keeps tests fast)."""
     from hotline.dbadmin import upgrade
 
+    from sqlalchemy.orm import Session
+
+    from hotline.dbadmin import seed
+
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     upgrade(f"sqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}")
+    with Session(engine) as session:  # seeding once here saves hashing demo passwords per test
+        seed(session, demo=True)
+    engine.dispose()
     return path
 
 
 _pg_migrated = False
 
 
+def _own_database(create: bool) -> None:
+    name = make_url(PG_URL).database
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _pg_migrated:
+        from hotline.extensions import db
+
+        if db.engine is not None:
+            db.Session.remove()
+            db.engine.dispose()
+        _own_database(create=False)
+
+
 def _reset_postgres() -> None:
     global _pg_migrated
     from hotline.dbadmin import upgrade
 
+    if not _pg_migrated:
+        _own_database(create=True)
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
-        if not _pg_migrated:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        else:
+        if _pg_migrated:
             tables = [r[0] for r in conn.execute(text(
                 "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
             if tables:

@@ -158,7 +158,7 @@ def perform(session, number: str, action: str, actor: Actor, data: dict | None =
         if transition is None:
             raise IllegalAction(
                 f"cannot {action} a ticket that is {status}; allowed now: "
-                f"{', '.join(allowed_now) or 'none'}", status=status, allowed_actions=allowed_now)
+                f"{', '.join(allowed_now) or 'none'}", ticket_status=status, allowed_actions=allowed_now)
         if actor.role not in transition.roles:
             raise Forbidden(f"role {actor.role} may not {action} in {status}", allowed_actions=allowed_now)
         if transition.main_department_only and ticket.main_department_id != actor.department_id:
