@@ -264,10 +264,10 @@ class HardenedCall(VoIPCall):
             if self.state != CallState.RINGING:
                 return False
             self.state = CallState.ENDED
+        self._finish("cancelled")
         self.sip.send_response(cancel_request, self.sip.response(cancel_request, 200, "OK"))
         self.sip.send_response(self.request, self.sip.response(
             self.request, 487, "Request Terminated", to_tag=self.to_tag))
-        self._finish("cancelled")
         return True
 
     def bye(self, request: HardenedSIPMessage | None = None) -> None:
@@ -276,10 +276,10 @@ class HardenedCall(VoIPCall):
             was = self.state
             self.state = CallState.ENDED
             self.phone.media.remove(self.stream)
-        if request is not None:
-            self.sip.send_response(request, self.sip.response(request, 200, "OK"))
         if was != CallState.ENDED:
             self._finish("caller_hangup")
+        if request is not None:
+            self.sip.send_response(request, self.sip.response(request, 200, "OK"))
 
     def hangup(self, cause: str = "hotline_hangup") -> None:
         with self.lock:

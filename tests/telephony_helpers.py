@@ -178,3 +178,98 @@ class UdpCapture:
 
 def tmp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="sipp-"))
+
+
+class RawUac:
+    """A minimal SIP caller on raw UDP, for what SIPp cannot do (malformed, compact or unknown
+    requests, blasting an hour of RTP). Text is sent exactly as given."""
+
+    def __init__(self, sip_port: int, caller: str = CALLER) -> None:
+        self.sip_port, self.caller = sip_port, caller
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(3)
+        self.port = self.sock.getsockname()[1]
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.rtp_port = self.rtp.getsockname()[1]
+        self.call_id = f"{random.randrange(1 << 60):x}@127.0.0.1"
+        self.tag = f"{random.randrange(1 << 30):x}"
+        self.to_tag = ""
+        self.remote_rtp: tuple[str, int] | None = None
+
+    def send(self, text: str) -> None:
+        self.sock.sendto(text.replace("\n", "\r\n").encode(), ("127.0.0.1", self.sip_port))
+
+    def recv(self, timeout: float = 3.0) -> str | None:
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(65535).decode()
+        except socket.timeout:
+            return None
+
+    def responses(self, timeout: float = 1.0) -> list[str]:
+        out = []
+        while (msg := self.recv(timeout)) is not None:
+            out.append(msg)
+        return out
+
+    def request(self, method: str, cseq: int = 1, body: str = "", extra: str = "", to_tag: bool = False,
+                call_id: str | None = None) -> str:
+        to = f"<sip:12345@127.0.0.1:{self.sip_port}>" + (f";tag={self.to_tag}" if to_tag and self.to_tag else "")
+        lines = [f"{method} sip:12345@127.0.0.1:{self.sip_port} SIP/2.0",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{random.randrange(1 << 40):x}",
+                 f"From: <sip:{self.caller}@127.0.0.1:{self.port}>;tag={self.tag}", f"To: {to}",
+                 f"Call-ID: {call_id or self.call_id}", f"CSeq: {cseq} {method}",
+                 f"Contact: <sip:{self.caller}@127.0.0.1:{self.port}>", "Max-Forwards: 70"]
+        if extra:
+            lines.append(extra)
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body)}")
+        return "\n".join(lines) + "\n\n" + body
+
+    def sdp(self, pts: str = "0 101") -> str:
+        return (f"v=0\no=raw 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+                f"m=audio {self.rtp_port} RTP/AVP {pts}\na=rtpmap:0 PCMU/8000\n"
+                f"a=rtpmap:101 telephone-event/8000\n").replace("\n", "\r\n")
+
+    def invite(self, timeout: float = 5.0) -> str | None:
+        """INVITE, wait for the final response, ACK a 200. Returns the final response text."""
+        self.send(self.request("INVITE", 1, self.sdp()))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self.recv(deadline - time.monotonic())
+            if msg is None:
+                return None
+            code = int(msg.split()[1])
+            if code >= 200:
+                import re
+
+                m = re.search(r"^To:.*;tag=([^;\s]+)", msg, re.M)
+                self.to_tag = m.group(1) if m else ""
+                if code == 200:
+                    m = re.search(r"m=audio (\d+)", msg)
+                    self.remote_rtp = ("127.0.0.1", int(m.group(1)))
+                    self.send(self.request("ACK", 1, to_tag=True))
+                return msg
+        return None
+
+    def bye(self) -> str | None:
+        self.send(self.request("BYE", 2, to_tag=True))
+        return self.recv()
+
+    def close(self) -> None:
+        self.sock.close()
+        self.rtp.close()
+
+
+def rtp_packet(seq: int, ts: int, payload: bytes, pt: int = 0, ssrc: int = 0x1234) -> bytes:
+    import struct
+
+    return struct.pack("!BBHII", 0x80, pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

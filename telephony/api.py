@@ -1,0 +1,41 @@
+"""REST API for calls and recordings (/api/v1). Thin: parse, call one service, serialize.
+
+Operators, supervisors and admins see every call; a department sees only calls linked to tickets it
+holds (same 404 as for a missing call). Recordings support HTTP Range so a browser can seek.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, send_file
+
+from hotline.auth import current_actor, roles_required
+from hotline.extensions import db
+
+from . import service
+
+bp = Blueprint("telephony_api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/calls/<call_id>")
+@roles_required()
+def get_call(call_id: str):
+    actor = current_actor()
+    return jsonify(service.call_view(service.get_call(db.session, call_id, actor), actor))
+
+
+@bp.get("/calls/<call_id>/recording")
+@roles_required()
+def get_recording(call_id: str):
+    path = service.recording_file(db.session, call_id, current_actor(),
+                                  current_app.config["HOTLINE"].recordings_dir)
+    response = send_file(path, mimetype="audio/wav", conditional=True, download_name=f"{call_id}.wav",
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/tickets/<number>/calls")
+@roles_required()
+def ticket_calls(number: str):
+    actor = current_actor()
+    calls = service.calls_of_ticket(db.session, number, actor)
+    return jsonify({"items": [service.call_view(c, actor) for c in calls]})
