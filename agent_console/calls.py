@@ -65,6 +65,11 @@ class CallBoard:
             return
         with self._lock:
             self._roll_day()
+            if str(payload.get("call_id")) not in self.calls:
+                if name in ("call.ended", "call.ticket"):
+                    return
+                if name.startswith("transcript."):
+                    self._call(payload)["state"] = "talking"
             call = self._call(payload)
             now = time.time()
             if name == "call.ringing":
@@ -93,7 +98,8 @@ class CallBoard:
                 call["info"]["duration"] = payload.get("duration")
                 call["info"]["cause"] = payload.get("cause")
             elif name == "call.ticket":
-                call["ticket"] = payload.get("number")
+                key = "linked_ticket" if payload.get("source") == "console" else "ticket"
+                call[key] = payload.get("number")
             self._expire(now)
 
     def _expire(self, now: float) -> None:

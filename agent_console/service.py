@@ -13,13 +13,13 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from hotline.auth import User
 from hotline.events import publish_after_commit
 from ticketing import lifecycle
 from ticketing.clock import CST, iso, to_local, to_utc_naive, utcnow
-from ticketing.models import Extension, Ticket
+from ticketing.models import Extension, Ticket, TicketEvent
 from ticketing.schemas import ticket_view
 from ticketing.sla import TYPES
 
@@ -140,8 +140,10 @@ def pending_extensions(session, role: str) -> list[dict]:
 
 
 def my_tickets(session, username: str, q: str | None, limit: int = 50) -> list[Ticket]:
-    """The operator's own registrations, newest first, optionally narrowed by text/number/phone."""
-    stmt = select(Ticket).where(Ticket.created_by == username)
+    """Tickets the operator registered or acted on (e.g. completed a phone draft), newest first,
+    optionally narrowed by text, number or phone."""
+    acted = select(TicketEvent.ticket_id).where(TicketEvent.actor == username)
+    stmt = select(Ticket).where(or_(Ticket.created_by == username, Ticket.id.in_(acted)))
     q = (q or "").strip()
     if q:
         stmt = stmt.where(Ticket.content.contains(q, autoescape=True) | (Ticket.number == q)

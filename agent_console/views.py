@@ -44,7 +44,7 @@ def _page(template: str, page: str, **extra):
           {"code": current_user.department.code, "name": current_user.department.name}}
     boot = {"page": page, "me": me, "labels": {"status": STATUS_LABELS, "action": ACTION_LABELS,
                                                "state": STATE_LABELS}, "types": list(TYPES), **extra}
-    return render_template(template, boot=boot, page=page)
+    return render_template(template, boot=boot, page=page, **extra)
 
 
 # -- pages ----------------------------------------------------------------------------------------

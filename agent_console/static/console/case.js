@@ -96,9 +96,10 @@ const Case = (() => {
   }
 
   function actionBar(ticket, holder, onChanged) {
+    const opts = {onChanged};
     const bar = el("div", {class: "actions", role: "group", "aria-label": "工单操作"});
     const formBox = el("div");
-    for (const action of ticket.allowed_actions.filter((a) => a !== "note" || boot.me.role !== "department" || true)) {
+    for (const action of ticket.allowed_actions) {
       const label = actionLabel(action);
       bar.append(el("button", {type: "button", class: action === "urge" || action === "return" ? "danger" : null,
         "data-action": action, onclick: async () => {
@@ -114,7 +115,11 @@ const Case = (() => {
             el("h3", {text: label}), ...(FORMS[action] || []).map((s) => field(s, ticket)),
             el("div", {class: "row"},
               el("button", {type: "submit", class: "primary", text: "确认" + label}),
-              el("button", {type: "button", text: "取消", onclick: () => clear(formBox)})));
+              el("button", {type: "button", text: "取消", onclick: () => {
+                clear(formBox);
+                const panel = holder.parentNode;
+                if (panel && panel.dataset.stale && opts.onChanged) opts.onChanged(ticket);
+              }})));
           form.addEventListener("submit", async (ev) => {
             ev.preventDefault();
             const body = await guarded(() => collect(action, form));
@@ -136,29 +141,42 @@ const Case = (() => {
       el("a", {href: `/console/api/attachments/${encodeURIComponent(a.id)}`, class: "badge", text: "📎 " + a.name})));
   }
 
+  /** Calls of the ticket (telephony's records: recording + transcript), including calls linked
+   * by the console to a ticket registered during the call. Filled in asynchronously. */
   function callsSection(ticket) {
-    const calls = (ticket.events || []).filter((e) => e.action === "call_linked");
     const box = el("section", {"aria-label": "通话记录"}, el("h3", {text: "通话与录音"}));
-    if (!calls.length) { box.append(el("p", {class: "muted", text: "无关联通话"})); return box; }
-    for (const e of calls) {
-      const d = e.data || {};
-      const rec = d.recording_url || (d.call_id ? `/api/v1/calls/${encodeURIComponent(d.call_id)}/recording` : null);
-      const item = el("div", {class: "call"},
-        el("div", {class: "row"}, el("span", {text: "通话 " + (d.call_id || "")}),
-          el("span", {class: "muted", text: fmt(e.at)}),
-          d.duration != null ? el("span", {class: "muted", text: `时长 ${Math.round(d.duration)} 秒`}) : null),
-        rec ? el("audio", {controls: true, preload: "none", src: rec, "aria-label": "通话录音"}) : null);
-      const tr = d.transcript;
-      if (tr) {
-        const t = el("div", {class: "transcript", "aria-label": "通话转写"});
-        for (const s of Array.isArray(tr) ? tr : [{text: String(tr)}]) {
-          t.append(el("p", {}, s.speaker ? el("span", {class: "speaker", text: s.speaker === "operator" ? "话务员" : "来电人"}) : null,
-            typeof s === "string" ? s : s.text));
-        }
-        item.append(t);
+    const body = el("div", {}, el("p", {class: "muted", text: "加载中…"}));
+    box.append(body);
+    const linked = (ticket.events || []).filter((e) => e.action === "call_linked").map((e) => e.data || {});
+    (async () => {
+      let calls = [];
+      try { calls = (await api("GET", `/api/v1/tickets/${encodeURIComponent(ticket.number)}/calls`)).items; }
+      catch (e) { calls = []; }
+      const known = new Set(calls.map((c) => c.call_id));
+      for (const d of linked) {
+        if (!d.call_id || known.has(d.call_id)) continue;
+        known.add(d.call_id);
+        try { calls.push(await api("GET", `/api/v1/calls/${encodeURIComponent(d.call_id)}`)); }
+        catch (e) { calls.push({call_id: d.call_id, caller: d.caller, transcript: d.transcript || [], recording: null}); }
       }
-      box.append(item);
-    }
+      clear(body);
+      if (!calls.length) { body.append(el("p", {class: "muted", text: "无关联通话"})); return; }
+      for (const c of calls) {
+        const item = el("div", {class: "call"},
+          el("div", {class: "row"}, el("span", {text: `通话 ${c.caller || ""}`}),
+            el("span", {class: "muted", text: fmt(c.answered_at || c.ringing_at)}),
+            c.duration != null ? el("span", {class: "muted", text: `时长 ${Math.round(c.duration)} 秒`}) : null,
+            c.transcription && c.transcription.status === "off" ? el("span", {class: "muted", text: "转写未开启：" + (c.transcription.note || "")}) : null),
+          c.recording ? el("audio", {controls: true, preload: "none", src: c.recording.url, "aria-label": "通话录音"})
+            : el("p", {class: "muted", text: c.recording_deleted_at ? "录音已按保存期限删除" : "无录音"}));
+        const tr = c.transcript || [];
+        if (tr.length) {
+          item.append(el("div", {class: "transcript", "aria-label": "通话转写"}, ...tr.map((s) =>
+            el("p", {}, el("span", {class: "speaker", text: s.speaker === "operator" ? "话务员" : "来电人"}), s.text))));
+        }
+        body.append(item);
+      }
+    })();
     return box;
   }
 
@@ -216,8 +234,18 @@ const Case = (() => {
     container.append(root);
   }
 
+  /** Load and show a ticket. A live refresh never wipes a form the user is filling in: the
+   * panel is marked stale and redrawn when the form is submitted or cancelled. */
   async function open(container, number, opts) {
+    opts = opts || {};
     const t = await api("GET", `/api/v1/tickets/${encodeURIComponent(number)}`);
+    const editing = container.querySelector(".action-form");
+    if (editing && !opts.force && container.dataset.number === number) {
+      container.dataset.stale = "1";
+      return t;
+    }
+    container.dataset.number = number;
+    delete container.dataset.stale;
     render(container, t, opts);
     return t;
   }

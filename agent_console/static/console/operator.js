@@ -5,7 +5,7 @@
   const {el, clear, api, guarded, toast, fmt, statusLabel, boot, highlight, segs, debounce} = Hotline;
   const $ = (id) => document.getElementById(id);
   const me = boot.me;
-  const S = {call: null, segments: [], partial: {}, suggestion: null, cited: null, contentTouched: false, detail: null};
+  const S = {registered: {}, call: null, segments: [], partial: {}, suggestion: null, cited: null, contentTouched: false, detail: null};
 
   // -- presence --------------------------------------------------------------------------------
   function showState(st) {
@@ -70,9 +70,10 @@
   }
 
   function onCallEvent(name, p) {
+    if (name === "call.ticket") { onDraft(p); return; }
     if (!mine(p)) return;
     if (name === "call.ringing") {
-      S.contentTouched = false; $("f-content").value = "";
+      S.contentTouched = false; $("f-content").value = ""; $("f-phone").value = "";
       adoptCall({call_id: p.call_id, caller: p.caller, called: p.called, state: "ringing", segments: [], partial: {}, info: {}});
       popup(S.call);
       return;
@@ -90,7 +91,7 @@
     } else if (name === "call.ended") {
       S.call.state = "ended"; S.partial = {}; adoptCall(S.call); $("popup-state").textContent = "已挂机";
       if (S.state === "busy" || S.state === "idle") setState("wrapup");
-    } else if (name === "call.ticket") { S.call.ticket = p.number; toast(`通话已关联工单 ${p.number}`); }
+    }
   }
 
   async function loadCalls() {
@@ -106,13 +107,13 @@
   $("popup-close").addEventListener("click", () => { $("popup").hidden = true; });
 
   function evidencePhrases(dept) {
-    return (dept.evidence || []).map((e) => typeof e === "string" ? e : (e.text || e.term || e.keyword || "")).filter(Boolean);
+    return (dept.evidence || []).map((e) => typeof e === "string" ? e : (e.phrase || e.text || "")).filter(Boolean);
   }
 
   async function suggest() {
-    const content = $("f-content").value.trim();
-    if (!content) { toast("请先填写诉求内容", "error"); return; }
-    const r = await guarded(() => api("POST", "/api/v1/routing/suggest", {content, address: $("f-address").value || null}));
+    const text = $("f-content").value.trim();
+    if (!text) { toast("请先填写诉求内容", "error"); return; }
+    const r = await guarded(() => api("POST", "/api/v1/routing/suggest", {text, town: $("f-town").value || null}));
     S.suggestion = r;
     const list = clear($("suggestions"));
     (r.departments || []).forEach((d, i) => {
@@ -120,17 +121,22 @@
         el("label", {}, el("input", {type: "radio", name: "pick-dept", value: d.code, checked: i === 0,
           onchange: () => { $("f-main").value = d.code; showEvidence(d); }}),
           `${d.name}（${Math.round((d.score || 0) * 100)}%）`),
-        el("button", {type: "button", text: "加为协办", onclick: () => {
+        el("button", {type: "button", text: "加为协办", "aria-label": "加为协办 " + d.name, onclick: () => {
           for (const o of $("f-co").options) if (o.value === d.code) o.selected = true; }})));
     });
+    if (!(r.departments || []).length) list.append(el("li", {class: "muted", text: "没有把握的建议，请人工选择"}));
     if (r.type) $("f-type").value = r.type;
     if (r.urgent || r.emergency) $("f-urgency").value = "urgent";
-    if (r.emergency) toast("注意：内容涉及紧急情况，请按应急流程处置", "error");
+    if (r.town && !$("f-town").value) $("f-town").value = r.town;
+    if (r.emergency) {
+      toast(`注意：疑似紧急情况（${(r.emergency.evidence || []).join("、")}），请即转 ${r.emergency.number || "110/119/120"}`, "error");
+    }
     if ((r.departments || [])[0]) { $("f-main").value = r.departments[0].code; showEvidence(r.departments[0]); }
   }
   function showEvidence(d) {
     const box = clear($("evidence"));
-    box.append(el("span", {class: "muted", text: `依据（${d.name}）：`}), highlight($("f-content").value, evidencePhrases(d)));
+    const extra = [...((S.suggestion && S.suggestion.urgent_evidence) || []), ...(((S.suggestion || {}).emergency || {}).evidence || [])];
+    box.append(el("span", {class: "muted", text: `依据（${d.name}）：`}), highlight($("f-content").value, evidencePhrases(d).concat(extra)));
   }
   $("suggest").addEventListener("click", suggest);
 
@@ -151,17 +157,38 @@
     return body;
   }
 
+  /** Register from the form. With a call whose draft telephony already created (after hang-up),
+   * the draft is completed (受理 with type/urgency, then the chosen action). During a call the
+   * console registers its own ticket and links the call; telephony's later draft for that call is
+   * merged into it (see onDraft). */
   async function register(then) {
     const body = ticketBody();
     if (!body.content) { toast("请填写诉求内容", "error"); $("f-content").focus(); return; }
-    const t = await guarded(() => api("POST", "/api/v1/tickets", body));
-    let cur = t;
-    try {
-      if (S.call) api("POST", "/console/api/calls/link", {call_id: S.call.call_id, number: t.number}).catch(() => {});
-      if (then !== "invalidate") cur = await api("POST", `/api/v1/tickets/${t.number}/actions/accept`, {});
-      if (then) cur = await api("POST", `/api/v1/tickets/${t.number}/actions/${then}`, thenBody(then));
-    } catch (err) {
-      toast(`工单 ${t.number} 已登记，但${Hotline.actionLabel(then || "accept")}失败：${Hotline.errorText(err)}`, "error");
+    const draft = S.call && S.call.ticket && !S.registered[S.call.call_id] ? S.call.ticket : null;
+    let number, cur;
+    if (draft) {
+      number = draft;
+      const d = await guarded(() => api("GET", `/api/v1/tickets/${number}`));
+      cur = d;
+      if (d.status === "draft" && then !== "invalidate") {
+        const note = body.content !== d.content ? "话务员整理诉求：" + body.content : null;
+        cur = await guarded(() => api("POST", `/api/v1/tickets/${number}/actions/accept`, {type: body.type, urgency: body.urgency, note}));
+      }
+    } else {
+      const t = await guarded(() => api("POST", "/api/v1/tickets", body));
+      number = t.number; cur = t;
+      if (S.call) {
+        S.registered[S.call.call_id] = number;
+        api("POST", "/console/api/calls/link", {call_id: S.call.call_id, number}).catch((e) => console.warn(e));
+      }
+      if (then !== "invalidate") {
+        try { cur = await api("POST", `/api/v1/tickets/${number}/actions/accept`, {}); }
+        catch (err) { toast(Hotline.errorText(err), "error"); }
+      }
+    }
+    if (then) {
+      try { cur = await api("POST", `/api/v1/tickets/${number}/actions/${then}`, thenBody(then)); }
+      catch (err) { toast(`工单 ${number} 已登记，但${Hotline.actionLabel(then)}失败：${Hotline.errorText(err)}`, "error"); }
     }
     clear($("result")).append(el("p", {}, `工单 ${cur.number} · ${statusLabel(cur.status)} `,
       el("a", {href: `/console/tickets/${cur.number}`, text: "查看"})));
@@ -170,6 +197,22 @@
     loadMine();
     return cur;
   }
+
+  async function onDraft(p) {
+    const mineNo = S.registered[p.call_id];
+    if (mineNo && p.number !== mineNo && p.source !== "console") {
+      try {
+        await api("POST", `/api/v1/tickets/${p.number}/actions/merge`, {into: mineNo, note: "通话草稿并入话务员已登记的工单"});
+      } catch (err) { console.warn("draft merge failed", err); }
+      return;
+    }
+    if (S.call && S.call.call_id === p.call_id && p.source !== "console") {
+      S.call.ticket = p.number;
+      $("call-info").textContent += ` · 草稿工单 ${p.number}`;
+      toast(`通话已生成草稿工单 ${p.number}，请补全后派单`);
+    }
+  }
+
   function thenBody(action) {
     const note = $("f-note").value.trim() || null;
     if (action === "dispatch") {

@@ -1,0 +1,203 @@
+"""The consoles end to end in a real Chromium over real Socket.IO.
+
+Telephony's events are published on the event bus exactly as the SIP process publishes them; the
+SIPp-driven variant lives in test_console_sipp.py.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import free_port
+from tests.console_helpers import (CHROMIUM, CHROMIUM_ARGS, LiveServer, login, publish, require_chromium,
+                                   screenshot)
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(app):
+    with LiveServer(app, free_port()) as server:
+        yield server
+
+
+def _context(browser):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    ctx.set_default_timeout(10000)
+    return ctx
+
+
+def _kpi(page, name):
+    return page.locator(f'[data-kpi="{name}"]')
+
+
+def test_call_to_ticket_to_department_to_callback(live, browser, app):
+    from playwright.sync_api import expect
+
+    op = login(_context(browser), live.url, "operator1")
+    dept = login(_context(browser), live.url, "housing")
+    sup = login(_context(browser), live.url, "supervisor")
+    expect(_kpi(sup, "tickets")).to_have_text("0")
+    expect(_kpi(sup, "waiting")).to_have_text("0")
+
+    op.get_by_role("button", name="示闲").click()
+    expect(op.locator("#agent-state")).to_have_text("示闲")
+    expect(sup.locator('[data-state="idle"]')).to_have_text(re.compile("示闲 1"))
+
+    publish(app, "call.ringing", {"call_id": "c-1", "caller": "13800138000", "called": "12345"})
+    popup = op.get_by_role("dialog", name="来电弹屏")
+    expect(popup).to_be_visible()
+    expect(popup).to_contain_text("13800138000")
+    expect(_kpi(sup, "waiting")).to_have_text("1")
+
+    publish(app, "call.answered", {"call_id": "c-1", "caller": "13800138000"})
+    expect(_kpi(sup, "talking")).to_have_text("1")
+    expect(_kpi(sup, "waiting")).to_have_text("0")
+    transcript = op.get_by_role("log", name="实时转写")
+    publish(app, "transcript.partial", {"call_id": "c-1", "text": "我家楼下", "start": 0.0, "end": 1.0})
+    expect(transcript).to_contain_text("我家楼下")
+    publish(app, "transcript.final", {"call_id": "c-1", "text": "我家楼下的路灯坏了三天了", "start": 0.0, "end": 2.5})
+    publish(app, "transcript.partial", {"call_id": "c-1", "text": "在罗阳", "start": 2.6, "end": 3.0})
+    expect(transcript).to_contain_text("我家楼下的路灯坏了三天了")
+    expect(transcript).to_contain_text("在罗阳")
+    publish(app, "transcript.final", {"call_id": "c-1", "text": "在罗阳镇人民路", "start": 2.6, "end": 4.0})
+    expect(op.get_by_label("诉求内容")).to_have_value("我家楼下的路灯坏了三天了，在罗阳镇人民路")
+    screenshot(op, "operator-live-call")
+
+    op.get_by_label("诉求类型").select_option("求助")
+    op.get_by_label("主办单位", exact=True).select_option("housing")
+    op.get_by_role("button", name="派单", exact=True).click()
+    result = op.locator("#result")
+    expect(result).to_contain_text("已派单")
+    number = re.search(r"\d{14}", result.inner_text()).group(0)
+    publish(app, "call.ended", {"call_id": "c-1", "caller": "13800138000", "duration": 42, "cause": "hangup"})
+    expect(op.locator("#agent-state")).to_have_text("话后处理")
+    expect(_kpi(sup, "talking")).to_have_text("0")
+    expect(_kpi(sup, "tickets")).to_have_text("1")
+
+    # the department sees it arrive without reloading, signs and replies
+    item = dept.locator(f'#inbox li[data-number="{number}"]')
+    expect(item).to_be_visible()
+    expect(dept.locator(".toast").filter(has_text=f"新工单到达：{number}")).to_be_visible()
+    item.get_by_role("link", name=number).click()
+    dept.get_by_role("button", name="签收", exact=True).click()
+    expect(dept.locator("#detail")).to_contain_text("办理中")
+    dept.get_by_role("button", name="答复", exact=True).click()
+    dept.get_by_label("答复内容").fill("已安排维修人员更换路灯，今晚恢复照明。")
+    dept.get_by_role("button", name="确认答复").click()
+    expect(dept.locator("#detail")).to_contain_text("已答复")
+    screenshot(dept, "department-workbench")
+
+    # the operator approves the reply and records the callback
+    op.get_by_role("tab", name="答复审核与回访").click()
+    op.locator("#review").get_by_role("link", name=number).click()
+    detail = op.locator("#detail")
+    detail.get_by_role("button", name="审核通过").click()
+    expect(detail).to_contain_text("待回访")
+    detail.get_by_role("button", name="回访", exact=True).click()
+    detail.get_by_label("满意", exact=True).check()
+    detail.get_by_role("button", name="确认回访").click()
+    expect(detail).to_contain_text("已办结")
+    expect(detail).to_contain_text("回访结果")
+    screenshot(op, "operator-workspace")
+
+    expect(sup.locator("#by-status")).to_contain_text("已办结")
+    screenshot(sup, "supervisor-wallboard")
+    for page in (op, dept, sup):
+        page.context.close()
+
+
+def test_department_cannot_see_other_units_ticket(live, browser, api):
+    from playwright.sync_api import expect
+
+    op = api("operator1")
+    number = op.post("/api/v1/tickets", json={"type": "投诉", "content": "自来水发黄"}).get_json()["number"]
+    op.act(number, "accept")
+    assert op.act(number, "dispatch", {"main_department": "water"}).status_code == 200
+
+    housing = api("housing")
+    assert housing.get(f"/api/v1/tickets/{number}").status_code == 404
+    assert housing.act(number, "sign").status_code == 404
+    assert number not in [t["number"] for t in housing.get("/api/v1/tickets").get_json()["items"]]
+
+    page = login(_context(browser), live.url, "housing")
+    expect(page.locator("#inbox")).to_contain_text("暂无工单")
+    resp = page.goto(f"{live.url}/console/tickets/{number}")
+    assert resp.status == 404
+    expect(page.get_by_role("heading", name="工单不存在或无权查看")).to_be_visible()
+    assert "自来水发黄" not in page.content()
+    page.context.close()
+
+
+def test_ticket_content_is_text_in_every_view(live, browser, api, app):
+    from playwright.sync_api import expect
+
+    op = api("operator1")
+    t = op.post("/api/v1/tickets", json={"type": "投诉", "content": XSS, "address": XSS,
+                                         "caller": {"name": XSS[:50], "phone": "13900139000"}}).get_json()
+    number = t["number"]
+    op.act(number, "accept")
+    op.act(number, "dispatch", {"main_department": "housing", "note": XSS})
+    alerts = []
+    pages = []
+    for user, path in (("operator1", None), ("housing", None), ("supervisor", None), ("operator1", f"/console/tickets/{number}")):
+        page = login(_context(browser), live.url, user)
+        page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+        if path:
+            page.goto(live.url + path)
+        pages.append(page)
+    operator, dept, sup, case = pages
+    expect(operator.locator("#mine")).to_contain_text(XSS)
+    dept.locator("#inbox").get_by_role("link", name=number).click()
+    expect(dept.locator("#detail")).to_contain_text(XSS)
+    dept.get_by_role("button", name="签收", exact=True).click()
+    dept.get_by_role("button", name="申请延期").click()
+    dept.get_by_label("延期理由").fill(XSS)
+    dept.get_by_role("button", name="确认申请延期").click()
+    expect(dept.locator("#detail")).to_contain_text("待审批")
+    sup.get_by_role("tab", name="延期审批").click()
+    sup.locator("#queue").get_by_role("link", name=number).click()
+    expect(sup.locator("#detail")).to_contain_text(XSS)
+    sup.get_by_role("button", name="批准延期").click()
+    sup.get_by_role("button", name="确认批准延期").click()
+    expect(sup.locator("#detail")).to_contain_text("已批准")
+    sup.get_by_role("button", name="督办", exact=True).click()
+    sup.get_by_label("督办意见").fill("请尽快办理 " + XSS)
+    sup.get_by_role("button", name="确认督办").click()
+    expect(dept.locator(".toast").filter(has_text=f"督办提醒：工单 {number}")).to_be_visible()
+    expect(case.locator("#case")).to_contain_text(XSS)
+    for page in pages:
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.locator("mark img, dd img, li img").count() == 0
+    assert alerts == []
+    for page in pages:
+        page.context.close()
+
+
+def test_reconnecting_console_catches_up_without_reload(live, browser, app):
+    from playwright.sync_api import expect
+
+    page = login(_context(browser), live.url, "operator1")
+    publish(app, "call.ringing", {"call_id": "c-9", "caller": "13700137000", "called": "12345"})
+    publish(app, "call.answered", {"call_id": "c-9", "caller": "13700137000"})
+    expect(page.get_by_role("dialog", name="来电弹屏")).to_be_visible()
+    page.evaluate("window.hotlineSocket.disconnect()")
+    expect(page.locator("body")).to_have_attribute("data-live", "disconnected")
+    publish(app, "transcript.final", {"call_id": "c-9", "text": "断线期间说的话", "start": 0, "end": 1})
+    page.evaluate("window.__marker = 'same page'")
+    page.evaluate("window.hotlineSocket.connect()")
+    expect(page.get_by_role("log", name="实时转写")).to_contain_text("断线期间说的话")
+    assert page.evaluate("window.__marker") == "same page"
+    page.context.close()
