@@ -49,8 +49,8 @@ import time
 import uuid
 
 import pyVoIP
+from pyVoIP.VoIP import CallState, InvalidStateError, VoIPCall, VoIPPhone  # first: import cycle
 from pyVoIP import SIP
-from pyVoIP.VoIP import CallState, InvalidStateError, VoIPCall, VoIPPhone
 from pyVoIP.VoIP.status import PhoneStatus
 
 from . import sdp
@@ -73,8 +73,17 @@ class HardenedSIPMessage(SIP.SIPMessage):
         super().__init__(data)
 
     def parse(self, data: bytes) -> None:
+        """pyVoIP's SDP parser raises on bodies it does not expect (an rtpmap for a payload type
+        not on the m-line...): the headers are then parsed alone and ``sdp.parse_offer`` reads the
+        raw body."""
         self.SIPCompatibleMethods = KNOWN_METHODS
-        super().parse(sdp.normalize(data))
+        try:
+            super().parse(sdp.normalize(data))
+        except SIP.SIPParseError:
+            raise
+        except Exception:  # noqa: BLE001
+            self.headers, self.body = {"Via": []}, {}
+            super().parse(sdp.normalize(data, keep_body=False))
 
     def header(self, name: str, default: str = "") -> str:
         return sdp.first(self.raw_headers, name, default)

@@ -38,10 +38,13 @@ def split_message(raw: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
     return start, headers, body.replace(b"\n", b"\r\n")
 
 
-def normalize(raw: bytes) -> bytes:
+def normalize(raw: bytes, keep_body: bool = True) -> bytes:
     """Rewrite a SIP datagram into the strict form pyVoIP's parser accepts (canonical names,
     "Name: value", CRLF, one Via per line, correct Content-Length)."""
     start, headers, body = split_message(raw)
+    if not keep_body:
+        body = b""
+        headers = [(n, v) for n, v in headers if n != "Content-Type"]
     out = [start]
     for name, value in headers:
         if name == "Content-Length":

@@ -95,8 +95,10 @@ def start_endpoint(app, *, speech=None, greeting: bytes | None = b"", answer_del
     from telephony.endpoint import Endpoint, SpeechOff
 
     low, high = rtp_range()
-    config = replace(app.config["HOTLINE"], sip_enabled=True, sip_host="127.0.0.1",
-                     sip_port=free_udp_port(), sip_rtp_low=low, sip_rtp_high=high, **overrides)
+    settings = dict(sip_enabled=True, sip_host="127.0.0.1", sip_port=free_udp_port(), sip_rtp_low=low,
+                    sip_rtp_high=high)
+    settings.update(overrides)
+    config = replace(app.config["HOTLINE"], **settings)
     return Endpoint(app, config, speech=speech or SpeechOff("测试中未加载模型"), greeting=greeting,
                     answer_delay=answer_delay).start()
 
@@ -199,7 +201,7 @@ class RawUac:
         self.remote_rtp: tuple[str, int] | None = None
 
     def send(self, text: str) -> None:
-        self.sock.sendto(text.replace("\n", "\r\n").encode(), ("127.0.0.1", self.sip_port))
+        self.sock.sendto(text.encode(), ("127.0.0.1", self.sip_port))
 
     def recv(self, timeout: float = 3.0) -> str | None:
         self.sock.settimeout(timeout)
@@ -226,13 +228,13 @@ class RawUac:
             lines.append(extra)
         if body:
             lines.append("Content-Type: application/sdp")
-        lines.append(f"Content-Length: {len(body)}")
-        return "\n".join(lines) + "\n\n" + body
+        lines.append(f"Content-Length: {len(body.encode())}")
+        return "\r\n".join(lines) + "\r\n\r\n" + body
 
     def sdp(self, pts: str = "0 101") -> str:
         return (f"v=0\no=raw 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
                 f"m=audio {self.rtp_port} RTP/AVP {pts}\na=rtpmap:0 PCMU/8000\n"
-                f"a=rtpmap:101 telephone-event/8000\n").replace("\n", "\r\n")
+                f"a=rtpmap:101 telephone-event/8000\n").replace("\n", "\r\n")  # CRLF as on the wire
 
     def invite(self, timeout: float = 5.0) -> str | None:
         """INVITE, wait for the final response, ACK a 200. Returns the final response text."""
