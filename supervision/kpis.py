@@ -51,12 +51,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 
 from ticketing.exceptions import ValidationFailed
 from ticketing.models import Department
 
-from .models import COUNTERS, CallDaily, KpiDaily
+from .models import COUNTERS, CallDaily, KpiDaily, KpiMonthly
 
 TICKET_KPIS = (
     # key, label, numerator, denominator (a counter name or a (minuend, subtrahend) pair)
@@ -140,14 +140,7 @@ def report(session, start: date, end: date, group_by: str = "department", *,
     """KPI rows for ``group_by`` plus totals, over received days ``start``..``end`` (inclusive)."""
     if group_by not in GROUPS:
         raise ValidationFailed("invalid group_by", {"group_by": f"one of {', '.join(GROUPS)}"})
-    key_col = {"department": KpiDaily.department_id, "type": KpiDaily.type, "day": KpiDaily.day}[group_by]
-    sums = [func.coalesce(func.sum(getattr(KpiDaily, c)), 0).label(c) for c in COUNTERS]
-    where = [KpiDaily.day >= start, KpiDaily.day <= end]
-    if department_id is not None:
-        where.append(KpiDaily.department_id == department_id)
-    if ticket_type:
-        where.append(KpiDaily.type == ticket_type)
-    grouped = session.execute(select(key_col.label("key"), *sums).where(*where).group_by(key_col)).all()
+    grouped = _grouped(session, start, end, group_by, department_id, ticket_type)
     depts = {d.id: d for d in session.scalars(select(Department))} if group_by == "department" else {}
     rows, total = [], dict.fromkeys(COUNTERS, 0)
     for r in grouped:
@@ -184,6 +177,48 @@ def report(session, start: date, end: date, group_by: str = "department", *,
     if calls:
         out["calls"] = {"counts": calls["total"], "kpis": call_kpis(calls["total"])}
     return out
+
+
+def split_period(start: date, end: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Day ranges at the ends of the period, and the whole months (first days) in between."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end) if _next_month(end) - timedelta(days=1) == end else end.replace(day=1)
+    if first >= after:
+        return [(start, end)], None
+    days = []
+    if start < first:
+        days.append((start, first - timedelta(days=1)))
+    if after <= end:
+        days.append((after, end))
+    last_month = (after - timedelta(days=1)).replace(day=1)
+    return days, (first, last_month)
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _grouped(session, start, end, group_by, department_id, ticket_type):
+    """Summed counters per group key: whole months from kpi_monthly, the rest from kpi_daily."""
+    def part(model, period_col, lo, hi):
+        key = {"department": model.department_id, "type": model.type, "day": getattr(model, period_col)}[group_by]
+        cond = [getattr(model, period_col) >= lo, getattr(model, period_col) <= hi]
+        if department_id is not None:
+            cond.append(model.department_id == department_id)
+        if ticket_type:
+            cond.append(model.type == ticket_type)
+        return select(key.label("key"), *[getattr(model, c) for c in COUNTERS]).where(*cond)
+
+    if group_by == "day":
+        parts = [part(KpiDaily, "day", start, end)]
+    else:
+        day_ranges, months = split_period(start, end)
+        parts = [part(KpiDaily, "day", lo, hi) for lo, hi in day_ranges]
+        if months:
+            parts.append(part(KpiMonthly, "month", *months))
+    sub = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    sums = [func.coalesce(func.sum(getattr(sub.c, c)), 0).label(c) for c in COUNTERS]
+    return session.execute(select(sub.c.key, *sums).group_by(sub.c.key)).all()
 
 
 def _calls(session, start: date, end: date) -> dict:

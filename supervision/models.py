@@ -92,6 +92,19 @@ class KpiDaily(_Counters, Base):
     type: Mapped[str] = mapped_column(String(10), primary_key=True)
 
 
+class KpiMonthly(_Counters, Base):
+    """The same counters per received month (first day of the month) x unit x type.
+
+    A long period is answered from whole months here plus the partial months at its ends from
+    ``kpi_daily``, so the rows read stay in the tens of thousands whatever the history length.
+    """
+
+    __tablename__ = "kpi_monthly"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
 class KpiState(Base):
     """High-water marks of the rollup updaters (one row per name)."""
 

@@ -1,8 +1,8 @@
 """KPI rollups, maintained incrementally.
 
-``kpi_ticket_facts`` holds what each ticket contributes to each unit's counters; ``kpi_daily`` holds
-the sums per received day x unit x type, which is all the KPI view reads (a few hundred thousand
-rows for years of history instead of tens of millions of tickets).
+``kpi_ticket_facts`` holds what each ticket contributes to each unit's counters; ``kpi_daily`` and
+``kpi_monthly`` hold the sums per received day (month) x unit x type, which is all the KPI view
+reads (tens of thousands of rows for years of history instead of tens of millions of tickets).
 
 The updater is a pull over ``ticket_events`` by id (a high-water mark in ``kpi_state``): every
 ticket with new events is recomputed from its current row and history, and the difference between
@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from ticketing.clock import to_local, to_utc_naive, utcnow
 from ticketing.models import Department, Ticket, TicketEvent
 
-from .models import COUNTERS, CallDaily, CallFact, KpiDaily, KpiState, KpiTicketFact
+from .models import COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState, KpiTicketFact
 from .schemas import Settings
 
 log = logging.getLogger("hotline.supervision.rollup")
@@ -147,16 +147,23 @@ def recompute(session, ticket_ids, settings: Settings | None = None) -> int:
 
 
 def apply_deltas(session, deltas: dict[tuple, dict]) -> None:
-    rows = [{"day": d, "department_id": dept, "type": typ, **c}
-            for (d, dept, typ), c in deltas.items() if any(c.values())]
-    if not rows:
-        return
-    stmt = _insert(session, KpiDaily)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["day", "department_id", "type"],
-        set_={c: getattr(KpiDaily, c) + getattr(stmt.excluded, c) for c in COUNTERS})
-    for i in range(0, len(rows), 1000):
-        session.execute(stmt, rows[i:i + 1000])
+    """Add counter differences to ``kpi_daily`` and ``kpi_monthly`` (upserts, in the caller's transaction)."""
+    monthly: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    for (d, dept, typ), c in deltas.items():
+        target = monthly[(d.replace(day=1), dept, typ)]
+        for k in COUNTERS:
+            target[k] += c[k]
+    for model, key, data in ((KpiDaily, "day", deltas), (KpiMonthly, "month", monthly)):
+        rows = [{key: d, "department_id": dept, "type": typ, **c}
+                for (d, dept, typ), c in data.items() if any(c.values())]
+        if not rows:
+            continue
+        stmt = _insert(session, model)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[key, "department_id", "type"],
+            set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in COUNTERS})
+        for i in range(0, len(rows), 1000):
+            session.execute(stmt, rows[i:i + 1000])
 
 
 # -- the updater -----------------------------------------------------------------------------------
@@ -198,6 +205,7 @@ def rebuild(session, settings: Settings | None = None) -> int:
     top = session.scalar(select(func.max(TicketEvent.id))) or 0
     session.execute(delete(KpiTicketFact))
     session.execute(delete(KpiDaily))
+    session.execute(delete(KpiMonthly))
     last_id, total = 0, 0
     while True:
         ids = session.scalars(select(Ticket.id).where(Ticket.id > last_id).order_by(Ticket.id).limit(BATCH)).all()

@@ -74,6 +74,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_kpi_daily_dept_day", "kpi_daily", ["department_id", "day"])
     op.create_table(
+        "kpi_monthly",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=10), nullable=False),
+        *_counters(),
+        sa.PrimaryKeyConstraint("month", "department_id", "type"),
+    )
+    op.create_table(
         "kpi_state",
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.Column("last_event_id", sa.Integer(), nullable=False),
@@ -104,6 +112,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("call_daily", "call_facts", "kpi_state", "kpi_daily", "kpi_ticket_facts",
+    for table in ("call_daily", "call_facts", "kpi_state", "kpi_monthly", "kpi_daily", "kpi_ticket_facts",
                   "urging_escalations", "deadline_cards"):
         op.drop_table(table)

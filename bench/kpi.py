@@ -1,0 +1,297 @@
+"""KPI view speed over large ticket histories (PostgreSQL).
+
+For each size N (default 1,000,000 and 10,000,000) this script
+1. recreates a bench database (never the `test` database), migrates it and seeds the directory;
+2. seeds N tickets received over the last 3 years with INSERT ... SELECT generate_series (type mix
+   of a real centre, all units with a skewed load, ~8 % signed late, ~10 % replied late, 5 %
+   returned, repeat callers) and builds the rollups set-based from them (kpi_ticket_facts with the
+   same counter rules as ``supervision.rollup.ticket_facts``, kpi_daily by GROUP BY), printing how
+   long each step took;
+3. times the KPI view exactly as the API runs it (``supervision.kpis.report`` and ``ranking``)
+   for typical supervisor queries, and prints p50/p95;
+4. times, for comparison, a raw GROUP BY over the tickets table computing the same per-unit
+   counters for one year;
+5. with --incremental K, writes K more tickets with full hash-chained history
+   (``supervision.demo``) and times the incremental rollup updater (``rollup.catch_up``) on top of
+   the large history.
+
+The synthetic tickets carry no event history (70 M events would only slow seeding); step 5
+exercises the real event path.
+
+    .venv/bin/python bench/kpi.py                       # 1 M and 10 M
+    .venv/bin/python bench/kpi.py --sizes 100000 --repeat 10 --incremental 2000   # quick run
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+DAYS = 1095
+CHUNK = 1_000_000
+TYPE_CASE = """CASE WHEN rt < 0.63 THEN '咨询' WHEN rt < 0.92 THEN '求助' WHEN rt < 0.95 THEN '投诉'
+    WHEN rt < 0.965 THEN '举报' WHEN rt < 0.985 THEN '建议' WHEN rt < 0.995 THEN '表扬' ELSE '申请' END"""
+REPLY_DAYS = "CASE type WHEN '咨询' THEN 2 WHEN '投诉' THEN 15 WHEN '举报' THEN 15 WHEN '表扬' THEN 5 ELSE 10 END"
+
+
+def recreate(admin_url: str, name: str) -> str:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def timed(label: str, fn):
+    started = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<44} {elapsed:8.1f} s", flush=True)
+    return result, elapsed
+
+
+def seed_tickets(conn, n: int, dept_ids: list[int]) -> None:
+    """N tickets: 85 % of 咨询 answered directly, the rest dispatched to a unit (skewed load)."""
+    depts = "ARRAY[" + ",".join(map(str, dept_ids)) + "]"
+    for lo in range(1, n + 1, CHUNK):
+        hi = min(n, lo + CHUNK - 1)
+        conn.execute(text(f"""
+        INSERT INTO tickets (id, number, channel, type, urgency, status, caller_phone, confidential, content,
+            main_department_id, received_at, sign_by, reply_by, dispatched_at, signed_at, replied_at, closed_at,
+            satisfaction, solved, direct_answer, reopen_count, created_by, created_at, updated_at, event_count,
+            head_hash, version)
+        SELECT g, 'B' || lpad(g::text, 14, '0'), 'phone', type, 'normal', CASE WHEN direct THEN 'closed'
+                   WHEN rc < 0.9 THEN 'closed' ELSE 'callback' END,
+               '13' || lpad((rp * 70000000)::bigint::text, 9, '0'), false, '小区路灯损坏',
+               CASE WHEN direct THEN NULL ELSE ({depts})[1 + floor(rdept * rdept * {len(dept_ids)})::int] END,
+               rec, rec + interval '1 day', rec + make_interval(days => {REPLY_DAYS}),
+               CASE WHEN direct THEN NULL ELSE rec + interval '20 minutes' END,
+               CASE WHEN direct THEN NULL WHEN rs < 0.92 THEN rec + interval '5 hours' ELSE rec + interval '30 hours' END,
+               CASE WHEN direct THEN NULL WHEN rr < 0.90 THEN rec + make_interval(days => {REPLY_DAYS} - 1)
+                    ELSE rec + make_interval(days => {REPLY_DAYS} + 1) END,
+               CASE WHEN direct OR rc < 0.9 THEN rec + make_interval(days => {REPLY_DAYS} + 2) END,
+               CASE WHEN direct OR rc >= 0.9 THEN NULL WHEN rsat < 0.85 THEN '满意' WHEN rsat < 0.95 THEN '基本满意'
+                    ELSE '不满意' END,
+               CASE WHEN direct OR rc >= 0.9 THEN NULL ELSE rsat < 0.93 END,
+               CASE WHEN direct THEN '{{"answer": "知识库答复", "article_id": null}}' END,
+               CASE WHEN NOT direct AND rc < 0.9 AND rsat >= 0.95 THEN 1 ELSE 0 END,
+               'bench', rec, rec, 0, '', 1
+        FROM (SELECT g, rec, {TYPE_CASE} AS type, rt, rs, rr, rc, rsat, rp, rdept,
+                     ({TYPE_CASE}) = '咨询' AND rd < 0.85 AS direct
+              FROM (SELECT g, (now() AT TIME ZONE 'UTC') - random() * interval '{DAYS} days' AS rec,
+                           random() rt, random() rd, random() rs, random() rr, random() rc, random() rsat,
+                           random() rp, random() rdept
+                    FROM generate_series(:lo, :hi) g) r) s
+        """), {"lo": lo, "hi": hi})
+        print(f"    {hi:>10} tickets", flush=True)
+
+
+def build_rollups(conn, dept_ids: list[int]) -> None:
+    """Facts with the rules of ``rollup.ticket_facts`` (set-based), then the daily sums."""
+    conn.execute(text(f"""
+    INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, received, direct, dispatched, returned,
+        signed_on_time, replied_on_time, extended, callback_due, called_back, satisfied, solved, reopened,
+        has_phone, repeat_call)
+    SELECT id, coalesce(main_department_id, 0), ((received_at AT TIME ZONE 'UTC') AT TIME ZONE 'Asia/Shanghai')::date,
+           type, 1, (direct_answer IS NOT NULL)::int, (main_department_id IS NOT NULL)::int, 0,
+           coalesce(signed_at <= sign_by, false)::int, coalesce(replied_at <= reply_by, false)::int,
+           (main_department_id IS NOT NULL AND id % 33 = 0)::int,
+           (replied_at IS NOT NULL)::int, (satisfaction IS NOT NULL)::int,
+           coalesce(satisfaction IN ('满意', '基本满意'), false)::int, coalesce(solved, false)::int,
+           (reopen_count > 0)::int, (caller_phone IS NOT NULL)::int,
+           coalesce(lag(received_at) OVER (PARTITION BY caller_phone ORDER BY received_at, id)
+                    >= received_at - interval '30 days', false)::int
+    FROM tickets
+    """))
+    # 5 % of dispatched tickets were first returned by another unit: that unit's holding
+    n = len(dept_ids)
+    conn.execute(text(f"""
+    INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, dispatched, returned)
+    SELECT f.ticket_id, (ARRAY[{",".join(map(str, dept_ids))}])[1 + (f.ticket_id % {n})], f.day, f.type, 1, 1
+    FROM kpi_ticket_facts f
+    WHERE f.department_id <> 0 AND f.ticket_id % 20 = 0
+      AND (ARRAY[{",".join(map(str, dept_ids))}])[1 + (f.ticket_id % {n})] <> f.department_id
+    """))
+    cols = ("received", "direct", "dispatched", "returned", "signed_on_time", "replied_on_time", "extended",
+            "callback_due", "called_back", "satisfied", "solved", "reopened", "has_phone", "repeat_call")
+    conn.execute(text(f"""
+    INSERT INTO kpi_daily (day, department_id, type, {", ".join(cols)})
+    SELECT day, department_id, type, {", ".join(f"sum({c})" for c in cols)}
+    FROM kpi_ticket_facts GROUP BY day, department_id, type
+    """))
+    conn.execute(text(f"""
+    INSERT INTO kpi_monthly (month, department_id, type, {", ".join(cols)})
+    SELECT date_trunc('month', day)::date, department_id, type, {", ".join(f"sum({c})" for c in cols)}
+    FROM kpi_daily GROUP BY 1, department_id, type
+    """))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def bench_queries(session, repeat: int) -> dict:
+    from supervision import kpis
+
+    today = date.today()
+    queries = {
+        "units, last 30 days": lambda: kpis.report(session, today - timedelta(days=29), today, "department"),
+        "units, last 365 days": lambda: kpis.report(session, today - timedelta(days=364), today, "department"),
+        "units, all 3 years": lambda: kpis.report(session, today - timedelta(days=DAYS), today, "department"),
+        "types, last 365 days": lambda: kpis.report(session, today - timedelta(days=364), today, "type"),
+        "trend per day, last 90 days": lambda: kpis.report(session, today - timedelta(days=89), today, "day"),
+        "ranking, last 365 days": lambda: kpis.ranking(session, today - timedelta(days=364), today),
+    }
+    every: list[float] = []
+    per = {}
+    for name, fn in queries.items():
+        fn()
+        session.rollback()
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+        per[name] = times
+        every.extend(times)
+        print(f"  KPI {name:<32} p50 {pct(times, .5):7.1f} ms   p95 {pct(times, .95):7.1f} ms", flush=True)
+    print(f"  KPI view, all queries ({len(every)} runs)      p50 {pct(every, .5):7.1f} ms   "
+          f"p95 {pct(every, .95):7.1f} ms", flush=True)
+    return {"p50": pct(every, .5), "p95": pct(every, .95)}
+
+
+def bench_raw(conn, repeat: int) -> dict:
+    sql = text("""
+    SELECT main_department_id, count(*), sum((direct_answer IS NOT NULL)::int),
+           sum(coalesce(signed_at <= sign_by, false)::int), sum(coalesce(replied_at <= reply_by, false)::int),
+           sum((satisfaction IS NOT NULL)::int), sum(coalesce(satisfaction IN ('满意', '基本满意'), false)::int),
+           sum(coalesce(solved, false)::int), sum((reopen_count > 0)::int)
+    FROM tickets WHERE received_at >= (now() AT TIME ZONE 'UTC') - interval '365 days'
+    GROUP BY main_department_id""")
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        conn.execute(sql).all()
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"  raw GROUP BY over tickets, 365 days ({repeat} runs)  p50 {pct(times, .5):7.0f} ms   "
+          f"p95 {pct(times, .95):7.0f} ms", flush=True)
+    return {"p50": pct(times, .5), "p95": pct(times, .95)}
+
+
+def bench_incremental(url: str, k: int) -> None:
+    from supervision import demo
+    from supervision.rollup import catch_up
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        session.execute(text("SELECT setval('tickets_id_seq', (SELECT max(id) FROM tickets))"))
+        session.execute(text("INSERT INTO kpi_state (name, last_event_id, updated_at) VALUES "
+                             "('tickets', coalesce((SELECT max(id) FROM ticket_events), 0), now()) "
+                             "ON CONFLICT (name) DO NOTHING"))
+        session.commit()
+        import supervision.rollup as rollup
+
+        started = time.perf_counter()
+        original = rollup.catch_up
+        rollup.catch_up = lambda s, **kw: 0  # time the writing and the updater separately
+        try:
+            result = demo.generate(session, k, days=30, seed=7)
+        finally:
+            rollup.catch_up = original
+        print(f"  demo history: {result['tickets']} tickets, {result['events']} events "
+              f"{time.perf_counter() - started:8.1f} s", flush=True)
+        started = time.perf_counter()
+        n = catch_up(session, lag=timedelta(0))
+        elapsed = time.perf_counter() - started
+        print(f"  incremental rollup catch-up: {n} tickets in {elapsed:.2f} s "
+              f"({n / elapsed:,.0f} tickets/s)", flush=True)
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default="bench_supervision")
+    parser.add_argument("--sizes", default="1000000,10000000")
+    parser.add_argument("--repeat", type=int, default=40, help="runs per KPI query")
+    parser.add_argument("--raw-repeat", type=int, default=5)
+    parser.add_argument("--incremental", type=int, default=0, help="also time the updater for K new tickets")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    args = parser.parse_args()
+    if args.database in ("test", "postgres"):
+        sys.exit("refusing to use the test or postgres database")
+
+    from hotline.dbadmin import import_models, upgrade
+    from ticketing import directory
+
+    import_models()
+    results = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        print(f"\n== {n:,} tickets ==", flush=True)
+        url = recreate(args.admin_url, args.database)
+        upgrade(url)
+        engine = create_engine(url)
+        with Session(engine) as session:
+            directory.seed(session)
+            dept_ids = [r[0] for r in session.execute(text("SELECT id FROM departments ORDER BY id"))]
+        total = 0.0
+        with engine.begin() as conn:
+            conn.execute(text("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET work_mem = '256MB'"))
+            indexes = [r for r in conn.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname <> 'tickets_pkey'"))]
+            for name, _ in indexes:
+                conn.execute(text(f'DROP INDEX "{name}"' if not name.endswith("_key") else
+                                  f'ALTER TABLE tickets DROP CONSTRAINT "{name}"'))
+            _, t = timed(f"seed {n:,} tickets (generate_series)", lambda: seed_tickets(conn, n, dept_ids))
+            total += t
+
+            def reindex():
+                for name, ddl in indexes:
+                    if name.endswith("_key"):
+                        conn.execute(text(f'ALTER TABLE tickets ADD CONSTRAINT "{name}" UNIQUE (number)'))
+                    else:
+                        conn.execute(text(ddl))
+            _, t = timed(f"index tickets ({len(indexes)} indexes)", reindex)
+            total += t
+            _, t = timed("build rollups (facts, daily, monthly)", lambda: build_rollups(conn, dept_ids))
+            total += t
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            _, t = timed("VACUUM ANALYZE", lambda: conn.execute(text("VACUUM ANALYZE")))
+            total += t
+            daily_rows = conn.execute(text("SELECT count(*) FROM kpi_daily")).scalar()
+            size = conn.execute(text("SELECT pg_size_pretty(pg_database_size(current_database()))")).scalar()
+        print(f"  seeding total                                {total:8.1f} s   "
+              f"(kpi_daily: {daily_rows:,} rows; database {size})", flush=True)
+        with Session(engine) as session:
+            q = bench_queries(session, args.repeat)
+        with engine.connect() as conn:
+            raw = bench_raw(conn, args.raw_repeat)
+        engine.dispose()
+        if args.incremental:
+            bench_incremental(url, args.incremental)
+        results.append((n, total, q, raw))
+    print("\nsummary (PostgreSQL, 2 cores):")
+    print(f"  {'tickets':>12} {'seed s':>8} {'KPI p50 ms':>11} {'KPI p95 ms':>11} {'raw p50 ms':>11} {'raw p95 ms':>11}")
+    for n, total, q, raw in results:
+        print(f"  {n:>12,} {total:>8.1f} {q['p50']:>11.1f} {q['p95']:>11.1f} {raw['p50']:>11.0f} {raw['p95']:>11.0f}")
+    if not args.keep:
+        engine = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
