@@ -21,8 +21,8 @@ from . import realtime, service
 from .calls import board
 from .models import STATE_LABELS
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/console/static")
 DESK = ("operator", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
 
@@ -48,25 +48,25 @@ def _page(template: str, page: str, **extra):
 
 
 # -- pages ----------------------------------------------------------------------------------------
-@bp.get("/operator")
+@bp.get("/console/operator")
 @roles_required("operator", "admin")
 def operator():
     return _page("console/operator.html", "operator")
 
 
-@bp.get("/department")
+@bp.get("/console/department")
 @roles_required("department")
 def department():
     return _page("console/department.html", "department")
 
 
-@bp.get("/supervisor")
+@bp.get("/console/supervisor")
 @roles_required(*SUPERVISORS)
 def supervisor():
     return _page("console/supervisor.html", "supervisor")
 
 
-@bp.get("/tickets/<number>")
+@bp.get("/console/tickets/<number>")
 @login_required
 def case(number):
     try:
@@ -76,27 +76,27 @@ def case(number):
     return _page("console/case.html", "case", number=number)
 
 
-@bp.get("/knowledge")
+@bp.get("/console/knowledge")
 @login_required
 def knowledge():
     return _page("console/knowledge.html", "knowledge", editor=current_user.role in SUPERVISORS)
 
 
 # -- JSON -----------------------------------------------------------------------------------------
-@bp.get("/api/state")
+@bp.get("/api/v1/console/state")
 @roles_required("operator")
 def get_state():
     return jsonify(service.get_state(db.session, current_user.id))
 
 
-@bp.post("/api/state")
+@bp.post("/api/v1/console/state")
 @roles_required("operator")
 def set_state():
     body = json_body()
     return jsonify(service.set_state(db.session, current_user, body.get("state")))
 
 
-@bp.get("/api/calls")
+@bp.get("/api/v1/console/calls")
 @roles_required(*DESK)
 def calls():
     targets = None if current_user.role in SUPERVISORS else \
@@ -104,40 +104,40 @@ def calls():
     return jsonify(items=board.visible_to(targets))
 
 
-@bp.post("/api/calls/link")
+@bp.post("/api/v1/console/calls/link")
 @roles_required(*DESK)
 def link_call():
     body = json_body()
     return jsonify(service.link_call(db.session, current_actor(), body.get("call_id"), body.get("number")))
 
 
-@bp.get("/api/wallboard")
+@bp.get("/api/v1/console/wallboard")
 @roles_required(*SUPERVISORS)
 def wallboard():
     return jsonify(service.wallboard(db.session))
 
 
-@bp.get("/api/deadlines")
+@bp.get("/api/v1/console/deadlines")
 @roles_required(*SUPERVISORS)
 def deadlines():
     return jsonify(service.deadline_lists(db.session, current_user.role,
                                           near_hours=_int_arg("near_hours", 24, 1, 24 * 30)))
 
 
-@bp.get("/api/extensions")
+@bp.get("/api/v1/console/extensions")
 @roles_required(*SUPERVISORS)
 def extensions():
     return jsonify(items=service.pending_extensions(db.session, current_user.role))
 
 
-@bp.get("/api/my-tickets")
+@bp.get("/api/v1/console/my-tickets")
 @roles_required(*DESK)
 def my_tickets():
     rows = service.my_tickets(db.session, current_user.username, request.args.get("q"))
     return jsonify(items=[ticket_view(t, current_user.role) for t in rows])
 
 
-@bp.post("/api/attachments")
+@bp.post("/api/v1/console/attachments")
 @roles_required()
 def upload_attachment():
     upload = request.files.get("file")
@@ -149,7 +149,7 @@ def upload_attachment():
     return jsonify(meta), 201
 
 
-@bp.get("/api/attachments/<att_id>")
+@bp.get("/api/v1/console/attachments/<att_id>")
 @roles_required()
 def download_attachment(att_id):
     meta, path = service.open_attachment(current_app.config["HOTLINE"], current_user, att_id)

@@ -69,7 +69,7 @@ const Case = (() => {
         body.attachments = [];
         for (const f of files) {
           const fd = new FormData(); fd.append("file", f);
-          body.attachments.push(await api("POST", "/console/api/attachments", fd, true));
+          body.attachments.push(await api("POST", "/api/v1/console/attachments", fd, true));
         }
       } else if (kind === "satisfaction") {
         const c = form.querySelector(`[name="${name}"]:checked`);
@@ -138,7 +138,7 @@ const Case = (() => {
 
   function attachmentLinks(list) {
     return el("span", {}, ...(list || []).map((a) =>
-      el("a", {href: `/console/api/attachments/${encodeURIComponent(a.id)}`, class: "badge", text: "📎 " + a.name})));
+      el("a", {href: `/api/v1/console/attachments/${encodeURIComponent(a.id)}`, class: "badge", text: "📎 " + a.name})));
   }
 
   /** Calls of the ticket (telephony's records: recording + transcript), including calls linked

@@ -13,7 +13,7 @@
     document.querySelectorAll("[data-state]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.state === st.state)));
     S.state = st.state;
   }
-  async function setState(state) { showState(await guarded(() => api("POST", "/console/api/state", {state}))); }
+  async function setState(state) { showState(await guarded(() => api("POST", "/api/v1/console/state", {state}))); }
   document.querySelectorAll("[data-state]").forEach((b) => b.addEventListener("click", () => setState(b.dataset.state)));
 
   // -- call pop-up and transcript ----------------------------------------------------------------
@@ -95,7 +95,7 @@
   }
 
   async function loadCalls() {
-    const r = await api("GET", "/console/api/calls");
+    const r = await api("GET", "/api/v1/console/calls");
     const live = r.items.filter((c) => c.state !== "ended");
     const pick = live[live.length - 1] || (S.call && r.items.find((c) => c.call_id === S.call.call_id)) || null;
     if (pick) { S.segments = pick.segments; S.partial = pick.partial; adoptCall(pick); if (pick.state !== "ended") popup(pick); }
@@ -179,7 +179,7 @@
       number = t.number; cur = t;
       if (S.call) {
         S.registered[S.call.call_id] = number;
-        api("POST", "/console/api/calls/link", {call_id: S.call.call_id, number}).catch((e) => console.warn(e));
+        api("POST", "/api/v1/console/calls/link", {call_id: S.call.call_id, number}).catch((e) => console.warn(e));
       }
       if (then !== "invalidate") {
         try { cur = await api("POST", `/api/v1/tickets/${number}/actions/accept`, {}); }
@@ -286,7 +286,7 @@
   }
   async function loadMine() {
     const q = $("mine-search").q.value.trim();
-    const r = await api("GET", "/console/api/my-tickets" + (q ? "?q=" + encodeURIComponent(q) : ""));
+    const r = await api("GET", "/api/v1/console/my-tickets" + (q ? "?q=" + encodeURIComponent(q) : ""));
     const list = clear($("mine"));
     if (!r.items.length) list.append(el("li", {class: "muted", text: "暂无工单"}));
     r.items.forEach((t) => list.append(ticketItem(t)));
@@ -311,7 +311,7 @@
   // -- live -------------------------------------------------------------------------------------
   async function refresh() {
     await Promise.all([
-      api("GET", "/console/api/state").then(showState),
+      api("GET", "/api/v1/console/state").then(showState),
       loadCalls(), loadMine(), loadReview(),
       S.detail ? showDetail(S.detail) : null,
     ].map((p) => Promise.resolve(p).catch((e) => console.error(e))));

@@ -21,7 +21,7 @@
   }
 
   async function loadWallboard() {
-    const w = await api("GET", "/console/api/wallboard");
+    const w = await api("GET", "/api/v1/console/wallboard");
     $("k-waiting").textContent = w.calls.waiting;
     $("k-talking").textContent = w.calls.talking;
     $("k-share").textContent = w.calls.answered_in_15s_share == null ? "—" : Math.round(w.calls.answered_in_15s_share * 100) + "%";
@@ -37,7 +37,7 @@
   }
 
   async function loadLists() {
-    const [d, x, c] = await Promise.all([api("GET", "/console/api/deadlines"), api("GET", "/console/api/extensions"),
+    const [d, x, c] = await Promise.all([api("GET", "/api/v1/console/deadlines"), api("GET", "/api/v1/console/extensions"),
       api("GET", "/api/v1/tickets?status=callback&per_page=100")]);
     S.lists = {overdue: d.overdue, near: d.near, extensions: x.items, callbacks: c.items};
     $("k-overdue").textContent = d.overdue.length;
