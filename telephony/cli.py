@@ -29,4 +29,6 @@ def sip() -> None:
     endpoint.stop()
 
 
-COMMANDS = [sip]
+from .speech_cli import speech_group  # noqa: E402 - `hotline speech check` (speech engineer's module)
+
+COMMANDS = [sip, speech_group]

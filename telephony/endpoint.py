@@ -79,6 +79,9 @@ class Endpoint:
 
             greeting = load_greeting(GREETING_ZH)
         self.greeting = greeting
+        from . import tasks
+
+        tasks.share_engine(self.speech)
         self.answer_delay = config.sip_answer_delay_ms / 1000 if answer_delay is None else answer_delay
         self.publish = publish or bus.publish
         self.sessions: dict[str, CallSession] = {}

@@ -14,6 +14,12 @@ log = logging.getLogger("telephony.tasks")
 _engine = None
 
 
+def share_engine(engine) -> None:
+    """In-process jobs (embedded default) reuse the endpoint's engine instead of loading another."""
+    global _engine
+    _engine = engine
+
+
 def _speech(config):
     """One speech engine (one loaded model) per worker process."""
     global _engine
