@@ -84,3 +84,30 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Playwright (import this fixture into a test module)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(app):
+    """The test app served for real on a free port."""
+    from tests.conftest import free_port
+
+    with LiveServer(app, free_port()) as server:
+        yield server
+
+
+def new_context(browser):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    ctx.set_default_timeout(10000)
+    return ctx

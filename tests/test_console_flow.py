@@ -7,36 +7,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.conftest import free_port
-from tests.console_helpers import (CHROMIUM, CHROMIUM_ARGS, LiveServer, login, publish, require_chromium,
-                                   screenshot)
+from tests.console_helpers import browser, live, login, new_context, publish, screenshot  # noqa: F401 (fixtures)
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def live(app):
-    with LiveServer(app, free_port()) as server:
-        yield server
-
-
 def _context(browser):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    ctx.set_default_timeout(10000)
-    return ctx
+    return new_context(browser)
 
 
 def _kpi(page, name):

@@ -1,27 +1,7 @@
 """Each role logs in and lands on its console in a real Chromium; screenshots of every main page."""
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import free_port
-from tests.console_helpers import CHROMIUM, CHROMIUM_ARGS, LiveServer, login, require_chromium, screenshot
-
-
-@pytest.fixture
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def live(app):
-    with LiveServer(app, free_port()) as server:
-        yield server
+from tests.console_helpers import browser, live, login, screenshot  # noqa: F401 (fixtures)
 
 
 def test_roles_land_on_their_console(live, browser):
