@@ -20,6 +20,10 @@ KEYWORD_SHARE = 0.5  # weight of the catalogue in the combined score; the model 
 KEYWORD_SCALE = 1.2  # keyword score at which the catalogue part reaches one half
 TOWN_NAMED_BONUS = 0.15
 DEFAULT_TYPE = "咨询"
+#: the unit that answers for an emergency once the call is transferred (it gets the ticket)
+EMERGENCY_UNITS = {"fire": "fire", "gas": "utilities", "rescue": "fire", "crime": "police",
+                   "traffic": "traffic", "injury": "health"}
+EMERGENCY_BOOST = 0.5
 
 _rules: Rules | None = None
 _rules_lock = threading.Lock()
@@ -76,6 +80,11 @@ class Engine:
                 combined[cls] = part_k
             else:
                 combined[cls] = KEYWORD_SHARE * part_k + (1 - KEYWORD_SHARE) * model_prob.get(cls, 0.0)
+        emergency = rules().emergency(norm)
+        if emergency is not None:
+            unit = EMERGENCY_UNITS[emergency["category"]]
+            combined[unit] = combined.get(unit, 0.0) + EMERGENCY_BOOST
+            evidence[unit] = [{"phrase": p, "source": "emergency"} for p in emergency["evidence"]] + evidence.get(unit, [])
         town_code = named_towns[0] if named_towns else town
         town_score = combined.pop("town", 0.0)
         if town_code and town_code in self.towns and f"town-{town_code}" in self.units:
@@ -95,7 +104,6 @@ class Engine:
                        self.model.explain(x, unit_class(code)) if t not in seen]
             departments.append({"code": code, "name": self.units[code], "score": round(score, 3),
                                 "evidence": ev})
-        emergency = rules().emergency(norm)
         rtype, type_scores = self._type(norm, x)
         cues = rules().urgent_cues(norm)
         urgent = emergency is not None or bool(cues)

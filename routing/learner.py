@@ -43,42 +43,67 @@ class Sample:
 
 @dataclass
 class Model:
-    vectorizer: TfidfVectorizer
+    """A fitted model reduced to plain arrays, so a prediction is a few numpy operations (the
+    estimators' per-call input validation costs more than the arithmetic)."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
     classes: list[str]
     coef: np.ndarray  # (n_features, n_classes) float32
     intercept: np.ndarray
-    type_model: LogisticRegression | None = None
+    type_classes: list[str] = field(default_factory=list)
+    type_coef: np.ndarray | None = None  # (n_features, n_types)
+    type_intercept: np.ndarray | None = None
+    names: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
 
-    def unit_scores(self, doc: str) -> tuple[dict[str, float], object]:
-        """Per-class probability (sigmoid of each one-vs-rest decision) and the feature row."""
-        x = self.vectorizer.transform([doc])
-        decision = np.asarray(x @ self.coef).ravel() + self.intercept
+    def vector(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
+        """(feature indices, tf-idf values) of ``doc``, l2-normalised like TfidfVectorizer."""
+        counts: dict[int, int] = {}
+        for tok in _analyzer(doc):
+            j = self.vocabulary.get(tok)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        val = (1.0 + np.log(tf)) * self.idf[idx]
+        norm = float(np.sqrt((val * val).sum()))
+        return idx, (val / norm if norm else val)
+
+    def unit_scores(self, doc: str) -> tuple[dict[str, float], tuple]:
+        """Per-class probability (sigmoid of each one-vs-rest decision) and the feature vector."""
+        idx, val = self.vector(doc)
+        decision = val @ self.coef[idx] + self.intercept
         prob = 1.0 / (1.0 + np.exp(-decision))
-        return dict(zip(self.classes, prob.tolist())), x
+        return dict(zip(self.classes, prob.tolist())), (idx, val)
 
     def explain(self, x, cls: str, n: int = 3) -> list[str]:
-        """The features in the text that pushed hardest towards ``cls`` (readable form)."""
-        j = self.classes.index(cls)
-        row = x.tocsr()
-        contrib = row.data * self.coef[row.indices, j]
-        order = np.argsort(-contrib)
-        names = self.vectorizer.get_feature_names_out() if not hasattr(self, "_names") else self._names
-        self._names = names
+        """The words in the text that pushed hardest towards ``cls``."""
+        idx, val = x
+        if not len(idx):
+            return []
+        contrib = val * self.coef[idx, self.classes.index(cls)]
         out = []
-        for k in order:
+        for k in np.argsort(-contrib):
             if contrib[k] <= 0 or len(out) >= n:
                 break
-            name = names[row.indices[k]]
+            name = self.names[idx[k]]
             if name.startswith(("w:", "b:")) and name[2:] not in out:
                 out.append(name[2:])
         return out
 
     def type_scores(self, x) -> dict[str, float]:
-        if self.type_model is None:
+        if self.type_coef is None:
             return {}
-        prob = self.type_model.predict_proba(x)[0]
-        return dict(zip(self.type_model.classes_.tolist(), prob.tolist()))
+        idx, val = x
+        z = val @ self.type_coef[idx] + self.type_intercept
+        if len(self.type_classes) == 2:  # binary LogisticRegression keeps one column
+            p1 = 1.0 / (1.0 + np.exp(-z[0]))
+            return dict(zip(self.type_classes, [1 - p1, p1]))
+        e = np.exp(z - z.max())
+        return dict(zip(self.type_classes, (e / e.sum()).tolist()))
 
 
 def train(samples: list[Sample], c: float = 8.0) -> Model:
@@ -99,16 +124,20 @@ def train(samples: list[Sample], c: float = 8.0) -> Model:
         use = (labels > 0) | (units == cls)
         w = weights.copy()
         w[(units == cls) & (labels < 0)] = RETURN_WEIGHT
-        clf = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=200)
+        clf = LogisticRegression(C=c, solver="liblinear", dual=True, class_weight="balanced",
+                                 max_iter=300)
         clf.fit(x[use], y[use], sample_weight=w[use])
         coef[:, j] = clf.coef_[0]
         intercept[j] = clf.intercept_[0]
-    type_model = None
+    model = Model(dict(vec.vocabulary_), vec.idf_.astype(np.float32), classes, coef, intercept,
+                  names=vec.get_feature_names_out().tolist())
     typed = [i for i, s in enumerate(samples) if s.type and s.label > 0]
     if len({samples[i].type for i in typed}) >= 2:
         type_model = LogisticRegression(C=4.0, max_iter=500, class_weight="balanced")
         type_model.fit(x[typed], [samples[i].type for i in typed])
-    model = Model(vec, classes, coef, intercept, type_model)
+        model.type_classes = type_model.classes_.tolist()
+        model.type_coef = type_model.coef_.T.astype(np.float32).copy()
+        model.type_intercept = type_model.intercept_.astype(np.float32)
     model.info = {"samples": len(samples), "features": int(x.shape[1]), "classes": len(classes),
                   "seconds": round(time.perf_counter() - started, 2)}
     return model

@@ -48,7 +48,8 @@ class Automaton:
         for phrase in self.payloads:
             self._chars.add_word(phrase, phrase)
             if len(phrase) >= self.min_pinyin:
-                by_key[pinyin_key(phrase)[0]] += (phrase,)
+                key = pinyin_key(phrase)[0]
+                by_key[key] += ((phrase, len(key) - 1),)
         for key, phrases in by_key.items():
             self._pinyin.add_word(key, phrases)
         for a in (self._chars, self._pinyin):
@@ -65,8 +66,7 @@ class Automaton:
             key, starts = pinyin_key(text)
             index = {pos: i for i, pos in enumerate(starts)}
             for end, phrases in self._pinyin.iter(key):
-                for phrase in phrases:
-                    plen = len(pinyin_key(phrase)[0]) - 1
+                for phrase, plen in phrases:
                     first = index.get(end - plen + 1)
                     if first is None:
                         continue

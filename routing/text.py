@@ -31,7 +31,7 @@ def fuzzy_syllable(char: str) -> str:
         return char
     from pypinyin import Style, pinyin
 
-    syl = pinyin(char, style=Style.NORMAL, heteronym=False)[0][0]
+    syl = pinyin(char, style=Style.NORMAL, heteronym=False)[0][0].replace("v", "u")
     for full, short in _INITIALS:
         if syl.startswith(full):
             syl = short + syl[len(full):]
@@ -43,7 +43,8 @@ def fuzzy_syllable(char: str) -> str:
     return syl
 
 
-def pinyin_key(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=256)
+def pinyin_key(text: str) -> tuple[str, tuple[int, ...]]:
     """``"|mei|qi|..|"`` plus, for each character, the offset where its syllable starts.
 
     Delimiters on both sides keep a match from starting or ending inside a syllable.
@@ -54,7 +55,7 @@ def pinyin_key(text: str) -> tuple[str, list[int]]:
         starts.append(pos)
         parts.append(syl + "|")
         pos += len(syl) + 1
-    return "".join(parts), starts
+    return "".join(parts), tuple(starts)
 
 
 _tokenizer = None
