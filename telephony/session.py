@@ -176,5 +176,6 @@ class CallSession:
             "cause": self.cause or "unknown", "recording_path": rel, "recording_seconds": seconds,
             "transcription": self.transcription, "transcription_note": self.transcription_note,
             "segments": [dict(s, speaker="caller") for s in segments],
-            "dtmf": list(self.dtmf), "stats": dict(stream.stats),
+            "dtmf": list(self.dtmf),
+            "stats": dict(stream.stats, answer_retransmits=leg.call.retransmits, acked=leg.call.acked),
         }
