@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
+from sqlalchemy import select
 
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
@@ -43,6 +44,13 @@ def _own_unit() -> int | None:
     return current_user.department_id if current_user.role == DEPARTMENT else None
 
 
+def _department_id(code: str) -> int:
+    dept = db.session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise ValidationFailed("unknown department", {"department": f"unknown department {code!r}"})
+    return dept.id
+
+
 def _report():
     today = to_local(utcnow()).date()
     start, end = kpis.parse_period(request.args.get("from"), request.args.get("to"), today)
@@ -50,12 +58,7 @@ def _report():
     department_id = _own_unit()
     code = request.args.get("department")
     if code and department_id is None:
-        from sqlalchemy import select
-
-        dept = db.session.scalar(select(Department).where(Department.code == code))
-        if dept is None:
-            raise ValidationFailed("unknown department", {"department": f"unknown department {code!r}"})
-        department_id = dept.id
+        department_id = _department_id(code)
     ticket_type = request.args.get("type")
     if ticket_type and ticket_type not in TYPES:
         raise ValidationFailed("unknown type", {"type": f"one of {', '.join(TYPES)}"})
@@ -85,6 +88,21 @@ def kpi_xlsx():
     return Response(kpis.to_xlsx(rep),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.get("/kpis/trend")
+@roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
+def kpi_trend():
+    """Per-day series for charts (default the last 30 days; at most 366 days)."""
+    today = to_local(utcnow()).date()
+    start, end = kpis.parse_period(request.args.get("from"), request.args.get("to"), today)
+    if (end - start).days > 365:
+        raise ValidationFailed("period too long for a daily trend", {"from": "at most 366 days"})
+    department_id = _own_unit()
+    code = request.args.get("department")
+    if code and department_id is None:
+        department_id = _department_id(code)
+    return jsonify(kpis.trend(db.session, start, end, department_id=department_id))
 
 
 @bp.get("/kpis/ranking")

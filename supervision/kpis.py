@@ -232,6 +232,24 @@ def _calls(session, start: date, end: date) -> dict:
     return {"total": total, "by_day": by_day}
 
 
+def trend(session, start: date, end: date, *, department_id: int | None = None) -> dict:
+    """Chart-ready series per day: labels plus one list per KPI (``None`` where undefined)."""
+    rep = report(session, start, end, "day", department_id=department_id)
+    by_day = {r["key"]: r for r in rep["rows"]}
+    days, d = [], start
+    while d <= end:
+        days.append(d.isoformat())
+        d += timedelta(days=1)
+    zero = {"counts": dict.fromkeys(COUNTERS, 0), "kpis": ticket_kpis(dict.fromkeys(COUNTERS, 0)), "calls": None}
+    rows = [by_day.get(day, zero) for day in days]
+    series = {k: [r["kpis"][k] for r in rows] for k, *_ in TICKET_KPIS}
+    series["received"] = [r["counts"]["received"] for r in rows]
+    if department_id is None:
+        for k, *_ in CALL_KPIS:
+            series[k] = [(r.get("calls") or {}).get("kpis", {}).get(k) for r in rows]
+    return {"from": rep["from"], "to": rep["to"], "days": days, "series": series, "labels": LABELS}
+
+
 def ranking(session, start: date, end: date, kpi: str | None = None) -> dict:
     """Units ranked by one KPI, or by ``score`` = the mean of RANKING_KPIS that have a value."""
     if kpi and kpi not in {k for k, *_ in TICKET_KPIS}:

@@ -148,6 +148,13 @@ def test_every_kpi_equals_the_hand_computed_value(app, api):
     assert by_day[0]["calls"]["kpis"]["answer_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert by_day[1]["calls"]["counts"]["offered"] == 1
 
+    trend = api("supervisor").get("/api/v1/kpis/trend?from=2026-10-11&to=2026-10-13").get_json()
+    assert trend["days"] == ["2026-10-11", "2026-10-12", "2026-10-13"]
+    assert trend["series"]["received"] == [0, 3, 3] and trend["series"]["answer_rate"][0] is None
+    assert trend["series"]["direct_rate"] == [None, 0.0, 0.3333]
+    water = api("supervisor").get("/api/v1/kpis/trend?from=2026-10-12&to=2026-10-13&department=water").get_json()
+    assert water["series"]["received"] == [1, 1] and "answer_rate" not in water["series"]
+
     # the incremental result equals a rebuild from history, and a second catch-up changes nothing
     before = _daily(session)
     catch_up(session, lag=timedelta(0))
