@@ -281,6 +281,7 @@ class Transcriber:
         self._carry = b""
         self.fed_bytes = 0
         self.decoded_bytes = 0
+        self._settled_bytes = 0  # decoded and called back: what `lag` counts
         self.segments: list[dict] = []
         self.error: str | None = None
         self.complete = True
@@ -301,7 +302,7 @@ class Transcriber:
     @property
     def lag(self) -> float:
         """Seconds of audio fed but not decoded yet."""
-        return (self.fed_bytes - self.decoded_bytes) / BYTES_PER_SECOND
+        return (self.fed_bytes - self._settled_bytes) / BYTES_PER_SECOND
 
     def feed(self, pcm16_8k: bytes) -> None:
         """Queue 16-bit LE mono 8 kHz audio (any chunk size). Never blocks on decoding."""
@@ -377,6 +378,7 @@ class Transcriber:
                     self._decode(b"".join(batch))
                 else:
                     self.decoded_bytes += size
+                self._settled_bytes = self.decoded_bytes
                 if done:
                     break
             self._emit_final(self._rec.kaldi.FinalResult())

@@ -6,6 +6,7 @@ telephony.speech.load_model, so every test file shares one load (~1-4 s, ~530 MB
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -43,6 +44,15 @@ def make_engine(max_live: int = 4, prewarm: int = 0):
     engine = SpeechEngine.from_config(
         Config(vosk_model_dir=test_model_dir(), max_live_transcriptions=max_live), prewarm=prewarm)
     assert engine.enabled, engine.reason
+    return engine
+
+
+@functools.lru_cache(maxsize=None)
+def shared_engine():
+    """One engine for all speech test files (live limit 2), so its pooled recognizers get warm
+    and later tests run faster. Tests feed faster than real time, so streams never give up."""
+    engine = make_engine(max_live=2)
+    engine.max_lag = float("inf")
     return engine
 
 

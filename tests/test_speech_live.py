@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.speech_helpers import assert_hangul_in_vocabulary, feed_in_chunks, make_engine, pcm, wait_until
+from tests.speech_helpers import (assert_hangul_in_vocabulary, feed_in_chunks, make_engine, pcm, shared_engine,
+                                  wait_until)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def engine():
-    engine = make_engine(max_live=2)
+    engine = shared_engine()
     yield engine
-    engine.close()
+    assert engine.live == 0, "a test left a live stream open"
 
 
 def test_digital_silence_gives_no_text(engine):

@@ -8,14 +8,14 @@ import pytest
 
 from telephony.assets import GREETING_ZH
 from telephony.speech import read_wav_pcm, transcribe_wav
-from tests.speech_helpers import assert_hangul_in_vocabulary, audio_path, make_engine, pcm
+from tests.speech_helpers import assert_hangul_in_vocabulary, audio_path, make_engine, pcm, shared_engine
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def engine():
-    engine = make_engine(max_live=1)
+    engine = shared_engine()
     yield engine
-    engine.close()
+    assert engine.live == 0, "a test left a live stream open"
 
 
 def test_transcribe_wav_gives_timed_segments(engine):
@@ -29,10 +29,11 @@ def test_transcribe_wav_gives_timed_segments(engine):
 
 
 def test_transcribe_wav_does_not_use_a_live_slot(engine):
-    live = engine.open_stream()
-    assert engine.open_stream() is None
+    live = [engine.open_stream() for _ in range(engine.max_live)]
+    assert None not in live and engine.open_stream() is None
     assert transcribe_wav(engine, audio_path("ko_1.wav"))
-    live.finish()
+    for stream in live:
+        stream.finish()
 
 
 def test_eight_bit_unsigned_recordings_are_read(engine, tmp_path):
