@@ -1,0 +1,258 @@
+"""Event push latency, commit -> console: 300 Socket.IO clients, with and without Redis.
+
+    .venv/bin/python bench/push_latency.py                   # both cases, 300 clients, 40 tickets
+    .venv/bin/python bench/push_latency.py --clients 50 --tickets 10 --case local
+
+Each case starts real web processes (Flask-SocketIO, threading mode, Werkzeug), connects
+``--clients`` python-socketio clients over WebSocket to the ``/console`` namespace (spread over
+several client processes so the measuring side is not one GIL), then registers tickets through the
+REST API: create, accept, dispatch to ``housing``. Every resulting event is emitted to the
+``operators``/``supervisors``/``dept:housing`` rooms, which all clients are in.
+
+Latency = client receive time - ``ts`` of the frame; ``ts`` is stamped by the console's bus
+subscriber, which runs right after the database commit (events are published after commit). Same
+machine, same clock.
+
+Cases:
+  local  one web process, no message queue (the embedded default)
+  redis  two web processes sharing Redis (Flask-SocketIO message queue + the event bus on Redis);
+         half the clients on each, all writes through process 1, so half the frames cross Redis.
+Database: PostgreSQL database ``bench_console`` (created if missing) or ``--database-url``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SECRET = "bench-push-latency-secret"
+USERS = (("operator1", "operator1-pass"), ("supervisor", "supervisor-pass"), ("housing", "housing-pass"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- server process -----------------------------------------------------------------------------------
+def serve(port: int, database_url: str, redis_url: str, seed: bool) -> None:
+    import logging
+
+    from hotline import create_app
+    from hotline.extensions import db, socketio
+
+    app = create_app({"database_url": database_url, "redis_url": redis_url, "sip_enabled": False,
+                      "secret_key": SECRET, "testing": False})
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if seed:
+        from hotline.dbadmin import seed as do_seed
+
+        with app.app_context():
+            do_seed(db.session, demo=True)
+            db.Session.remove()
+    socketio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False)
+
+
+def start_server(port, database_url, redis_url, seed) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--serve", str(port), "--database-url", database_url,
+           "--redis-url", redis_url] + (["--seed"] if seed else [])
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("server failed:\n" + proc.stderr.read().decode()[-3000:])
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise SystemExit("server did not start")
+
+
+def login_cookie(base: str, username: str, password: str) -> dict:
+    import requests
+
+    s = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(base + "/login").text).group(1)
+    r = s.post(base + "/login", data={"csrf_token": token, "username": username, "password": password},
+               allow_redirects=False)
+    assert r.status_code == 302, r.status_code
+    return s.cookies.get_dict()
+
+
+# -- client processes ---------------------------------------------------------------------------------
+def client_worker(targets: list[tuple[str, dict, str]], ready, go, out) -> None:
+    """Connect one client per target (base url, cookies, role); record (event key, latency ms)."""
+    import requests
+    import socketio
+
+    records: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    clients = []
+
+    connected: dict[str, int] = {}
+
+    def make(base, cookies, role):
+        session = requests.Session()
+        session.cookies.update(cookies)
+        c = socketio.Client(http_session=session, reconnection=False)
+
+        def on_event(frame):
+            now = time.time() * 1000
+            key = f"{frame['name']}:{frame['payload'].get('number')}:{frame['payload'].get('action')}"
+            with lock:
+                records.append((key, now - frame["ts"]))
+
+        c.on("event", on_event, namespace="/console")
+        for attempt in range(5):
+            try:
+                c.connect(base, namespaces=["/console"], transports=["websocket"], wait_timeout=10)
+                connected[role] = connected.get(role, 0) + 1
+                break
+            except Exception:  # noqa: BLE001 - retried, then reported by the missing count
+                time.sleep(0.5 + attempt)
+        clients.append(c)
+
+    for base, cookies, role in targets:
+        make(base, cookies, role)
+    ready.put(connected)
+    go.wait()
+    for c in clients:
+        try:
+            c.disconnect()
+        except Exception:  # noqa: BLE001
+            pass
+    out.put(records)
+
+
+# -- one case -------------------------------------------------------------------------------------------
+def run_case(name: str, args, database_url: str) -> dict:
+    import redis
+    import requests
+
+    redis_url = args.redis if name == "redis" else ""
+    if redis_url:
+        redis.Redis.from_url(redis_url).flushdb()
+    ports = [free_port()] + ([free_port()] if name == "redis" else [])
+    servers = [start_server(p, database_url, redis_url, seed=(i == 0)) for i, p in enumerate(ports)]
+    try:
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        cookies = [login_cookie(bases[0], u, pw) for u, pw in USERS]
+        targets = [(bases[i % len(bases)], cookies[i % len(cookies)], USERS[i % len(USERS)][0])
+                   for i in range(args.clients)]
+        ctx = mp.get_context("spawn")
+        ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        chunks = [targets[i::args.procs] for i in range(args.procs)]
+        workers = [ctx.Process(target=client_worker, args=(chunk, ready, go, out)) for chunk in chunks]
+        for w in workers:
+            w.start()
+        by_role: dict[str, int] = {}
+        for _ in workers:
+            for role, n in ready.get(timeout=300).items():
+                by_role[role] = by_role.get(role, 0) + n
+        connected = sum(by_role.values())
+        desk = connected - by_role.get("housing", 0)
+        time.sleep(1.0)
+
+        token = requests.post(bases[0] + "/api/v1/auth/token",
+                              json={"username": "operator1", "password": "operator1-pass"}).json()["token"]
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {token}"
+        api = bases[0] + "/api/v1"
+        expected = want = 0
+        for i in range(args.tickets):
+            number = http.post(api + "/tickets", json={"type": "求助", "content": f"压测工单 {i} 路灯不亮"}).json()["number"]
+            http.post(f"{api}/tickets/{number}/actions/accept", json={})
+            http.post(f"{api}/tickets/{number}/actions/dispatch", json={"main_department": "housing"})
+            expected += 3
+            want += 2 * desk + connected  # created/accept reach desk rooms; dispatch reaches housing too
+            time.sleep(1.0 / args.rate)
+        time.sleep(2.0)
+        go.set()
+        records = []
+        for _ in workers:
+            records.extend(out.get(timeout=120))
+        for w in workers:
+            w.join(30)
+    finally:
+        for s in servers:
+            s.send_signal(signal.SIGTERM)
+        for s in servers:
+            try:
+                s.wait(10)
+            except subprocess.TimeoutExpired:
+                s.kill()
+    lat = sorted(ms for _, ms in records)
+    per_key: dict[str, int] = {}
+    for key, _ in records:
+        per_key[key] = per_key.get(key, 0) + 1
+    dupes = sum(max(0, n - (connected if key.endswith(":dispatch") else desk)) for key, n in per_key.items())
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    return {"case": name, "web_processes": len(ports), "clients": connected, "events": expected,
+            "frames_expected": want, "frames_received": len(lat), "duplicates": dupes,
+            "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1), "max_ms": round(lat[-1], 1) if lat else None}
+
+
+def ensure_database(url: str | None) -> str:
+    if url:
+        return url
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname='bench_console'")).scalar():
+            conn.execute(text("CREATE DATABASE bench_console"))
+    admin.dispose()
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_console"
+    from hotline.dbadmin import upgrade
+
+    upgrade(url)
+    return url
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--redis-url", default="", help=argparse.SUPPRESS)
+    p.add_argument("--database-url", default=None)
+    p.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
+    p.add_argument("--clients", type=int, default=300)
+    p.add_argument("--procs", type=int, default=3, help="client processes")
+    p.add_argument("--tickets", type=int, default=40, help="tickets registered (3 events each)")
+    p.add_argument("--rate", type=float, default=5.0, help="tickets per second")
+    p.add_argument("--case", choices=("local", "redis", "both"), default="both")
+    args = p.parse_args()
+    if args.serve:
+        serve(args.serve, args.database_url, args.redis_url, args.seed)
+        return
+    database_url = ensure_database(args.database_url)
+    cases = ("local", "redis") if args.case == "both" else (args.case,)
+    results = [run_case(c, args, database_url) for c in cases]
+    print(f"push latency commit -> console ({os.cpu_count()} cores)")
+    print(f"{'case':6} {'web':>3} {'clients':>7} {'events':>6} {'frames':>13} {'dup':>4} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    for r in results:
+        print(f"{r['case']:6} {r['web_processes']:>3} {r['clients']:>7} {r['events']:>6} "
+              f"{r['frames_received']:>6}/{r['frames_expected']:<6} {r['duplicates']:>4} {r['p50_ms']:>7} "
+              f"{r['p99_ms']:>7} {r['max_ms']:>7}")
+    print(json.dumps(results, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
