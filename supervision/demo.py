@@ -26,7 +26,7 @@ from ticketing import deadlines
 from ticketing.audit import GENESIS, event_digest
 from ticketing.clock import to_local, utcnow
 from ticketing.models import Department, Ticket, TicketEvent, TicketSequence
-from ticketing.sla import deadline_after, extend
+from ticketing.sla import WorkCalendar, deadline_after, extend
 
 TYPE_MIX = (("咨询", 63.0), ("求助", 29.0), ("投诉", 3.0), ("举报", 1.5), ("建议", 2.0), ("表扬", 1.0), ("申请", 0.5))
 CONTENT = {
@@ -71,11 +71,25 @@ class _Chain:
         self.t["event_count"], self.t["head_hash"], self.t["updated_at"] = seq, digest, at
 
 
+class _MemoCalendar(WorkCalendar):
+    """The working calendar with per-day memo (chinese-calendar validates each date in O(holidays))."""
+
+    def __init__(self, base: WorkCalendar):
+        super().__init__(overrides=base.overrides, admin_years=base.admin_years)
+        self._memo: dict = {}
+
+    def is_workday(self, day):
+        value = self._memo.get(day)
+        if value is None:
+            value = self._memo[day] = WorkCalendar.is_workday(self, day)
+        return value
+
+
 class _Deadlines:
     """The policy and calendar loaded once, computing deadlines like ``ticketing.deadlines``."""
 
     def __init__(self, cal, policy_rows: list[dict]):
-        self.cal = cal
+        self.cal = _MemoCalendar(cal)
         self.policy = {(p["type"], p["urgency"]): p for p in policy_rows}
 
     def compute(self, ticket_type: str, urgency: str, start: datetime):
