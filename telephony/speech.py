@@ -185,6 +185,12 @@ class SpeechEngine:
         """Idle recognizers ready for reuse."""
         return len(self._pool)
 
+    @property
+    def reason_zh(self) -> str | None:
+        """`reason` for the Chinese UI (draft tickets, console): the cause stays verbatim because it
+        names a setting or a path the administrator has to fix."""
+        return None if self.enabled else f"语音识别未启用（{self.reason}），通话照常录音。"
+
     def status(self) -> dict:
         return {"enabled": self.enabled, "reason": self.reason, "warning": self.warning,
                 "model_dir": self.model_dir, "max_live": self.max_live, "live": self._live,

@@ -51,6 +51,7 @@ def test_engine_without_model_is_disabled_and_says_why(value):
     assert engine.enabled is False
     assert engine.reason in ("VOSK_MODEL_DIR is not set", "model directory /nonexistent/vosk-model-cn not found")
     assert engine.open_stream(lambda s: None, lambda s: None) is None
+    assert engine.reason in engine.reason_zh and engine.reason_zh.startswith("语音识别未启用")
     with pytest.raises(SpeechDisabled, match=engine.reason):
         transcribe_wav(engine, audio_path("ko_1.wav"))
     engine.close()
