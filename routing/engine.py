@@ -51,6 +51,7 @@ class Engine:
     def __post_init__(self) -> None:
         a = Automaton()
         lead_units: dict[str, set] = defaultdict(set)
+        self._co = {(unit_class(e["unit"]), e["matter"]): list(e["co_units"]) for e in self.entries}
         for e in self.entries:
             for kw in [e["matter"], *e["keywords"]]:
                 kw = normalize(kw)
@@ -102,8 +103,13 @@ class Engine:
                 seen = {e["phrase"] for e in ev}
                 ev += [{"phrase": t, "source": "model"} for t in
                        self.model.explain(x, unit_class(code)) if t not in seen]
+            co: list[str] = []
+            for e in ev:
+                if e["source"] == "catalogue" and "role" not in e:
+                    co += [c for c in self._co.get((unit_class(code), e["matter"]), ()) if c not in co]
+            co = [f"town-{town_code}" if c == "town" else c for c in co]
             departments.append({"code": code, "name": self.units[code], "score": round(score, 3),
-                                "evidence": ev})
+                                "evidence": ev, "co_units": [c for c in co if c in self.units and c != code]})
         rtype, type_scores = self._type(norm, x)
         cues = rules().urgent_cues(norm)
         urgent = emergency is not None or bool(cues)

@@ -48,6 +48,9 @@ SUPPRESS = ("火灾隐患 消防隐患 防火安全 防火检查 火灾保险 �
             "车祸赔偿 车祸理赔 出车祸赔偿 工伤认定 工伤鉴定 工伤赔偿 受伤认定 食物中毒赔偿 报警器 燃气报警器 烟雾报警器 "
             "防爆 爆炸物品管理 打架子鼓 打人民币 抢购 抢红包 抢票 抢车位 抢单 抢修 紧急抢修 大火锅 火锅店 火烧云 救命钱 "
             "自杀式 跳楼价 跳楼大甩卖 被困难 困难户 生活困难 困难补助 困难家庭 撞衫 中毒防治 心中 报警电话多少")
+#: time words that put the danger in the past; they silence even a strong phrase unless the text
+#: also says it is happening now
+PAST_TIME = "上个月 上周 上星期 去年 前年 以前 之前 当时 那年 那次 上次 几个月前 几年前 几天前 曾经 后来 早就"
 PAST = ("上个月 上周 上星期 去年 前年 以前 之前 当时 那年 几个月前 几年前 早就 已经出院 出院了 赔偿 医药费 "
         "认定 鉴定 报销 理赔 申请 办理 怎么办理 咨询 请问 想问 后来 曾经 伤残等级 打官司 赔钱 律师 法律援助 "
         "仲裁 起诉 补偿 救助 补助")
@@ -105,7 +108,9 @@ class Rules:
             danger.add(w, ("suppress", None))
         self.danger = danger.build()
         self.past = _automaton({"past": PAST}, min_pinyin=99)
-        self.now = _automaton({"now": NOW}, min_pinyin=99)
+        self.past_time = _automaton({"past": PAST_TIME}, min_pinyin=99)
+        self.now = _automaton({"now": NOW, "duration": "到现在 直到现在 现在还没 现在都没 现在也没 至今"},
+                              min_pinyin=99)
         self.calm = _automaton({"calm": NOT_EMERGENCY}, min_pinyin=99)
         self.types = _automaton(TYPE_CUES, min_pinyin=99)
         self.urgent = _automaton({"urgent": " ".join(URGENT_CUES)}, min_pinyin=99)
@@ -116,7 +121,7 @@ class Rules:
             return None
         hits = self.danger.find(text)
         past = bool(self.past.find(text))
-        now = bool(self.now.find(text))
+        now = any("now" in self.now.payloads[h.keyword] for h in self.now.find(text))
         strong: dict[str, list[str]] = {}
         weak: dict[str, list[str]] = {}
         for h in hits:
@@ -124,7 +129,7 @@ class Rules:
                 target = strong if strength == "strong" else weak if strength == "weak" else None
                 if target is not None and h.found not in target.setdefault(cat, []):
                     target[cat].append(h.found)
-        found = dict(strong)
+        found = {} if (self.past_time.find(text) and not now) else dict(strong)
         if not past:
             # a weak word (打架, 受伤) flags only with company: a present-tense cue, a second weak
             # word, or a strong word of another category
