@@ -188,6 +188,7 @@ class Endpoint:
                 if call.transcription == "pending":
                     jobs.enqueue(tasks.transcribe_call, call.id)
             record["final_event_times"] = session.final_event_times
+            record["final_latencies"] = session.final_latencies
             record["last_voice"] = session.caller_leg.last_voice
             record["ended_mono"] = session.ended_mono
             self.finished.append(record)

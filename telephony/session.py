@@ -81,6 +81,7 @@ class CallSession:
         self.legs: dict[str, Leg] = {"caller": Leg("caller", call)}
         self._lock = threading.Lock()
         self.final_event_times: list[float] = []
+        self.final_latencies: list[float] = []
 
     @property
     def caller_leg(self) -> Leg:
@@ -135,7 +136,11 @@ class CallSession:
                                              "speaker": "caller"})
 
     def _on_final(self, seg: dict) -> None:
-        self.final_event_times.append(time.monotonic())
+        now = time.monotonic()
+        self.final_event_times.append(now)
+        voice = self.caller_leg.last_voice
+        if voice is not None:
+            self.final_latencies.append(now - voice)  # speech end -> final text (bench/sip_load.py)
         self.final_events.append(seg)
         self._publish("transcript.final", {"call_id": self.call_uuid, "text": seg["text"],
                                            "start": seg["start"], "end": seg["end"],

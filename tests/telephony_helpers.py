@@ -55,7 +55,7 @@ def scenario(name: str, tmpdir: Path, **values) -> Path:
             (SIPP_DIR / "reinvite.inc").read_text()
     text = text.replace("@DTMF@", dtmf).replace("@MIDDLE@", middle)
     defaults = {"CALLER": CALLER, "PT": "0", "CODEC": "PCMU", "MEDIA_PORT": "[auto_media_port]",
-                "HOLD_MS": "1000", "AUDIO": str(AUDIO_DIR / "ko_1.ulaw")}
+                "HOLD_MS": "1000", "PRE_MS": "0", "AUDIO": str(AUDIO_DIR / "ko_1.ulaw")}
     defaults.update({k: str(v) for k, v in values.items()})
     for key, value in defaults.items():
         text = text.replace(f"@{key}@", value)
@@ -65,15 +65,17 @@ def scenario(name: str, tmpdir: Path, **values) -> Path:
 
 
 def run_sipp(scenario_path: Path, sip_port: int, *, calls: int = 1, rate: float | None = None,
-             timeout: int = 60, background: bool = False, cwd: Path | None = None):
+             timeout: int = 60, background: bool = False, cwd: Path | None = None,
+             local_port: int | None = None, extra: list[str] | None = None):
     """Place calls with SIPp against 127.0.0.1:sip_port. Returns the CompletedProcess (or Popen)."""
     require_sipp()
     cwd = cwd or scenario_path.parent
     cmd = [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scenario_path), "-s", "12345",
-           "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mi", "127.0.0.1",
+           "-i", "127.0.0.1", "-p", str(local_port or free_udp_port()), "-mi", "127.0.0.1",
            "-mp", str(random.randrange(20000, 29000, 2)), "-m", str(calls), "-l", str(calls),
            "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
            "-error_file", str(cwd / f"sipp-{scenario_path.stem}-err.log")]
+    cmd += list(extra or [])
     if rate:
         cmd += ["-r", str(rate)]
     else:

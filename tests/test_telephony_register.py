@@ -1,0 +1,39 @@
+"""Register mode: the endpoint registers at a PBX/proxy (here SIPp answering REGISTER) and takes calls."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.telephony_helpers import (SIPP_DIR, free_udp_port, require_sipp, run_sipp, scenario,
+                                     sipp_error_log, start_endpoint, wait_for)
+
+pytestmark = pytest.mark.sip
+
+
+def test_registered_endpoint_answers_calls_from_the_pbx(app, tmp_path):
+    require_sipp()
+    pbx_port = free_udp_port()
+    sip_port = free_udp_port()
+    sc = scenario("uac_call.xml", tmp_path, PRE_MS=2500, HOLD_MS=1000)
+    # SIPp plays the PBX: it answers our REGISTER (out-of-call scenario) and then sends the INVITE
+    proc = run_sipp(sc, sip_port, local_port=pbx_port, background=True, timeout=30,
+                    extra=["-oocsf", str(SIPP_DIR / "ooc_register_200.xml")])
+    holder: dict = {}
+    starter = threading.Thread(target=lambda: holder.setdefault("ep", start_endpoint(
+        app, sip_port=sip_port, sip_mode="register", sip_server="127.0.0.1", sip_server_port=pbx_port,
+        sip_user="hotline", sip_password="secret")))
+    starter.start()
+    starter.join(20)
+    endpoint = holder.get("ep")
+    assert endpoint is not None, "REGISTER was not answered"
+    try:
+        assert endpoint.phone.get_status().name == "REGISTERED"
+        out, _ = proc.communicate(timeout=40)
+        assert proc.returncode == 0, out[-2000:] + sipp_error_log(sc)
+        assert endpoint.wait_idle(10)
+        record = endpoint.finished[-1]
+        assert record["cause"] == "caller_hangup" and record["recording_seconds"] > 0.9
+    finally:
+        endpoint.phone.sip.register_timeout = 1  # the "PBX" is gone: do not wait 30 s to de-register
+        endpoint.stop()
