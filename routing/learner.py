@@ -115,7 +115,7 @@ def train(samples: list[Sample], c: float = 8.0) -> Model:
     units = np.array([unit_class(s.unit) for s in samples])
     labels = np.array([s.label for s in samples])
     weights = np.array([s.weight for s in samples], dtype=np.float64)
-    classes = sorted({u for u, lab in zip(units, labels) if lab > 0})
+    classes = sorted({str(u) for u, lab in zip(units, labels) if lab > 0})
     coef = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
     intercept = np.zeros(len(classes), dtype=np.float32)
     for j, cls in enumerate(classes):
