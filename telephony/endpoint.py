@@ -99,6 +99,10 @@ class Endpoint:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "Endpoint":
         self.phone.start()
+        if self.config.sip_mode == "register" and self.phone.get_status().name != "REGISTERED":
+            log.warning("sip.not_registered server=%s:%s status=%s (retrying in the background; "
+                        "check SIP_SERVER, SIP_USER and SIP_PASSWORD)", self.config.sip_server,
+                        self.config.sip_server_port, self.phone.get_status().name)
         log.info("sip.listening %s:%s mode=%s rtp=%s-%s", self.config.sip_host, self.config.sip_port,
                  self.config.sip_mode, self.config.sip_rtp_low, self.config.sip_rtp_high)
         return self
@@ -133,11 +137,14 @@ class Endpoint:
 
     def _answer(self, call: HardenedCall) -> None:
         session: CallSession = call.app
+        if call.state.name != "RINGING":
+            return  # cancelled while ringing (F3)
+        session.prepare(self.greeting)
         try:
             call.answer()
         except InvalidStateError:
-            return  # cancelled while ringing (F3)
-        session.answered(self.greeting)
+            return  # cancelled meanwhile: finish() discards the prepared recording
+        session.answered()
         self._safe_publish("call.answered", {"call_id": session.call_uuid, "caller": session.caller,
                                              "called": session.called,
                                              "transcription": session.transcription,
@@ -164,7 +171,7 @@ class Endpoint:
             cause = None
             if now - session.answered_mono > self.config.sip_max_call_seconds:
                 cause = "max_duration"
-            elif now - call.stream.last_rx > self.config.sip_rtp_timeout_seconds:
+            elif 0 < self.config.sip_rtp_timeout_seconds < now - call.stream.last_rx:
                 cause = "rtp_timeout"
             if cause:
                 log.warning("call.hangup call=%s cause=%s", session.call_uuid, cause)

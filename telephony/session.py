@@ -91,11 +91,11 @@ class CallSession:
         return 0.0 if self.answered_mono is None else time.monotonic() - self.answered_mono
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def answered(self, greeting: bytes | None) -> None:
-        """Start recording and transcription, then play the greeting."""
+    def prepare(self, greeting: bytes | None) -> None:
+        """Open recording and transcription and queue the greeting *before* the 200 OK, so the
+        first packet the caller sends after it is already recorded."""
         leg = self.caller_leg
-        self.answered_at, self.answered_mono = utcnow(), time.monotonic()
-        day = self.answered_at.strftime("%Y/%m/%d")
+        day = utcnow().strftime("%Y/%m/%d")
         leg.recorder = WavRecorder(os.path.join(self.recordings_dir, day, f"{self.call_uuid}-caller.wav"))
         self._open_transcriber(leg)
         stream = leg.call.stream
@@ -103,6 +103,9 @@ class CallSession:
         stream.on_dtmf = self._on_dtmf
         if greeting:
             stream.play(greeting)
+
+    def answered(self) -> None:
+        self.answered_at, self.answered_mono = utcnow(), time.monotonic()
 
     def _open_transcriber(self, leg: Leg) -> None:
         if self.speech is None or not self.speech.enabled:
@@ -172,6 +175,9 @@ class CallSession:
                 log.exception("call.transcription_failed call=%s", self.call_uuid)
                 self.transcription, self.transcription_note = "failed", "识别引擎出错"
         stream = leg.call.stream
+        if leg.recorder is not None and self.answered_at is None:  # CANCEL won the race to answer
+            os.remove(leg.recorder.path)
+            leg.recorder, seconds, segments = None, None, []
         rel = os.path.relpath(leg.recorder.path, self.recordings_dir) if leg.recorder else None
         return {
             "call_uuid": self.call_uuid, "sip_call_id": self.sip_call_id, "caller": self.caller,

@@ -28,7 +28,8 @@ def test_registered_endpoint_answers_calls_from_the_pbx(app, tmp_path):
     endpoint = holder.get("ep")
     assert endpoint is not None, "REGISTER was not answered"
     try:
-        assert endpoint.phone.get_status().name == "REGISTERED"
+        # pyVoIP retries a failed REGISTER in the background (e.g. sent before SIPp was listening)
+        assert wait_for(lambda: endpoint.phone.get_status().name == "REGISTERED", 15)
         out, _ = proc.communicate(timeout=40)
         assert proc.returncode == 0, out[-2000:] + sipp_error_log(sc)
         assert endpoint.wait_idle(10)
