@@ -7,6 +7,7 @@ domain event. A failed check or a lost race leaves nothing written.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,15 +45,44 @@ class Actor:
 
 
 # -- numbers ------------------------------------------------------------------------------------
+#: On PostgreSQL numbers are reserved NUMBER_BLOCK at a time in a short transaction of their own, so
+#: the per-day counter row is never locked for the length of a ticket's transaction (that lock
+#: serialised all creations behind each commit). Unused numbers of a block are skipped when the
+#: process stops: numbers stay unique and increasing per process, with possible gaps.
+NUMBER_BLOCK = 20
+_blocks: dict[str, tuple[int, int]] = {}
+_blocks_lock = threading.Lock()
+
+
+def reset_number_blocks() -> None:
+    """Forget reserved blocks (tests that wipe the database between cases)."""
+    with _blocks_lock:
+        _blocks.clear()
+
+
+def _reserve(conn, dialect: str, day: str, count: int) -> int:
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketSequence)
+    stmt = ins.values(day=day, last=count).on_conflict_do_update(
+        index_elements=[TicketSequence.day], set_={"last": TicketSequence.last + count}
+    ).returning(TicketSequence.last)
+    return conn.execute(stmt).scalar_one()
+
+
 def _next_number(session, received_utc: datetime) -> str:
     day = to_local(received_utc).strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketSequence)
-    stmt = ins.values(day=day, last=1).on_conflict_do_update(
-        index_elements=[TicketSequence.day], set_={"last": TicketSequence.last + 1}
-    ).returning(TicketSequence.last)
-    seq = session.execute(stmt).scalar_one()
-    return f"{day}{seq:06d}"
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
+        # SQLite serialises writers anyway; a second connection would wait on our own lock
+        return f"{day}{_reserve(session, engine.dialect.name, day, 1):06d}"
+    with _blocks_lock:
+        nxt, end = _blocks.get(day, (0, 0))
+        if nxt >= end:
+            with engine.connect() as conn:
+                last = _reserve(conn, "postgresql", day, NUMBER_BLOCK)
+                conn.commit()
+            nxt, end = last - NUMBER_BLOCK + 1, last + 1
+        _blocks[day] = (nxt + 1, end)
+    return f"{day}{nxt:06d}"
 
 
 # -- history -------------------------------------------------------------------------------------
@@ -128,10 +158,11 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000)
         caller_phone=inp.caller.phone, caller_id_number=inp.caller.id_number,
         confidential=inp.caller.confidential, content=inp.content, address=inp.address, town=town,
         received_at=received, created_by=actor.username, routing_suggestion=inp.routing_suggestion,
-        event_count=0, head_hash="",
+        event_count=0, head_hash="", main_department=None, merged_into=None,
+        co_departments=[], extensions=[], urgings=[],  # known empty: no lazy loads when serialized
     )
+    deadlines.apply_to(session, ticket, received)  # before add(): no autoflush INSERT-then-UPDATE
     session.add(ticket)
-    deadlines.apply_to(session, ticket, received)
     _append_event(session, ticket, actor, "create", None, lifecycle.DRAFT,
                   data={"channel": inp.channel, "type": inp.type, "urgency": inp.urgency})
     session.flush()

@@ -1,0 +1,171 @@
+"""Ticket creation through the REST API on PostgreSQL: tickets/s and latency percentiles.
+
+Starts the real web server (gunicorn, one gthread worker as in production) against a scratch
+PostgreSQL database, then C client threads POST /api/v1/tickets with keep-alive connections.
+
+    .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--threads 32]
+
+Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
+creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DB_URL = make_url(ADMIN_URL).set(database="hotline_bench_api").render_as_string(hide_password=False)
+BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
+        "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
+
+
+def recreate_database() -> None:
+    engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "hotline_bench_api" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "hotline_bench_api"'))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("server did not come up")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its threads (the gunicorn worker is a child of the arbiter)."""
+    total = 0.0
+    for p in [pid, *children(pid)]:
+        with open(f"/proc/{p}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
+
+
+def client_loop(port, token, n, latencies, errors):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    payload = json.dumps(BODY, ensure_ascii=False).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for _ in range(n):
+        t0 = time.perf_counter()
+        conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        latencies.append(time.perf_counter() - t0)
+        if resp.status != 201:
+            errors.append(resp.status)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--threads", type=int, default=32, help="gunicorn threads")
+    ap.add_argument("--embedded", action="store_true",
+                    help="background jobs in the web process (the `make run` default) instead of the "
+                         "production layout (Celery jobs, events over Redis)")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    args = ap.parse_args()
+
+    recreate_database()
+    env = {**os.environ, "DATABASE_URL": DB_URL, "HOTLINE_SIP_ENABLED": "false",
+           "HOTLINE_INSTANCE_DIR": "/tmp/hotline-bench-api", "SECRET_KEY": "bench"}
+    env.pop("REDIS_URL", None)
+    if not args.embedded:
+        # the Procfile's web process: jobs go to Celery (workers run elsewhere), events over Redis
+        env.update(REDIS_URL=args.redis, HOTLINE_BACKGROUND_JOBS="celery")
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", "1", "--threads", str(args.threads), "-b",
+                               f"127.0.0.1:{port}", "--log-level", "warning", "hotline.wsgi:app"],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=open("/tmp/hotline-bench-api.log", "w"))  # a pipe nobody reads would block it
+    try:
+        wait_http(port)
+        c = http.client.HTTPConnection("127.0.0.1", port)
+        c.request("POST", "/api/v1/auth/token", body=json.dumps({"username": "operator1", "password": "operator1-pass"}),
+                  headers={"Content-Type": "application/json"})
+        token = json.loads(c.getresponse().read())["token"]
+        warm: list = []
+        client_loop(port, token, 50, warm, [])
+        latencies: list[float] = []
+        errors: list[int] = []
+        per = args.requests // args.clients
+        threads = [threading.Thread(target=client_loop, args=(port, token, per, latencies, errors))
+                   for _ in range(args.clients)]
+        cpu0 = cpu_seconds(server.pid)
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        cpu = cpu_seconds(server.pid) - cpu0
+        lat = sorted(latencies)
+        pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000  # noqa: E731
+        layout = "embedded (jobs in-process)" if args.embedded else "production (Celery jobs, Redis events)"
+        print(f"api_create: PostgreSQL, {layout}, gunicorn 1 worker x {args.threads} threads, {args.clients} clients, "
+              f"{len(lat)} tickets in {elapsed:.2f}s")
+        print(f"  throughput  {len(lat) / elapsed:8.1f} tickets/s   (target >= 200)")
+        print(f"  latency ms  p50 {pct(50):6.1f}  p95 {pct(95):6.1f}  p99 {pct(99):6.1f}  max {lat[-1]*1000:6.1f}"
+              f"   (target p99 <= 50)  mean {statistics.mean(lat)*1000:.1f}")
+        print(f"  server CPU  {cpu / len(lat) * 1000:8.2f} ms per ticket -> one core sustains "
+              f"{len(lat) / cpu:6.0f} tickets/s  (1 min load average now {os.getloadavg()[0]:.1f})")
+        print(f"  errors      {len(errors)}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        engine = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "hotline_bench_api" WITH (FORCE)'))
+        engine.dispose()
+        if not args.embedded:
+            import redis
+
+            redis.Redis.from_url(args.redis).flushdb()  # the queued jobs nobody consumed
+
+
+if __name__ == "__main__":
+    main()
