@@ -78,6 +78,7 @@ def test_duplicate_is_merged(api):
     assert t["status"] == "merged" and t["merged_into"] == first
     master = op.get(f"/api/v1/tickets/{first}").get_json()
     assert master["events"][-1]["data"] == {"merged_from": second}
+    assert master["merged_tickets"] == [second]
     assert op.act(second, "accept").status_code == 409
     assert op.act(first, "merge", {"into": first}).status_code == 422
 

@@ -122,7 +122,8 @@ class Ticket(Base):
     co_departments: Mapped[list[Department]] = relationship(secondary=ticket_co_departments,
                                                             order_by=Department.code)
     town: Mapped[Town | None] = relationship()
-    merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id])
+    merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id], back_populates="merged")
+    merged: Mapped[list["Ticket"]] = relationship(back_populates="merged_into", order_by="Ticket.id")
     events: Mapped[list["TicketEvent"]] = relationship(back_populates="ticket",
                                                        order_by="TicketEvent.seq")
     extensions: Mapped[list["Extension"]] = relationship(back_populates="ticket",

@@ -218,6 +218,7 @@ def ticket_view(ticket, role: str, *, with_events: bool = False) -> dict:
         "reply": ticket.reply_text, "direct_answer": ticket.direct_answer,
         "satisfaction": ticket.satisfaction, "solved": ticket.solved,
         "merged_into": ticket.merged_into.number if ticket.merged_into else None,
+        "merged_tickets": [m.number for m in ticket.merged],
         "reopen_count": ticket.reopen_count,
         "routing_suggestion": ticket.routing_suggestion if role != DEPARTMENT else None,
         "extensions": [{

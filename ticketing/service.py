@@ -159,7 +159,7 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000)
         confidential=inp.caller.confidential, content=inp.content, address=inp.address, town=town,
         received_at=received, created_by=actor.username, routing_suggestion=inp.routing_suggestion,
         event_count=0, head_hash="", main_department=None, merged_into=None,
-        co_departments=[], extensions=[], urgings=[],  # known empty: no lazy loads when serialized
+        co_departments=[], extensions=[], urgings=[], merged=[],  # known empty: no lazy loads when serialized
     )
     deadlines.apply_to(session, ticket, received)  # before add(): no autoflush INSERT-then-UPDATE
     session.add(ticket)
@@ -456,7 +456,8 @@ def list_tickets(session, actor: Actor, *, status=None, type_=None, department=N
     rows = session.scalars(
         stmt.options(selectinload(Ticket.co_departments), selectinload(Ticket.main_department),
                      selectinload(Ticket.town), selectinload(Ticket.extensions),
-                     selectinload(Ticket.urgings), selectinload(Ticket.merged_into))
+                     selectinload(Ticket.urgings), selectinload(Ticket.merged_into),
+                     selectinload(Ticket.merged))
         .order_by(Ticket.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
     return total, rows
 
