@@ -59,7 +59,8 @@ def load_greeting(path: str | None) -> bytes:
         log.warning("greeting.missing path=%s (playing silence)", path)
         return b""
     with wave.open(path, "rb") as w:
-        pcm, width, channels, rate = w.readframes(w.getnframes()), w.getsampwidth(), w.getnchannels(), w.getframerate()
+        pcm = w.readframes(w.getnframes())
+        width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
     if width != 2:
         pcm = audioop.lin2lin(pcm, width, 2)
     if channels == 2:

@@ -36,6 +36,10 @@ F13 Answering waits on a hard-coded ``Timer(1, ...)`` and the callback thread mu
     whole call; SIP traffic is ignored for 1 s after ``start()``; ``start()`` always REGISTERs.
     -> the answer delay is configurable (SIP_ANSWER_DELAY_MS), no thread per call, the receive
     loop starts at once, peer mode never REGISTERs.                     test_answer_within_a_second
+F15 REGISTER (every ~2 minutes in register mode) reads the socket directly and takes the next
+    datagram as the registrar's answer: a request arriving meanwhile (an INVITE!) is lost and the
+    registration counted as failed. -> while pyVoIP waits, requests and other responses are handed
+    to the normal handlers (``_DispatchingSocket``).          test_requests_during_register_*
 F14 The parser needs "Name: value", case-sensitive names, no compact headers; an INVITE without
     SDP gets 180 then silence. -> datagrams are normalised first (``sdp.normalize``); no usable
     offer -> 488.                                                         test_compact_headers_*
@@ -89,6 +93,35 @@ class HardenedSIPMessage(SIP.SIPMessage):
         return sdp.first(self.raw_headers, name, default)
 
 
+class _DispatchingSocket:
+    """F15: the SIP socket as pyVoIP's REGISTER code sees it: ``recv`` returns only responses to
+    REGISTER; everything else read meanwhile goes to the phone's handlers."""
+
+    def __init__(self, sock, client: "HardenedSIPClient") -> None:
+        self._sock, self._client = sock, client
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def recv(self, size: int) -> bytes:
+        deadline = time.monotonic() + self._client.register_timeout
+        while True:
+            self._sock.setblocking(True)
+            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                raw, source = self._sock.recvfrom(65535)
+            finally:
+                self._sock.settimeout(None)
+            start = raw.split(b"\r\n", 1)[0]
+            if start.startswith(b"SIP/2.0") and b"REGISTER" in sdp.first(
+                    sdp.split_message(raw)[1], "CSeq").encode():
+                return raw
+            if raw.strip(b"\r\n\x00 "):
+                self._client.dispatch(raw, source)
+            if time.monotonic() >= deadline:
+                raise TimeoutError("no answer to REGISTER")
+
+
 class HardenedSIPClient(SIP.SIPClient):
     def __init__(self, *args, mode: str = "peer", **kwargs):
         self.mode = mode
@@ -112,6 +145,8 @@ class HardenedSIPClient(SIP.SIPClient):
         self.s = SIP.socket.socket(SIP.socket.AF_INET, SIP.socket.SOCK_DGRAM)
         self.s.bind((self.myIP, self.myPort))
         self.out = self.s
+        if self.mode == "register":
+            self.s = self.out = _DispatchingSocket(self.s, self)
         self._loop = threading.Thread(target=self.recv_loop, name="sip-recv", daemon=True)
         self._loop.start()
         if self.mode == "register":
@@ -153,8 +188,10 @@ class HardenedSIPClient(SIP.SIPClient):
 
     def recv(self) -> None:
         raw, source = self.s.recvfrom(65535)
-        if not raw.strip(b"\r\n\x00 "):
-            return  # keepalive
+        if raw.strip(b"\r\n\x00 "):  # else a keepalive
+            self.dispatch(raw, source)
+
+    def dispatch(self, raw: bytes, source) -> None:
         try:
             message = HardenedSIPMessage(raw, source)
         except Exception as exc:  # noqa: BLE001 - malformed datagrams are dropped, never fatal
@@ -435,8 +472,9 @@ class HardenedPhone(VoIPPhone):
         offer = sdp.parse_offer(msg.raw_body)
         pt = offer.choose_codec() if offer else None
         if offer is None or pt is None:
+            warning = 'Warning: 304 hotline "G.711 audio offer required"'
             sip.send_response(msg, sip.response(msg, 488, "Not Acceptable Here", to_tag=sip.gen_tag(),
-                                                extra=["Warning: 304 hotline \"G.711 audio offer required\""]))
+                                                extra=[warning]))
             return
         try:
             stream = self.ports.open(self.myIP, lambda port: RtpStream(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hotline.events import publish_after_commit
 from ticketing import service as tickets
 from ticketing.clock import iso, utcnow
-from ticketing.exceptions import Forbidden, NotFound
+from ticketing.exceptions import NotFound
 from ticketing.lifecycle import DEPARTMENT
 from ticketing.schemas import CallerIn
 

@@ -220,7 +220,9 @@ class RawUac:
 
     def request(self, method: str, cseq: int = 1, body: str = "", extra: str = "", to_tag: bool = False,
                 call_id: str | None = None) -> str:
-        to = f"<sip:12345@127.0.0.1:{self.sip_port}>" + (f";tag={self.to_tag}" if to_tag and self.to_tag else "")
+        to = f"<sip:12345@127.0.0.1:{self.sip_port}>"
+        if to_tag and self.to_tag:
+            to += f";tag={self.to_tag}"
         lines = [f"{method} sip:12345@127.0.0.1:{self.sip_port} SIP/2.0",
                  f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{random.randrange(1 << 40):x}",
                  f"From: <sip:{self.caller}@127.0.0.1:{self.port}>;tag={self.tag}", f"To: {to}",

@@ -5,7 +5,6 @@ import os
 import wave
 from datetime import timedelta
 
-import pytest
 
 from tests.conftest import both_databases
 from ticketing.clock import utcnow

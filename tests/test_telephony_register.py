@@ -38,3 +38,42 @@ def test_registered_endpoint_answers_calls_from_the_pbx(app, tmp_path):
     finally:
         endpoint.phone.sip.register_timeout = 1  # the "PBX" is gone: do not wait 30 s to de-register
         endpoint.stop()
+
+
+def test_requests_during_register_are_answered_not_lost(app):
+    """F15: pyVoIP reads the registrar's answer straight from the socket; a request arriving first
+    (here an OPTIONS; in production an INVITE during re-registration) used to be eaten."""
+    import socket
+
+    from tests.telephony_helpers import RawUac
+
+    registrar = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    registrar.bind(("127.0.0.1", 0))
+    registrar.settimeout(10)
+    sip_port = free_udp_port()
+    seen: dict = {}
+
+    def fake_registrar():
+        data, addr = registrar.recvfrom(65535)
+        uac = RawUac(sip_port)
+        uac.send(uac.request("OPTIONS"))
+        seen["options"] = uac.recv(3)
+        uac.close()
+        head = data.decode().split("\r\n\r\n")[0].split("\r\n")
+        keep = [h for h in head[1:] if h.split(":")[0] in ("Via", "From", "Call-ID", "CSeq", "Contact")]
+        to = [h + ";tag=reg1" for h in head if h.startswith("To:")]
+        reply = "\r\n".join(["SIP/2.0 200 OK", *keep, *to, "Expires: 120", "Content-Length: 0"])
+        registrar.sendto((reply + "\r\n\r\n").encode(), addr)
+
+    thread = threading.Thread(target=fake_registrar, daemon=True)
+    thread.start()
+    endpoint = start_endpoint(app, sip_port=sip_port, sip_mode="register", sip_server="127.0.0.1",
+                              sip_server_port=registrar.getsockname()[1], sip_user="hotline")
+    try:
+        thread.join(10)
+        assert endpoint.phone.get_status().name == "REGISTERED"
+        assert seen["options"] and seen["options"].startswith("SIP/2.0 200")
+    finally:
+        endpoint.phone.sip.register_timeout = 1
+        endpoint.stop()
+        registrar.close()
