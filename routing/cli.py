@@ -74,7 +74,8 @@ def catalogue_export(file) -> None:
 @catalogue_group.command("import")
 @click.argument("file")
 @click.option("--actor", required=True, help="who makes the change (kept in the history)")
-def catalogue_import(file, actor) -> None:
+@click.option("--train/--no-train", default=True, help="retrain the model right after the import")
+def catalogue_import(file, actor, train) -> None:
     """Make the catalogue equal to FILE (.yaml or .csv); every change is versioned."""
     from hotline.extensions import db
     from ticketing.exceptions import TicketingError
@@ -90,7 +91,7 @@ def catalogue_import(file, actor) -> None:
         except TicketingError as exc:
             _fail(exc)
         click.echo(f"imported: {counts}; catalogue version {catalogue.version(db.session)}")
-        if counts["created"] or counts["updated"] or counts["deleted"]:
+        if train and (counts["created"] or counts["updated"] or counts["deleted"]):
             service.train(db.session)
             click.echo("model retrained")
 
