@@ -14,6 +14,10 @@ Figures per N:
   flush at hang-up        finish() duration after the last chunk (final text when the caller hangs up).
   partial staleness       on_partial wall time minus the feed time of the audio it covers.
   CPU cores, RSS          process CPU time / wall time during the run; VmRSS and VmHWM.
+  CPU-s/audio-s           process CPU per second of audio per stream: the capacity figure that
+                          does not depend on how much of a shared machine the bench was given
+                          (cores needed for N live calls ~ N x this).
+  shed                    streams that fell more than 15 s behind and gave up (complete=False).
 Uses VOSK_MODEL_DIR, else the test-only Korean model (recognition quality is not measured here).
 """
 from __future__ import annotations
@@ -31,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from hotline.config import Config  # noqa: E402
-from telephony.speech import SpeechEngine, read_wav_pcm  # noqa: E402
+from telephony.speech import SpeechEngine, read_wav_pcm, transcribe_wav  # noqa: E402
 
 CHUNK = 320  # 20 ms of 8 kHz 16-bit audio
 
@@ -103,6 +107,7 @@ def run_streams(engine: SpeechEngine, pcm: bytes, ends: list[float], n: int, see
         fed = time.monotonic()
         stream.finish()
         res["flush"] = time.monotonic() - fed
+        res["incomplete"] = not stream.complete
 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(n)]
     cpu0, wall0 = os.times(), time.monotonic()
@@ -111,7 +116,8 @@ def run_streams(engine: SpeechEngine, pcm: bytes, ends: list[float], n: int, see
     for thread in threads:
         thread.join()
     cpu1, wall1 = os.times(), time.monotonic()
-    cores = ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / (wall1 - wall0)
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    cores = cpu / (wall1 - wall0)
 
     final_latency, final_lag, partial_stale, missed = [], [], [], 0
     for res in results:
@@ -132,7 +138,9 @@ def run_streams(engine: SpeechEngine, pcm: bytes, ends: list[float], n: int, see
             partial_stale.append(wall - (start + seg["end"]))
     flushes = [r["flush"] for r in results if r["flush"] is not None]
     return {"n": n, "final": final_latency, "lag": final_lag, "partial": partial_stale,
-            "flush": flushes, "missed": missed, "cores": cores, "rss": rss_mb()}
+            "flush": flushes, "missed": missed, "cores": cores, "rss": rss_mb(),
+            "cpu_per_audio_s": cpu / (n * len(pcm) / 16000),
+            "shed": sum(1 for r in results if r.get("incomplete"))}
 
 
 def fmt(values: list[float]) -> str:
@@ -147,6 +155,9 @@ def main() -> None:
     parser.add_argument("--audio", default=os.path.join(ROOT, "tests", "data", "audio", "ko_call.wav"))
     parser.add_argument("--cold", action="store_true", help="no pre-warmed recognizers (new ones per N)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--warmup-calls", type=int, default=0,
+                        help="before measuring, run each pooled recognizer through the audio this many times "
+                             "(steady state of a SIP process that has served calls)")
     args = parser.parse_args()
     counts = [int(x) for x in args.streams.split(",")]
 
@@ -175,9 +186,22 @@ def main() -> None:
         print(f"pre-warmed {engine.pooled} recognizers with the greeting in {time.monotonic() - started:.1f} s "
               f"({cpu1.user - cpu0.user:.1f} CPU-s), RSS {rss_mb()[0]:.0f} MB")
 
+    if args.warmup_calls and not args.cold:
+        started, cpu0 = time.monotonic(), os.times()
+        recs = list(engine._pool)
+        for _ in range(args.warmup_calls):
+            for rec in recs:
+                for offset in range(0, len(pcm), 3200):
+                    rec.accept(pcm[offset:offset + 3200])
+                rec.kaldi.FinalResult()
+                rec.kaldi.Reset()
+        cpu1 = os.times()
+        print(f"warm-up calls: {args.warmup_calls} x {len(recs)} recognizers in {time.monotonic() - started:.1f} s "
+              f"({(cpu1.user - cpu0.user) / (args.warmup_calls * len(recs) * len(pcm) / 16000):.3f} CPU-s per audio-s)")
+
     print()
     print("    N  final after speech end   decode lag at final    flush at hang-up     partial staleness"
-          "   missed  CPU cores   RSS / peak MB")
+          "   missed shed  CPU cores CPU-s/audio-s  RSS / peak MB")
     print("       median/ p95 /  max       median/ p95 /  max     median/ p95 /  max   median/ p95 /  max")
     for n in counts:
         if args.cold:
@@ -186,8 +210,15 @@ def main() -> None:
                                               prewarm=0)
         res = run_streams(engine, pcm, ends, n, args.seed + n)
         print(f"  {n:3d}  {fmt(res['final'])}      {fmt(res['lag'])}    {fmt(res['flush'])}  {fmt(res['partial'])}"
-              f"  {res['missed']:5d}  {res['cores']:8.2f}   {res['rss'][0]:5.0f} / {res['rss'][1]:5.0f}",
+              f"  {res['missed']:5d} {res['shed']:4d}  {res['cores']:8.2f}  {res['cpu_per_audio_s']:8.3f}"
+              f"     {res['rss'][0]:5.0f} / {res['rss'][1]:5.0f}",
               flush=True)
+    started, cpu0 = time.monotonic(), os.times()
+    segments = transcribe_wav(engine, args.audio)
+    wall, cpu1 = time.monotonic() - started, os.times()
+    print(f"\nafter-call transcribe_wav of {len(pcm) / 16000:.1f} s: {wall:.2f} s wall "
+          f"({len(pcm) / 16000 / wall:.1f}x real time, {cpu1.user - cpu0.user:.2f} CPU-s), {len(segments)} segments")
+    print(f"load average now {os.getloadavg()[0]:.2f}")
     engine.close()
 
 
