@@ -103,6 +103,11 @@ def rooms_for_event(name: str, payload: dict) -> list[str]:
         if payload.get("department"):
             rooms.append(f"dept:{payload['department']}")
         return rooms
+    if name.startswith("urging."):
+        rooms = ["supervisors"]
+        if payload.get("department"):
+            rooms.append(f"dept:{payload['department']}")
+        return rooms
     if name == "agent.state":
         rooms = ["supervisors"]
         if payload.get("user_id"):

@@ -43,7 +43,10 @@ def _page(template: str, page: str, **extra):
           "department": None if current_user.department is None else
           {"code": current_user.department.code, "name": current_user.department.name}}
     boot = {"page": page, "me": me, "labels": {"status": STATUS_LABELS, "action": ACTION_LABELS,
-                                               "state": STATE_LABELS}, "types": list(TYPES), **extra}
+                                               "state": STATE_LABELS}, "types": list(TYPES),
+            "features": {"supervision": "supervision_api.record_callback" in current_app.view_functions,
+                         "routing": "routing_api.suggest" in current_app.view_functions},
+            **extra}
     return render_template(template, boot=boot, page=page, **extra)
 
 

@@ -108,6 +108,9 @@ def live(app):
 
 
 def new_context(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10000)
     ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     ctx.set_default_timeout(10000)
     return ctx

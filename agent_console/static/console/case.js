@@ -85,21 +85,34 @@ const Case = (() => {
     return body;
   }
 
+  /** 督办 and 回访 go through supervision's endpoints when that package is installed (they announce
+   * the urging to the unit and reopen on 不满意); everything else is the ticket API's action. */
   async function perform(ticket, action, body) {
-    const t = await api("POST", `/api/v1/tickets/${encodeURIComponent(ticket.number)}/actions/${action}`, body || {});
-    if (action === "callback" && body.satisfaction === "不满意" && t.allowed_actions.includes("reopen")) {
-      // 不满意 sends the ticket back to its unit at once (重办), as the county's procedure requires.
-      return api("POST", `/api/v1/tickets/${encodeURIComponent(ticket.number)}/actions/reopen`,
-                 {note: "回访不满意，重办：" + (body.note || "")});
+    const n = encodeURIComponent(ticket.number);
+    const direct = (a, b) => api("POST", `/api/v1/tickets/${n}/actions/${a}`, b || {});
+    const supervision = (boot.features || {}).supervision;
+    if (action === "urge" && supervision) return api("POST", "/api/v1/supervision/urgings", {number: ticket.number, ...body});
+    if (action === "callback") {
+      if (supervision) return api("POST", `/api/v1/supervision/callbacks/${n}`, body);
+      const t = await direct("callback", body);
+      return body.satisfaction === "不满意" ? direct("reopen", {note: "回访不满意，重办：" + (body.note || "")}) : t;
     }
-    return t;
+    return direct(action, body);
+  }
+
+  async function acknowledge(urging) {
+    return api("POST", `/api/v1/urgings/${urging.id}/acknowledge`, {});
   }
 
   function actionBar(ticket, holder, onChanged) {
     const opts = {onChanged};
     const bar = el("div", {class: "actions", role: "group", "aria-label": "工单操作"});
     const formBox = el("div");
-    for (const action of ticket.allowed_actions) {
+    const me = boot.me;
+    const coUnit = me.role === "department" && me.department &&
+      (!ticket.main_department || ticket.main_department.code !== me.department.code);
+    const MAIN_ONLY = new Set(["sign", "return", "request_extension", "reply"]);
+    for (const action of ticket.allowed_actions.filter((a) => !(coUnit && MAIN_ONLY.has(a)))) {
       const label = actionLabel(action);
       bar.append(el("button", {type: "button", class: action === "urge" || action === "return" ? "danger" : null,
         "data-action": action, onclick: async () => {
@@ -219,14 +232,19 @@ const Case = (() => {
     }
     if ((ticket.urgings || []).length) {
       root.append(el("h3", {text: "督办"}), el("ul", {class: "list"}, ...ticket.urgings.map((u) =>
-        el("li", {}, `${fmt(u.urged_at)} ${u.urged_by}：${u.note}`, u.acknowledged_at ? `（已签收 ${fmt(u.acknowledged_at)}）` : "（未签收）"))));
+        el("li", {}, `${fmt(u.urged_at)} ${u.urged_by}：${u.note}`, u.acknowledged_at ? `（已签收 ${fmt(u.acknowledged_at)}）` : "（未签收）",
+          !u.acknowledged_at && boot.me.role === "department" ? el("button", {type: "button", text: "督办签收", onclick: async () => {
+            await guarded(() => acknowledge(u));
+            toast(`督办签收成功：${ticket.number}`);
+            opts.onChanged && opts.onChanged(ticket);
+          }}) : null))));
     }
     if (ticket.events) {
       root.append(callsSection(ticket));
       root.append(el("h3", {text: "处理过程"}), el("ol", {class: "timeline", "aria-label": "事件时间线"},
         ...ticket.events.map((e) => el("li", {},
           el("span", {class: "muted", text: fmt(e.at) + " "}), el("strong", {text: e.action_label}),
-          ` · ${e.actor}`, e.to_status && e.from_status !== e.to_status ? ` · ${statusLabel(e.from_status)}→${statusLabel(e.to_status)}` : "",
+          ` · ${e.actor}`, e.from_status && e.to_status && e.from_status !== e.to_status ? ` · ${statusLabel(e.from_status)}→${statusLabel(e.to_status)}` : "",
           e.note ? el("div", {class: "pre", text: e.note}) : null,
           e.data && e.data.text ? el("div", {class: "pre", text: e.data.text}) : null,
           e.data && e.data.attachments ? attachmentLinks(e.data.attachments) : null))));

@@ -56,8 +56,11 @@
       if (p.action === "dispatch" || p.action === "reassign" || p.action === "reopen") {
         toast(`新工单到达：${p.number}`); S.fresh.add(p.number);
       } else if (p.action === "urge") { toast(`督办提醒：工单 ${p.number}`, "error"); S.fresh.add(p.number); }
+      else if (p.action === "escalate") { toast(`督办通报：工单 ${p.number}`, "error"); }
       reload();
       if (S.selected === p.number) select(p.number);
+    } else if (name === "urging.escalated") {
+      reload();
     } else if (name === "deadline.card") {
       toast(`${p.card === "red" ? "红牌超期" : "黄牌预警"}：工单 ${p.number}`, p.card === "red" ? "error" : null);
       reload();

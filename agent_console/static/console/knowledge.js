@@ -13,7 +13,7 @@
     for (const a of r.items) {
       list.append(el("li", {},
         el("div", {class: "item-head"}, el("a", {href: "#", onclick: (e) => { e.preventDefault(); show(a.id); }}, segs(a.title_segments)),
-          ...a.tags.map((t) => el("span", {class: "badge", text: t})),
+          ...a.tags.map((t) => el("span", {class: "badge"}, (a.tag_hits || []).includes(t) ? el("mark", {text: t}) : t)),
           a.active ? null : el("span", {class: "badge", text: "停用"})),
         el("div", {class: "muted"}, segs(a.snippet_segments))));
     }

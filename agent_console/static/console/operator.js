@@ -119,7 +119,7 @@
     (r.departments || []).forEach((d, i) => {
       list.append(el("li", {},
         el("label", {}, el("input", {type: "radio", name: "pick-dept", value: d.code, checked: i === 0,
-          onchange: () => { $("f-main").value = d.code; showEvidence(d); }}),
+          onchange: () => pick(d)}),
           `${d.name}（${Math.round((d.score || 0) * 100)}%）`),
         el("button", {type: "button", text: "加为协办", "aria-label": "加为协办 " + d.name, onclick: () => {
           for (const o of $("f-co").options) if (o.value === d.code) o.selected = true; }})));
@@ -131,7 +131,14 @@
     if (r.emergency) {
       toast(`注意：疑似紧急情况（${(r.emergency.evidence || []).join("、")}），请即转 ${r.emergency.number || "110/119/120"}`, "error");
     }
-    if ((r.departments || [])[0]) { $("f-main").value = r.departments[0].code; showEvidence(r.departments[0]); }
+    if ((r.departments || [])[0]) pick(r.departments[0]);
+  }
+  /** Take a suggested unit as main unit, with the co-units the catalogue names for that matter. */
+  function pick(d) {
+    $("f-main").value = d.code;
+    const co = new Set(d.co_units || []);
+    for (const o of $("f-co").options) o.selected = co.has(o.value) && o.value !== d.code;
+    showEvidence(d);
   }
   function showEvidence(d) {
     const box = clear($("evidence"));
@@ -257,7 +264,7 @@
     for (const a of r.items) {
       list.append(el("li", {class: "kb-item"},
         el("div", {class: "item-head"}, el("strong", {}, segs(a.title_segments)),
-          ...a.tags.map((t) => el("span", {class: "badge", text: t}))),
+          ...a.tags.map((t) => el("span", {class: "badge"}, (a.tag_hits || []).includes(t) ? el("mark", {text: t}) : t))),
         el("div", {class: "muted"}, segs(a.snippet_segments)),
         el("div", {class: "row"},
           el("button", {type: "button", text: "查看全文", onclick: () => showArticle(a.id)}),

@@ -36,13 +36,32 @@
       el("tr", {}, el("td", {text: s.label}), el("td", {text: String(s.count)}))));
   }
 
+  /** Supervision's lists (its yellow/red card rules) when that package is installed; the console's
+   * own deadline query otherwise. Both are normalised to the ticket shape used here. */
+  const norm = (r) => r.deadlines ? r : {number: r.number, status: r.status, type: r.type, content: r.content || "",
+    main_department: r.department || null, card: r.card || null, extensions: [],
+    deadlines: {sign_by: r.sign_by, reply_by: r.reply_by}, deadline_at: r.deadline_at, deadline_kind: r.deadline_kind};
+  const sup = (Hotline.boot.features || {}).supervision;
+  const firstOk = (official, fallback) => (sup ? official : fallback)();
   async function loadLists() {
-    const [d, x, c] = await Promise.all([api("GET", "/api/v1/console/deadlines"), api("GET", "/api/v1/console/extensions"),
-      api("GET", "/api/v1/tickets?status=callback&per_page=100")]);
-    S.lists = {overdue: d.overdue, near: d.near, extensions: x.items, callbacks: c.items};
-    $("k-overdue").textContent = d.overdue.length;
-    $("k-near").textContent = d.near.length;
+    const [near, overdue, x, c] = await Promise.all([
+      firstOk(() => api("GET", "/api/v1/supervision/near-deadline").then((r) => r.items),
+              () => api("GET", "/api/v1/console/deadlines").then((r) => r.near)),
+      firstOk(() => api("GET", "/api/v1/supervision/overdue").then((r) => r.items),
+              () => api("GET", "/api/v1/console/deadlines").then((r) => r.overdue)),
+      api("GET", "/api/v1/console/extensions"),
+      firstOk(() => api("GET", "/api/v1/supervision/callbacks"),
+              () => api("GET", "/api/v1/tickets?status=callback&per_page=100"))]);
+    S.lists = {overdue: overdue.map(norm), near: near.map(norm), extensions: x.items, callbacks: c.items.map(norm)};
+    $("k-overdue").textContent = S.lists.overdue.length;
+    $("k-near").textContent = S.lists.near.length;
     renderList();
+  }
+
+  function badge(t) {
+    if (t.card === "red") return el("span", {class: "badge red", text: "红牌超期"});
+    if (t.card === "yellow") return el("span", {class: "badge yellow", text: "黄牌预警"});
+    return deadlineBadge(t);
   }
 
   function renderList() {
@@ -51,14 +70,15 @@
     if (!items.length) list.append(el("li", {class: "muted", text: "暂无"}));
     for (const t of items) {
       const pending = (t.extensions || []).find((e) => e.status === "pending");
-      list.append(el("li", {class: t.number === S.selected ? "selected" : null},
+      const due = t.deadline_at || t.deadlines.reply_by;
+      list.append(el("li", {class: t.number === S.selected ? "selected" : null, "data-number": t.number},
         el("div", {class: "item-head"},
           el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); select(t.number); }}),
-          el("span", {class: "badge", text: statusLabel(t.status)}), deadlineBadge(t),
+          el("span", {class: "badge", text: statusLabel(t.status)}), badge(t),
           el("span", {class: "muted", text: t.main_department ? t.main_department.name : ""})),
         el("div", {class: "clip", text: t.content}),
         pending && S.list === "extensions" ? el("div", {class: "muted", text: `申请延期 ${pending.workdays} 个工作日：${pending.reason}`}) : null,
-        el("div", {class: "muted", text: `办结时限 ${fmt(t.deadlines.reply_by)}`})));
+        el("div", {class: "muted", text: `${t.deadline_kind === "sign" ? "签收" : "办结"}时限 ${fmt(due)}`})));
     }
   }
 
@@ -76,7 +96,7 @@
   const refreshSoon = debounce(() => loadLists().catch((e) => console.error(e)), 250);
   Hotline.live((name, p) => {
     refreshBoard();
-    if (name.startsWith("ticket.") || name === "deadline.card") refreshSoon();
+    if (name.startsWith("ticket.") || name === "deadline.card" || name.startsWith("urging.")) refreshSoon();
     if (name === "deadline.card") toast(`${p.card === "red" ? "红牌超期" : "黄牌预警"}：${p.number}`);
     if (S.selected && p.number === S.selected) select(S.selected);
   }, () => { refreshBoard(); refreshSoon(); if (S.selected) select(S.selected); });
