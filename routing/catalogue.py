@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ticketing.models import Department
 
 from .exceptions import Conflict, NotFound, ValidationFailed
-from .models import CatalogueChange, CatalogueEntry
+from .models import CatalogueChange, CatalogueEntry, Example
 from .schemas import EntryIn, EntryPatch, parse
 
 log = logging.getLogger("hotline.routing")
@@ -33,13 +33,24 @@ def seed_data() -> dict:
     return yaml.safe_load(resources.files("routing.data").joinpath("catalogue.yaml").read_text("utf-8"))
 
 
+def seed_examples() -> list[dict]:
+    """Labelled requests shipped with the seed (the training part of tests/data/routing_requests.csv,
+    never its held-out part), so a fresh install already knows colloquial phrasing and types."""
+    text = resources.files("routing.data").joinpath("seed_examples.csv").read_text("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def ensure_seeded(session) -> int:
-    """Load the shipped seed once (the first time the catalogue has no history at all)."""
+    """Load the shipped seed once (the first time the catalogue has no history at all): the
+    catalogue, plus the seed examples for the learned model."""
     if version(session):
         return 0
     rows = _rows_from_mapping(seed_data())
     try:
         n = _apply(session, rows, actor="seed", source="seed", known_units=None)
+        for ex in seed_examples():
+            session.add(Example(text=ex["text"], unit=ex["department"], type=ex["type"] or None,
+                                label=1, source="seed"))
         session.commit()
     except IntegrityError:  # another process seeded at the same time
         session.rollback()
