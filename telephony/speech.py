@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 RATE = 8000
 BYTES_PER_SECOND = RATE * 2
 PARTIAL_EVERY = 0.3  # seconds of audio between partial polls (polling is cheap; text must change)
-MAX_BATCH_BYTES = 3200  # 0.1 s: how much queued audio one AcceptWaveform call takes when behind
+MIN_BATCH_BYTES = 1600  # 0.1 s: vosk costs ~8 % less CPU per audio-s than with 20 ms calls
+MAX_BATCH_BYTES = 3200  # 0.2 s: how much queued audio one AcceptWaveform call takes when behind
 MAX_LAG = 15.0  # seconds a stream may fall behind before it gives up (load shedding)
 ENDPOINT_SILENCE = 0.3  # seconds of quiet after speech that end an utterance (None: vosk's rules only)
 MIN_SPEECH = 0.2  # seconds of voiced audio an utterance needs before quiet can end it
@@ -366,8 +367,9 @@ class Transcriber:
                 batch, done = [chunk], False
                 size = len(chunk)
                 while size < MAX_BATCH_BYTES:
-                    try:
-                        more = self._queue.get_nowait()
+                    try:  # wait briefly for a 0.1 s batch, then take only what is queued
+                        more = (self._queue.get(timeout=0.15) if size < MIN_BATCH_BYTES
+                                else self._queue.get_nowait())
                     except queue.Empty:
                         break
                     if more is None:
