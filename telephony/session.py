@@ -22,6 +22,7 @@ log = logging.getLogger("telephony.session")
 
 RATE = 8000
 VOICE_RMS = 300  # 16-bit RMS above which a frame counts as speech (for latency figures)
+FINISH_TIMEOUT = 10.0  # seconds to wait for live decoding to catch up after hang-up
 
 
 class WavRecorder:
@@ -170,10 +171,17 @@ class CallSession:
         segments: list[dict] = []
         if transcriber is not None:
             try:
-                segments = transcriber.finish()
+                segments = transcriber.finish(timeout=FINISH_TIMEOUT)
+                if not getattr(transcriber, "complete", True):
+                    # shed under load or still far behind: redo it from the recording (Celery)
+                    self.transcription = "pending"
+                    self.transcription_note = (f"live transcription incomplete ({transcriber.error}); "
+                                               "transcribed after the call")[:300]
+                    segments = []
             except Exception:  # noqa: BLE001 - a broken recognizer must not lose the call record
                 log.exception("call.transcription_failed call=%s", self.call_uuid)
-                self.transcription, self.transcription_note = "failed", "识别引擎出错"
+                self.transcription, self.transcription_note = "pending", "live recognizer failed"
+                segments = []
         stream = leg.call.stream
         if leg.recorder is not None and self.answered_at is None:  # CANCEL won the race to answer
             os.remove(leg.recorder.path)

@@ -102,3 +102,28 @@ def test_without_a_model_calls_are_recorded_and_the_draft_says_why(app, tmp_path
     assert call.recording_path and call.recording_seconds > 0.9
     assert call.transcription == "off" and call.transcription_note == speech.reason
     assert "语音转写未开启" in ticket.content and speech.reason in ticket.content
+
+
+def test_a_live_stream_that_fell_behind_is_redone_from_the_recording(app, engine, tmp_path):
+    """When the speech engine sheds a stream under load (Transcriber.complete False), the call is
+    transcribed again from its recording after hang-up instead of keeping a truncated transcript."""
+    require_sipp()
+
+    class Shedding:
+        def __getattr__(self, name):
+            return getattr(engine, name)
+
+        def open_stream(self, on_partial, on_final):
+            stream = engine.open_stream(on_partial, on_final)
+            stream.complete, stream.error = False, "fell 16 s behind (simulated load)"
+            return stream
+
+    endpoint = start_endpoint(app, speech=Shedding())
+    try:
+        record = _call(app, endpoint, tmp_path)
+    finally:
+        endpoint.stop()
+    assert record["transcription"] == "pending" and "fell 16 s behind" in record["transcription_note"]
+    assert wait_for(lambda: _stored(app, record["call_uuid"])[0].transcription == "offline", 60)
+    call, segments, ticket = _stored(app, record["call_uuid"])
+    assert segments and HANGUL.search(segments[0][2]) and ticket is not None
