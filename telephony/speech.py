@@ -227,8 +227,8 @@ class SpeechEngine:
             except (AttributeError, OSError):
                 pass
             for _ in range(count):
-                if self._closed.is_set() or len(self._pool) >= max(self.max_live, count):
-                    return
+                if self._closed.is_set() or len(self._pool) + self._live >= max(self.max_live, 1):
+                    return  # enough recognizers exist for every live slot
                 rec = _Recognizer(self.model)
                 for offset in range(0, len(audio), MAX_BATCH_BYTES):
                     if self._closed.is_set():
