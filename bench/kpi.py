@@ -97,7 +97,8 @@ def seed_tickets(conn, n: int, dept_ids: list[int]) -> None:
 
 
 def build_rollups(conn, dept_ids: list[int]) -> None:
-    """Facts with the rules of ``rollup.ticket_facts`` (set-based), then the daily sums."""
+    """Facts with the rules of ``rollup.ticket_facts`` (set-based), then the daily and monthly sums
+    with the same pre-aggregated "all types" / "all units" rows as ``rollup.apply_deltas``."""
     conn.execute(text(f"""
     INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, received, direct, dispatched, returned,
         signed_on_time, replied_on_time, extended, callback_due, called_back, satisfied, solved, reopened,
@@ -126,8 +127,9 @@ def build_rollups(conn, dept_ids: list[int]) -> None:
             "callback_due", "called_back", "satisfied", "solved", "reopened", "has_phone", "repeat_call")
     conn.execute(text(f"""
     INSERT INTO kpi_daily (day, department_id, type, {", ".join(cols)})
-    SELECT day, department_id, type, {", ".join(f"sum({c})" for c in cols)}
-    FROM kpi_ticket_facts GROUP BY day, department_id, type
+    SELECT day, coalesce(department_id, -1), coalesce(type, '*'), {", ".join(f"sum({c})" for c in cols)}
+    FROM kpi_ticket_facts
+    GROUP BY GROUPING SETS ((day, department_id, type), (day, department_id), (day, type), (day))
     """))
     conn.execute(text(f"""
     INSERT INTO kpi_monthly (month, department_id, type, {", ".join(cols)})

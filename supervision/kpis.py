@@ -56,7 +56,7 @@ from sqlalchemy import func, select, union_all
 from ticketing.exceptions import ValidationFailed
 from ticketing.models import Department
 
-from .models import COUNTERS, CallDaily, KpiDaily, KpiMonthly
+from .models import ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, KpiDaily, KpiMonthly
 
 TICKET_KPIS = (
     # key, label, numerator, denominator (a counter name or a (minuend, subtrahend) pair)
@@ -200,13 +200,14 @@ def _next_month(d: date) -> date:
 
 def _grouped(session, start, end, group_by, department_id, ticket_type):
     """Summed counters per group key: whole months from kpi_monthly, the rest from kpi_daily."""
+    unit = department_id if department_id is not None else None if group_by == "department" else ALL_UNITS
+    kind = ticket_type or (None if group_by == "type" else ALL_TYPES)
+
     def part(model, period_col, lo, hi):
         key = {"department": model.department_id, "type": model.type, "day": getattr(model, period_col)}[group_by]
-        cond = [getattr(model, period_col) >= lo, getattr(model, period_col) <= hi]
-        if department_id is not None:
-            cond.append(model.department_id == department_id)
-        if ticket_type:
-            cond.append(model.type == ticket_type)
+        cond = [getattr(model, period_col) >= lo, getattr(model, period_col) <= hi,
+                model.department_id == unit if unit is not None else model.department_id != ALL_UNITS,
+                model.type == kind if kind is not None else model.type != ALL_TYPES]
         return select(key.label("key"), *[getattr(model, c) for c in COUNTERS]).where(*cond)
 
     if group_by == "day":

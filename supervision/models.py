@@ -43,6 +43,10 @@ class UrgingEscalation(Base):
     escalated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
+#: sentinel keys of the pre-aggregated rollup rows (see ``rollup.apply_deltas``)
+ALL_UNITS = -1
+ALL_TYPES = "*"
+
 #: the counters kept per ticket-holding (facts) and summed per day x department x type (daily)
 COUNTERS = ("received", "direct", "dispatched", "returned", "signed_on_time", "replied_on_time",
             "extended", "callback_due", "called_back", "satisfied", "solved", "reopened",
@@ -84,7 +88,11 @@ class KpiTicketFact(_Counters, Base):
 
 
 class KpiDaily(_Counters, Base):
-    """Counters per received day x unit x ticket type: what the KPI view reads."""
+    """Counters per received day x unit x ticket type: what the KPI view reads.
+
+    Also holds the roll-ups over all types (type ``ALL_TYPES``) and over all units
+    (department_id ``ALL_UNITS``), maintained with the detail rows.
+    """
 
     __tablename__ = "kpi_daily"
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from ticketing.clock import to_local, to_utc_naive, utcnow
 from ticketing.models import Department, Ticket, TicketEvent
 
-from .models import COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState, KpiTicketFact
+from .models import ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState, KpiTicketFact
 from .schemas import Settings
 
 log = logging.getLogger("hotline.supervision.rollup")
@@ -147,13 +147,20 @@ def recompute(session, ticket_ids, settings: Settings | None = None) -> int:
 
 
 def apply_deltas(session, deltas: dict[tuple, dict]) -> None:
-    """Add counter differences to ``kpi_daily`` and ``kpi_monthly`` (upserts, in the caller's transaction)."""
+    """Add counter differences to ``kpi_daily`` and ``kpi_monthly`` (upserts, in the caller's transaction).
+
+    Each difference is also added to the pre-aggregated rows "all types" of its unit, "all units"
+    of its type and "all units, all types" (a CUBE kept incrementally), so a per-unit view reads one
+    row per unit and day instead of one per unit, type and day.
+    """
+    daily: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
     monthly: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
     for (d, dept, typ), c in deltas.items():
-        target = monthly[(d.replace(day=1), dept, typ)]
-        for k in COUNTERS:
-            target[k] += c[k]
-    for model, key, data in ((KpiDaily, "day", deltas), (KpiMonthly, "month", monthly)):
+        for key in ((d, dept, typ), (d, dept, ALL_TYPES), (d, ALL_UNITS, typ), (d, ALL_UNITS, ALL_TYPES)):
+            for target in (daily[key], monthly[(d.replace(day=1), *key[1:])]):
+                for k in COUNTERS:
+                    target[k] += c[k]
+    for model, key, data in ((KpiDaily, "day", daily), (KpiMonthly, "month", monthly)):
         rows = [{key: d, "department_id": dept, "type": typ, **c}
                 for (d, dept, typ), c in data.items() if any(c.values())]
         if not rows:
