@@ -126,7 +126,7 @@ def run(app, n: int, hold: float, speech, workdir: Path, label: str) -> dict:
         "recording_error_max": max(rec_err or [0]), "send_pps_mean": statistics.mean(rates or [0]),
         "send_pps_min": min(rates or [0]), "cpu_mean": cpu / wall, "cpu_peak": max(sampler.cpu or [0]),
         "rss_before": before_rss, "rss_peak": max(sampler.rss or [before_rss]), "rss_after": rss_mb(),
-        "late_ticks": late_ticks,
+        "late_ticks": late_ticks, "loadavg": os.getloadavg()[0],
         "transcription": sorted({r["transcription"] for r in answered}),
         "finals": len(latencies),
     }
@@ -138,7 +138,8 @@ def run(app, n: int, hold: float, speech, workdir: Path, label: str) -> dict:
 
 
 def show(r: dict) -> None:
-    print(f"\n== {r['label']}: {r['calls']} concurrent calls ==")
+    print(f"\n== {r['label']}: {r['calls']} concurrent calls "
+          f"(machine load average {r['loadavg']:.1f} on {os.cpu_count()} cores) ==")
     print(f"failed calls        {r['failed']}  (stored {r['stored']}, draft tickets {r['tickets']})")
     print(f"lost frames         {r['lost_frames']}  (max per call {r['max_lost_per_call']}); "
           f"recording length error max {r['recording_error_max']:.3f} s")
