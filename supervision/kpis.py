@@ -1,6 +1,9 @@
 """KPI definitions and queries.
 
-Every ticket KPI is a ratio of two counters summed over ``kpi_daily`` (see ``supervision.rollup``).
+Every ticket KPI is a ratio of two counters summed over the rollups (see ``supervision.rollup``):
+whole months from ``kpi_monthly``, the partial months at the ends of the period from ``kpi_daily``,
+and, unless a query filters or groups by them, the pre-aggregated "all types" / "all units" rows.
+The rows read are bounded by days x units (a few thousand), not by the number of tickets.
 
 Period and unit
     A ticket counts in the period of the day it was **received** (China time), and for the unit
