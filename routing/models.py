@@ -53,7 +53,8 @@ class Example(Base):
     """A learning example: text -> unit, +1 from a confirmed dispatch, -1 from a return."""
 
     __tablename__ = "routing_examples"
-    __table_args__ = (Index("ix_routing_examples_ticket", "ticket_number", "unit", "label", "source"),)
+    __table_args__ = (Index("ix_routing_examples_ticket", "ticket_number", "unit", "label", "source",
+                            unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_number: Mapped[str | None] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)

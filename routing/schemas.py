@@ -41,3 +41,58 @@ class EntryPatch(Strict):
     matter: str | None = Field(default=None, min_length=1, max_length=100)
     keywords: list[str] | None = Field(default=None, max_length=300)
     co_units: list[str] | None = Field(default=None, max_length=10)
+
+
+def openapi_paths() -> dict:
+    """OpenAPI path items of the routing API, for hotline/openapi.py to merge into its document."""
+    err = {"$ref": "#/components/schemas/Error"}
+
+    def resp(desc, schema=None):
+        out = {"description": desc}
+        if schema is not None:
+            out["content"] = {"application/json": {"schema": schema}}
+        return out
+
+    dept = {"type": "object", "required": ["code", "name", "score", "evidence"], "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "score": {"type": "number"},
+        "co_units": {"type": "array", "items": {"type": "string"}},
+        "evidence": {"type": "array", "items": {"type": "object", "properties": {
+            "phrase": {"type": "string"}, "source": {"enum": ["catalogue", "model", "town", "emergency"]},
+            "matter": {"type": "string"}, "heard_as": {"type": "string"}, "role": {"const": "co"}}}}}}
+    suggestion = {"type": "object", "required": ["departments", "type", "urgent", "emergency"], "properties": {
+        "departments": {"type": "array", "maxItems": 3, "items": dept},
+        "type": {"enum": ["咨询", "求助", "投诉", "举报", "建议", "表扬", "申请"]},
+        "urgent": {"type": "boolean"},
+        "emergency": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "number": {"enum": ["110", "119", "120", "122"]},
+            "category": {"enum": ["fire", "gas", "rescue", "crime", "traffic", "injury"]},
+            "evidence": {"type": "array", "items": {"type": "string"}},
+            "also": {"type": "array", "items": {"type": "string"}}}}]},
+        "town": {"type": ["string", "null"]}, "model": {"type": ["integer", "null"]}}}
+    entry = EntryIn.model_json_schema()
+    return {
+        "/api/v1/routing/suggest": {"post": {
+            "summary": "Suggest departments, type, urgency and emergency for a citizen's text",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": SuggestIn.model_json_schema()}}},
+            "responses": {"200": resp("suggestion", suggestion), "400": resp("invalid JSON", err),
+                          "403": resp("operator, supervisor or admin only", err),
+                          "422": resp("empty or too long text", err)}}},
+        "/api/v1/routing/catalogue": {
+            "get": {"summary": "The dispatch catalogue (format=yaml|csv for an export)",
+                    "responses": {"200": resp("entries and version")}},
+            "post": {"summary": "Add a matter (admin)", "requestBody": {"content": {"application/json": {"schema": entry}}},
+                     "responses": {"201": resp("created"), "409": resp("duplicate matter", err),
+                                   "422": resp("invalid", err)}}},
+        "/api/v1/routing/catalogue/{id}": {
+            "patch": {"summary": "Change a matter (admin)", "responses": {"200": resp("changed"), "404": resp("not found", err)}},
+            "delete": {"summary": "Delete a matter (admin)", "responses": {"204": resp("deleted")}}},
+        "/api/v1/routing/catalogue/history": {"get": {"summary": "Catalogue versions: actor, time, before/after",
+                                                      "responses": {"200": resp("changes, newest first")}}},
+        "/api/v1/routing/model": {"get": {"summary": "Trained model status", "responses": {"200": resp("status")}}},
+        "/api/v1/routing/model/retrain": {"post": {"summary": "Queue retraining (admin)",
+                                                   "responses": {"202": resp("queued")}}},
+        "/api/v1/tickets/{number}/duplicates": {"get": {
+            "summary": "Merge candidates (same caller, or same place and similar text, within the window)",
+            "parameters": [{"name": "window_hours", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {"200": resp("candidates with scores"), "404": resp("not found", err)}}},
+    }

@@ -13,8 +13,8 @@ import time
 import zlib
 
 from sqlalchemy import func, select, text as sql
+from sqlalchemy.exc import IntegrityError
 
-from hotline.extensions import db
 from ticketing.models import Department, Ticket, Town
 
 from . import catalogue
@@ -135,7 +135,11 @@ def learn_from_change(session, number: str, action: str, data: dict | None) -> E
     ex = Example(ticket_number=number, text=ticket.content, unit=unit, type=ticket.type, label=label,
                  source=action)
     session.add(ex)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same event delivered twice (several subscribed processes)
+        session.rollback()
+        return None
     log.info("routing.learned number=%s unit=%s label=%+d", number, unit, label)
     return ex
 

@@ -53,7 +53,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_routing_examples_unit", "routing_examples", ["unit"])
     op.create_index("ix_routing_examples_ticket", "routing_examples",
-                    ["ticket_number", "unit", "label", "source"])
+                    ["ticket_number", "unit", "label", "source"], unique=True)
     op.create_table(
         "routing_models",
         sa.Column("id", sa.Integer(), primary_key=True),
