@@ -73,8 +73,11 @@ def test_call_to_ticket_to_department_to_callback(live, browser, app):
     expect(dept.locator("#detail")).to_contain_text("办理中")
     dept.get_by_role("button", name="答复", exact=True).click()
     dept.get_by_label("答复内容").fill("已安排维修人员更换路灯，今晚恢复照明。")
+    dept.get_by_label("附件").set_input_files(files=[{"name": "维修照片.png", "mimeType": "image/png",
+                                                     "buffer": b"\x89PNG\r\n\x1a\n fake"}])
     dept.get_by_role("button", name="确认答复").click()
     expect(dept.locator("#detail")).to_contain_text("已答复")
+    expect(dept.get_by_role("link", name="📎 维修照片.png")).to_be_visible()
     screenshot(dept, "department-workbench")
 
     # the operator approves the reply and records the callback
@@ -94,6 +97,26 @@ def test_call_to_ticket_to_department_to_callback(live, browser, app):
     screenshot(sup, "supervisor-wallboard")
     for page in (op, dept, sup):
         page.context.close()
+
+
+def test_department_returns_with_reason(live, browser, api):
+    from playwright.sync_api import expect
+
+    op = api("operator1")
+    number = op.post("/api/v1/tickets", json={"type": "投诉", "content": "菜市场占道经营"}).get_json()["number"]
+    op.act(number, "accept")
+    op.act(number, "dispatch", {"main_department": "housing"})
+    dept = login(new_context(browser), live.url, "housing")
+    dept.locator("#inbox").get_by_role("link", name=number).click()
+    dept.get_by_role("button", name="退回", exact=True).click()
+    dept.get_by_role("button", name="确认退回").click()
+    expect(dept.get_by_role("alert")).to_contain_text("note")  # the reason is required
+    dept.get_by_label("退回原因").fill("属市场监管职责，请改派市场监管局")
+    dept.get_by_role("button", name="确认退回").click()
+    expect(dept.locator("#detail")).to_contain_text("工单已不在本单位")
+    t = op.get(f"/api/v1/tickets/{number}").get_json()
+    assert t["status"] == "returned" and t["events"][-1]["note"] == "属市场监管职责，请改派市场监管局"
+    dept.context.close()
 
 
 def test_department_cannot_see_other_units_ticket(live, browser, api):

@@ -1,0 +1,85 @@
+"""Several processes, one Redis: a write in web process A and an event from a SIP-like process both
+reach a console connected to web process B, exactly once (Flask-SocketIO's Redis message queue;
+each process emits only the events published in it)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+from tests.console_helpers import wait_until
+from tests.test_console_api import Listener
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _server(port, database_url, redis_url):
+    proc = subprocess.Popen([sys.executable, "-m", "tests.console_server", str(port), database_url, redis_url],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("web process did not start")
+
+
+@pytest.fixture
+def two_web_processes(app, database_url, redis_url):
+    ports = [free_port(), free_port()]
+    procs = [_server(p, database_url, redis_url) for p in ports]
+    yield [f"http://127.0.0.1:{p}" for p in ports], database_url, redis_url
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_events_cross_processes_once(two_web_processes):
+    (a, b), database_url, redis_url = two_web_processes
+    housing_b = Listener(b, "housing").connect()
+    operator_b = Listener(b, "operator1").connect()
+    operator_a = Listener(a, "operator1").connect()
+    try:
+        token = requests.post(a + "/api/v1/auth/token", json={"username": "operator1",
+                                                               "password": "operator1-pass"}).json()["token"]
+        h = {"Authorization": f"Bearer {token}"}
+        number = requests.post(a + "/api/v1/tickets", json={"type": "求助", "content": "井盖缺失"}, headers=h).json()["number"]
+        requests.post(f"{a}/api/v1/tickets/{number}/actions/accept", json={}, headers=h)
+        requests.post(f"{a}/api/v1/tickets/{number}/actions/dispatch", json={"main_department": "housing"}, headers=h)
+        wait_until(lambda: ("ticket.changed", "dispatch") in housing_b.names(number))
+
+        # the SIP process: another process publishing telephony events
+        subprocess.run([sys.executable, "-m", "tests.console_server", "--publish", database_url, redis_url,
+                        "call.ringing", json.dumps({"call_id": "x-1", "caller": "13800138000", "called": "12345"})],
+                       cwd=ROOT, check=True, timeout=60)
+        wait_until(lambda: ("call.ringing", None) in operator_b.names())
+        wait_until(lambda: ("call.ringing", None) in operator_a.names())
+        time.sleep(1.0)  # time for any duplicate to arrive
+        assert housing_b.names(number) == [("ticket.changed", "dispatch")]
+        assert operator_b.names(number) == [("ticket.created", None), ("ticket.changed", "accept"),
+                                            ("ticket.changed", "dispatch")]
+        assert [n for n in operator_b.names() if n[0] == "call.ringing"] == [("call.ringing", None)]
+        assert [n for n in operator_a.names() if n[0] == "call.ringing"] == [("call.ringing", None)]
+        # web process B's call board learnt of the call through the event bus on Redis
+        s = requests.Session()
+        tok = requests.post(b + "/api/v1/auth/token", json={"username": "supervisor", "password": "supervisor-pass"}).json()["token"]
+        board = s.get(b + "/api/v1/console/wallboard", headers={"Authorization": f"Bearer {tok}"}).json()
+        assert board["calls"]["waiting"] == 1
+    finally:
+        for listener in (housing_b, operator_b, operator_a):
+            listener.client.disconnect()
