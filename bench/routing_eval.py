@@ -98,14 +98,10 @@ def evaluate(app, rows, label: str, show_confusion: bool) -> dict:
             if wrong:
                 print(f"    {gold:<18} {c[gold]}/{totals[gold]} right; sent to "
                       + ", ".join(f"{k}×{v}" for k, v in sorted(wrong.items(), key=lambda kv: -kv[1])))
-        right_units = [g for g in confusion if confusion[g][gold_key(g)] == totals[g]]
+        right_units = [g for g in confusion if confusion[g][g] == totals[g]]
         print(f"    ({len(right_units)} of {len(confusion)} units all right)")
     out["misses"] = misses
     return out
-
-
-def gold_key(g):
-    return g
 
 
 def train_with(app, rows):
@@ -128,15 +124,19 @@ def latency(app, texts, passes: int) -> None:
     from hotline.extensions import db
     from routing import service
 
-    samples = []
+    samples, cpu = [], []
     with app.app_context():
         service.suggest(db.session, {"text": texts[0]})
         for _ in range(passes):
             for t in texts:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 service.suggest(db.session, {"text": t})
                 samples.append((time.perf_counter() - start) * 1000)
-    _print_lat("service.suggest", samples)
+                cpu.append((time.thread_time() - start_cpu) * 1000)
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(other agents share this machine; CPU time is the less noisy figure)")
+    _print_lat("service.suggest (wall)", samples)
+    _print_lat("service.suggest (CPU of the calling thread)", cpu)
     client = app.test_client()
     token = client.post("/api/v1/auth/token", json={"username": "operator1", "password": "operator1-pass"}).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}

@@ -19,7 +19,7 @@ CELERY = str(Path(sys.executable).parent / "celery")
 def test_retrain_runs_in_a_celery_worker(app, api, database_url, redis_url, tmp_path):
     from hotline import jobs
     from hotline.celery_app import celery
-    from routing import catalogue, service
+    from routing import catalogue
     from routing.models import TrainedModel
     from routing.tasks import retrain
 
