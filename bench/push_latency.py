@@ -9,6 +9,10 @@ over a few client processes), then registers tickets through the
 REST API: create, accept, dispatch to ``housing``. Every resulting event is emitted to the
 ``operators``/``supervisors``/``dept:housing`` rooms, which all clients are in.
 
+Also printed: "1st ms", the median latency of the first client to get each event, and "spread",
+the median time between the first and the last client getting the same event (the cost of the
+fan-out itself).
+
 Latency = client receive time - ``ts`` of the frame; ``ts`` is stamped by the console's bus
 subscriber, which runs right after the database commit (events are published after commit). Same
 machine, same clock.
@@ -226,13 +230,20 @@ def run_case(name: str, args, database_url: str) -> dict:
                 s.kill()
     lat = sorted(ms for _, ms in records)
     per_key: dict[str, int] = {}
-    for key, _ in records:
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for key, ms in records:
         per_key[key] = per_key.get(key, 0) + 1
+        first[key] = min(first.get(key, ms), ms)
+        last[key] = max(last.get(key, ms), ms)
+    spread = sorted(last[k] - first[k] for k in per_key)
     dupes = sum(max(0, n - (connected if key.endswith(":dispatch") else desk)) for key, n in per_key.items())
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
     return {"case": name, "web_processes": len(ports), "clients": connected, "events": expected,
             "frames_expected": want, "frames_received": len(lat), "duplicates": dupes,
-            "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1), "max_ms": round(lat[-1], 1) if lat else None}
+            "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1), "max_ms": round(lat[-1], 1) if lat else None,
+            "first_client_p50_ms": round(statistics.median(first.values()), 1) if first else None,
+            "fanout_spread_p50_ms": round(statistics.median(spread), 1) if spread else None}
 
 
 def ensure_database(url: str | None) -> str:
@@ -272,11 +283,12 @@ def main() -> None:
     cases = ("local", "redis") if args.case == "both" else (args.case,)
     results = [run_case(c, args, database_url) for c in cases]
     print(f"push latency commit -> console ({os.cpu_count()} cores)")
-    print(f"{'case':6} {'web':>3} {'clients':>7} {'events':>6} {'frames':>13} {'dup':>4} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    print(f"{'case':6} {'web':>3} {'clients':>7} {'events':>6} {'frames':>13} {'dup':>4} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'max ms':>7} {'1st ms':>7} {'spread':>7}")
     for r in results:
         print(f"{r['case']:6} {r['web_processes']:>3} {r['clients']:>7} {r['events']:>6} "
               f"{r['frames_received']:>6}/{r['frames_expected']:<6} {r['duplicates']:>4} {r['p50_ms']:>7} "
-              f"{r['p99_ms']:>7} {r['max_ms']:>7}")
+              f"{r['p99_ms']:>7} {r['max_ms']:>7} {r['first_client_p50_ms']:>7} {r['fanout_spread_p50_ms']:>7}")
     print(json.dumps(results, ensure_ascii=False))
 
 
