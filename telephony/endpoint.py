@@ -89,7 +89,9 @@ class Endpoint:
         self.finished: list[dict] = []  # the last call records (tests and benches read them)
         self._pending = 0
         self._pending_lock = threading.Condition()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="call-finish")
+        # finishing waits for live decoding to catch up (<= FINISH_TIMEOUT): one worker per live slot
+        self._pool = ThreadPoolExecutor(max_workers=max(4, config.max_live_transcriptions + 2),
+                                        thread_name_prefix="call-finish")
         os.makedirs(config.recordings_dir, exist_ok=True)
         self.phone = HardenedPhone(
             host=config.sip_host, port=config.sip_port, rtp_low=config.sip_rtp_low,

@@ -22,7 +22,7 @@ log = logging.getLogger("telephony.session")
 
 RATE = 8000
 VOICE_RMS = 300  # 16-bit RMS above which a frame counts as speech (for latency figures)
-FINISH_TIMEOUT = 10.0  # seconds to wait for live decoding to catch up after hang-up
+FINISH_TIMEOUT = 30.0  # seconds to wait for live decoding to catch up after hang-up
 
 
 class WavRecorder:

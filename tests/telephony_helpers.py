@@ -40,6 +40,12 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def udp_port_bound(port: int) -> bool:
+    """Is some process listening on this UDP port (IPv4)? Read from /proc/net/udp."""
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(f":{port:04X}") for line in list(f)[1:])
+
+
 def rtp_range(size: int = 200) -> tuple[int, int]:
     low = random.randrange(30000, 59000, 2)
     return low, low + size - 1

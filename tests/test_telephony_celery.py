@@ -58,7 +58,7 @@ def test_post_call_transcription_runs_in_a_celery_worker(app, database_url, redi
                 call = db.session.scalar(select(Call).where(Call.call_uuid == record["call_uuid"]))
                 state = (call.transcription, call.ticket_number, [s.text for s in call.segments])
                 db.Session.remove()
-                return state if state[0] != "pending" else None
+                return state if state[0] != "pending" and state[1] else None
 
         state = wait_for(transcribed, 180, 0.5)
         assert state is not None, "the worker did not transcribe the call"

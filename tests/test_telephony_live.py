@@ -58,7 +58,7 @@ def test_live_transcript_is_hangul_and_becomes_the_draft(app, engine, events, tm
     finally:
         endpoint.stop()
     call, segments, ticket = _stored(app, record["call_uuid"])
-    assert call.transcription == "live"
+    assert call.transcription == "live", call.transcription_note
     assert segments and all(HANGUL.search(text) for _, _, text in segments)
     assert all(0 <= start <= end <= call.duration + 0.5 for start, end, _ in segments)
     assert ticket is not None and segments[0][2] in ticket.content

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from tests.telephony_helpers import (SIPP_DIR, free_udp_port, require_sipp, run_sipp, scenario,
-                                     sipp_error_log, start_endpoint, wait_for)
+                                     sipp_error_log, start_endpoint, udp_port_bound, wait_for)
 
 pytestmark = pytest.mark.sip
 
@@ -19,6 +19,7 @@ def test_registered_endpoint_answers_calls_from_the_pbx(app, tmp_path):
     # SIPp plays the PBX: it answers our REGISTER (out-of-call scenario) and then sends the INVITE
     proc = run_sipp(sc, sip_port, local_port=pbx_port, background=True, timeout=30,
                     extra=["-oocsf", str(SIPP_DIR / "ooc_register_200.xml")])
+    assert wait_for(lambda: udp_port_bound(pbx_port) or proc.poll() is not None, 10)
     holder: dict = {}
     starter = threading.Thread(target=lambda: holder.setdefault("ep", start_endpoint(
         app, sip_port=sip_port, sip_mode="register", sip_server="127.0.0.1", sip_server_port=pbx_port,
