@@ -38,15 +38,21 @@ def route(text, town) -> None:
 
     from . import service
 
+    from . import catalogue
+
     app = _app()
     with app.app_context():
         try:
-            result = service.suggest(db.session, {"text": text, "town": town},
-                                     max_chars=app.config["HOTLINE"].max_content_chars)
+            service.validate_text({"text": text, "town": town}, app.config["HOTLINE"].max_content_chars)
         except TicketingError as exc:
             _fail(exc)
-        if result.get("model") is None:
-            click.echo("note: no trained model yet, catalogue only (run `hotline routing train`)", err=True)
+        catalogue.ensure_seeded(db.session)
+        if service.model_status(db.session)["model"] is None:
+            # a one-off command has no background worker to wait for: train once, now
+            click.echo("no trained model yet: training it once (catalogue + seed examples)...", err=True)
+            service.train(db.session)
+        result = service.suggest(db.session, {"text": text, "town": town},
+                                 max_chars=app.config["HOTLINE"].max_content_chars)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 

@@ -90,7 +90,7 @@ class Model:
             if contrib[k] <= 0 or len(out) >= n:
                 break
             name = self.names[idx[k]]
-            if name.startswith(("w:", "b:")) and name[2:] not in out:
+            if name.startswith("w:") and len(name) >= 4 and name[2:] not in out:
                 out.append(name[2:])
         return out
 
