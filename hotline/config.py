@@ -107,7 +107,6 @@ class Config:
         "recordings_dir": ("HOTLINE_RECORDINGS_DIR", str),
         "recording_retention_days": ("HOTLINE_RECORDING_RETENTION_DAYS", int),
         "duplicate_window_hours": ("HOTLINE_DUPLICATE_WINDOW_HOURS", int),
-        "duplicate_window_hours": ("HOTLINE_DUPLICATE_WINDOW_HOURS", int),
         "sip_answer_delay_ms": ("SIP_ANSWER_DELAY_MS", int),
         "sip_max_call_seconds": ("SIP_MAX_CALL_SECONDS", int),
         "sip_rtp_timeout_seconds": ("SIP_RTP_TIMEOUT_SECONDS", int),
