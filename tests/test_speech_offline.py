@@ -67,3 +67,13 @@ def test_greeting_is_small_8khz_mono_16bit_speech():
     with wave.open(GREETING_ZH) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
         assert 3 < wav.getnframes() / 8000 < 20
+
+
+def test_greeting_regenerates_from_pinyin_with_espeak_and_sox(tmp_path):
+    from telephony.assets.make_greeting import make, to_pinyin
+
+    assert to_pinyin("您好，12345热线。") == "nin2 hao3, yao1 er4 san1 si4 wu3 re4 xian4."
+    out = make("您好，这里是12345热线。", str(tmp_path / "g.wav"))
+    with wave.open(out) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+        assert wav.getnframes() > 8000
