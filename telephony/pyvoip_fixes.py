@@ -1,48 +1,51 @@
 """Every correction of pyVoIP 1.6.8 we rely on, in one module (subclasses only; pyVoIP is not
 patched globally). Each entry names what pyVoIP does, what we do, and the test reproducing it
-(tests/test_telephony_pyvoip_fixes.py unless said otherwise).
+(tests/test_telephony_pyvoip_fixes.py; "calls:" = tests/test_telephony_calls.py, SIPp).
 
 F1  RTP receiver dies on an empty/short datagram or an RFC 4733 event code > 15 (IndexError kills
     its thread, the call stays ANSWERED in silence). -> RTP goes through ``telephony.rtp``: every
-    datagram is validated, bad ones are counted and dropped.          test_bad_rtp_*
+    datagram is validated, bad ones are counted and dropped.   test_bad_rtp_*, calls:test_bad_rtp_*
 F2  A re-INVITE calls ``gen_ms()`` which ``start()``s the RTP clients again: a second transmitter
     (87 packets/s, garbled audio). -> ``HardenedCall.renegotiate`` only updates the remote address
-    and answers with the same SDP.                                      test_reinvite_keeps_50_pps
+    and answers with the same SDP.            test_reinvite_*, calls:test_reinvite_keeps_outgoing_*
 F3  CANCEL while ringing: 200 for the CANCEL, then the INVITE is answered anyway (no 487).
     -> the call ends with 487 Request Terminated and the answer timer finds it ENDED. test_cancel_*
 F4  PCMA is encoded with ``lin2ulaw``. -> ``rtp.encode`` uses A-law for payload type 8.  test_pcma_*
 F5  OPTIONS is dropped (not in SIPCompatibleMethods: qualify keepalives fail); BYE/CANCEL for an
     unknown dialog gets 200; other methods get nothing. -> 200 for OPTIONS, 481 for unknown
-    dialogs, 501 for unsupported methods, 488 for offers without G.711.   test_options_*, test_481_*
+    dialogs, 501 for unsupported methods, 488 for offers without G.711.   test_options_*
 F6  Responses go to the configured (server, port), not to the request's Via. -> responses follow
     the top Via (RFC 3261 18.2.2) and rport/source (RFC 3581); in-dialog requests go to the remote
-    Contact (peer mode) or the proxy (register mode).                    every SIPp test
+    Contact (peer mode) or the proxy (register mode).      test_responses_follow_via_*
 F7  The end of a call is not detected exactly: after a BYE, reads return padding until the state
     flips, so loops record fake silence. -> audio is pushed from received packets only; the stream
-    is closed inside the BYE handler before 200 is sent.               test_bye_ends_recording_*
+    is closed inside the BYE handler before 200 is sent.          calls:test_bye_ends_the_recording_*
 F8  RTP ports of inbound calls are never released (``assignedPorts`` stays empty for them, the
-    sockets stay open). -> ``rtp.PortPool``; a call releases its port when it ends.  test_ports_*
+    sockets stay open). -> ``rtp.PortPool``; a call releases its port when it ends.
+                                                                    test_rtp_ports_are_released_*
 F9  Every RTP packet of the call is kept in ``RTPPacketManager`` (~360 MB per call-hour).
-    -> nothing is buffered; audio goes straight to the session's sinks.  test_memory_flat_*
+    -> nothing is buffered; audio goes straight to the session's sinks.
+                                        test_pyvoip_keeps_every_packet, test_memory_stays_flat_*
 F10 The transmitter sleeps relative to the previous packet: 20.08-20.10 ms per frame (~270 ms/min
     drift). -> one absolute 20 ms clock for all streams (``rtp.MediaEngine``).  bench/sip_load.py,
-    test_reinvite_keeps_50_pps
+    calls:test_reinvite_keeps_outgoing_*
 F11 Call-IDs are sha256(counter from 1): identical after every restart; tags are kept in an
     ever-growing list scanned on each new tag; a new +sip.instance at every start. -> uuid4
-    Call-IDs and tags, a stable instance id derived from the account.   test_call_ids_unique_*
+    Call-IDs and tags, a stable instance id derived from the account.  test_call_ids_and_tags_*
 F12 ``read_audio`` returns 8-bit linear samples (lossy). -> sinks receive 16-bit PCM decoded from
-    the G.711 payload (``rtp.decode``).                                  test_recording_matches_*
+    the G.711 payload (``rtp.decode``).   test_pcma_is_encoded_*, calls:test_recorded_call_matches_*
 F13 Answering waits on a hard-coded ``Timer(1, ...)`` and the callback thread must block for the
     whole call; SIP traffic is ignored for 1 s after ``start()``; ``start()`` always REGISTERs.
     -> the answer delay is configurable (SIP_ANSWER_DELAY_MS), no thread per call, the receive
-    loop starts at once, peer mode never REGISTERs.                     test_answer_within_a_second
+    loop starts at once, peer mode never REGISTERs.                     test_answer_within_a_second_*
+F14 The parser needs "Name: value", case-sensitive names, no compact headers; an INVITE without
+    SDP gets 180 then silence. -> datagrams are normalised first (``sdp.normalize``); no usable
+    offer -> 488.                                                      test_compact_headers_*
 F15 REGISTER (every ~2 minutes in register mode) reads the socket directly and takes the next
     datagram as the registrar's answer: a request arriving meanwhile (an INVITE!) is lost and the
     registration counted as failed. -> while pyVoIP waits, requests and other responses are handed
-    to the normal handlers (``_DispatchingSocket``).          test_requests_during_register_*
-F14 The parser needs "Name: value", case-sensitive names, no compact headers; an INVITE without
-    SDP gets 180 then silence. -> datagrams are normalised first (``sdp.normalize``); no usable
-    offer -> 488.                                                         test_compact_headers_*
+    to the normal handlers (``_DispatchingSocket``).
+                                        tests/test_telephony_register.py:test_requests_during_register_*
 """
 from __future__ import annotations
 
