@@ -67,6 +67,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import jobs
 
     jobs.configure(app, config.background_jobs)
+    if not config.testing:  # tests wire the subscribers they exercise themselves
+        from .runtime import wire_subscribers
+
+        wire_subscribers(app)
     return app
 
 

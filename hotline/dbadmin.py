@@ -59,6 +59,14 @@ def seed(session, demo: bool = True) -> list[tuple[str, str, str]]:
     from .auth import User, create_user
 
     directory.seed(session)
+    for module_name, function in (("routing.catalogue", "ensure_seeded"), ("knowledge.service", "seed")):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        getattr(module, function)(session)
     shown = []
     if demo:
         for username, role, dept, password, display, ext in DEMO_USERS:

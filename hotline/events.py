@@ -57,17 +57,24 @@ class EventBus:
         self._stop = threading.Event()
 
     # -- subscription -------------------------------------------------------------------------
-    def subscribe(self, name: str, handler: Handler) -> Callable[[], None]:
-        """Subscribe to one event name or ``"*"``; returns an unsubscribe function."""
+    def subscribe(self, name: str, handler: Handler, *, remote: bool = True) -> Callable[[], None]:
+        """Subscribe to one event name or ``"*"``; returns an unsubscribe function.
+
+        ``remote=False``: only events published in this process. Use it for handlers that do work
+        (enqueue jobs, write rows): every process that publishes also subscribes, so each event is
+        handled exactly once, by the process whose commit produced it, however many processes
+        receive it over Redis.
+        """
         if name != "*" and name not in CATALOGUE:
             raise UnknownEvent(name)
+        entry = (handler, remote)
         with self._lock:
-            self._subs[name].append(handler)
+            self._subs[name].append(entry)
 
         def unsubscribe() -> None:
             with self._lock:
-                if handler in self._subs[name]:
-                    self._subs[name].remove(handler)
+                if entry in self._subs[name]:
+                    self._subs[name].remove(entry)
 
         return unsubscribe
 
@@ -96,10 +103,12 @@ class EventBus:
         pending = session.info.setdefault("pending_events", [])
         pending.append((name, payload))
 
-    def _deliver(self, name: str, payload: dict) -> None:
+    def _deliver(self, name: str, payload: dict, *, from_remote: bool = False) -> None:
         with self._lock:
-            handlers = list(self._subs.get(name, ())) + list(self._subs.get("*", ()))
-        for handler in handlers:
+            entries = list(self._subs.get(name, ())) + list(self._subs.get("*", ()))
+        for handler, remote in entries:
+            if from_remote and not remote:
+                continue
             try:
                 handler(name, payload)
             except Exception:
@@ -138,7 +147,7 @@ class EventBus:
                 continue
             if data.get("origin") == self.origin or data.get("name") not in CATALOGUE:
                 continue
-            self._deliver(data["name"], data.get("payload") or {})
+            self._deliver(data["name"], data.get("payload") or {}, from_remote=True)
         pubsub.close()
 
 

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document, built from the same pydantic schemas that validate requests."""
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 
 from flask import Blueprint, jsonify
@@ -82,6 +83,16 @@ def document() -> dict:
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}},
             "responses": {"200": _resp("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
                           **_errors(400, 401, 403, 404, 409, 422)}}}
+    for module_name in ("routing.schemas", "telephony.schemas", "supervision.schemas", "knowledge.schemas",
+                        "agent_console.schemas"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        if hasattr(module, "openapi_paths"):
+            paths.update(module.openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 Hotline API", "version": "1"},

@@ -7,6 +7,20 @@ import logging
 log = logging.getLogger("hotline.runtime")
 
 
+def wire_subscribers(app) -> None:
+    """Event subscribers that do work, in every process that can publish (web, sip, worker).
+
+    They subscribe with ``remote=False``: an event is handled once, where it was committed.
+    """
+    try:
+        from routing import runner as routing_runner
+    except ModuleNotFoundError as exc:
+        if exc.name != "routing":
+            raise
+    else:
+        routing_runner.wire()
+
+
 def start_background(app, sip: bool) -> None:
     """Start each package's in-process runner (``<package>.runner.start(app)``) if it has one."""
     names = ["supervision.runner", "routing.runner", "agent_console.runner"]

@@ -29,11 +29,21 @@ def on_ticket_changed(_name: str, payload: dict) -> None:
     jobs.enqueue(learn, payload["number"], payload["action"], payload.get("data") or {})
 
 
-def start(app, train: bool = True) -> None:
-    """Subscribe (once per process) and, by default, make sure a trained model exists."""
+def wire() -> None:
+    """Subscribe to ticket events published in this process (idempotent).
+
+    Called whenever the routing blueprint is registered, so every process that changes tickets
+    (web, sip, worker) feeds routing; ``remote=False`` keeps Redis copies of the same event from
+    being handled again in other processes.
+    """
     stop()
-    _unsubscribe.append(subscribe("ticket.created", on_ticket_created))
-    _unsubscribe.append(subscribe("ticket.changed", on_ticket_changed))
+    _unsubscribe.append(subscribe("ticket.created", on_ticket_created, remote=False))
+    _unsubscribe.append(subscribe("ticket.changed", on_ticket_changed, remote=False))
+
+
+def start(app, train: bool = True) -> None:
+    """Embedded default: wire and, by default, make sure a trained model exists."""
+    wire()
     if train:
         from .tasks import retrain
 
