@@ -29,6 +29,8 @@ SUPERVISORS = ("supervisor", "admin")
 
 @bp.record_once
 def _wire(_state):
+    """Once per app: a new app (tests build one each) starts with an empty call board."""
+    board.reset()
     realtime.wire()
 
 
