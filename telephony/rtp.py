@@ -302,7 +302,7 @@ class MediaEngine:
             delay = next_at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            elif delay < -0.2:  # the machine stalled: resynchronise instead of bursting
+            elif delay < -1.0:  # stalled for long: resynchronise (shorter stalls are caught up)
                 self.late_ticks += 1
                 next_at = time.monotonic()
 

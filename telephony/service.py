@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import timedelta
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
 from ticketing import service as tickets
@@ -99,14 +102,26 @@ def create_draft(session, call: Call, *, max_content: int = 4000) -> None:
         "type": DRAFT_TYPE, "channel": "phone", "content": draft_content(call, max_content),
         "caller": {"phone": call.caller_phone}, "received_at": call.ringing_at.isoformat() + "+00:00",
     }, SYSTEM, max_content=max_content)
-    earlier = earlier_tickets(session, call, exclude=ticket.number)
-    call.ticket_id, call.ticket_number = ticket.id, ticket.number
-    tickets.record_event(session, ticket.number, "call_linked", SYSTEM, commit=False, data={
-        "call_id": call.call_uuid, "caller": call.caller, "duration": call.duration,
-        "recording": bool(call.recording_path), "earlier_tickets": earlier})
-    publish_after_commit(session, "call.ticket", {"call_id": call.call_uuid, "number": ticket.number,
-                                                  "earlier_tickets": earlier})
-    session.commit()
+    number, call_pk = ticket.number, call.id
+    for attempt in range(5):
+        # subscribers of ticket.created (routing suggestions...) may change the new ticket at the
+        # same moment: the link is retried on a fresh read instead of losing the call record
+        try:
+            call = session.get(Call, call_pk)
+            earlier = earlier_tickets(session, call, exclude=number)
+            call.ticket_id, call.ticket_number = ticket.id, number
+            tickets.record_event(session, number, "call_linked", SYSTEM, commit=False, data={
+                "call_id": call.call_uuid, "caller": call.caller, "duration": call.duration,
+                "recording": bool(call.recording_path), "earlier_tickets": earlier})
+            publish_after_commit(session, "call.ticket", {"call_id": call.call_uuid, "number": number,
+                                                          "earlier_tickets": earlier})
+            session.commit()
+            return
+        except (StaleDataError, IntegrityError, OperationalError):
+            session.rollback()
+            log.warning("call.link_retry call=%s ticket=%s attempt=%d", call_pk, number, attempt + 1)
+            time.sleep(0.05 * (attempt + 1))
+    raise RuntimeError(f"could not link call {call_pk} to ticket {number}")
 
 
 def complete_offline_transcription(session, call_id: int, segments: list[dict] | None,
