@@ -201,3 +201,27 @@ def test_reconnecting_console_catches_up_without_reload(live, browser, app):
     expect(page.get_by_role("log", name="实时转写")).to_contain_text("断线期间说的话")
     assert page.evaluate("window.__marker") == "same page"
     page.context.close()
+
+
+def test_supervisor_callback_unsatisfied_reopens(live, browser, api):
+    from playwright.sync_api import expect
+
+    op, housing = api("operator1"), api("housing")
+    number = op.post("/api/v1/tickets", json={"type": "投诉", "content": "垃圾清运不及时"}).get_json()["number"]
+    op.act(number, "accept")
+    op.act(number, "dispatch", {"main_department": "housing"})
+    housing.act(number, "sign")
+    housing.act(number, "reply", {"text": "已督促保洁公司清运。"})
+    op.act(number, "approve_reply")
+    sup = login(new_context(browser), live.url, "supervisor")
+    sup.get_by_role("tab", name="回访队列").click()
+    sup.locator("#queue").get_by_role("link", name=number).click()
+    sup.locator("#detail").get_by_role("button", name="回访", exact=True).click()
+    sup.get_by_label("不满意").check()
+    sup.get_by_label("回访记录").fill("群众反映仍未清运")
+    sup.get_by_role("button", name="确认回访").click()
+    expect(sup.locator("#detail")).to_contain_text("已派单")
+    t = op.get(f"/api/v1/tickets/{number}").get_json()
+    assert t["status"] == "dispatched" and t["reopen_count"] == 1
+    assert [e["action"] for e in t["events"]][-2:] == ["callback", "reopen"]
+    sup.context.close()
