@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
