@@ -25,10 +25,10 @@ def install(app) -> None:
         off()
     _unsubscribe.clear()
     config = app.config["HOTLINE"]
-    _unsubscribe.append(bus.subscribe("call.ended", _on_call_ended))
+    _unsubscribe.append(bus.subscribe("call.ended", _on_call_ended, remote=False))
     if config.kpi_live_rollup and not config.testing:
-        _unsubscribe.append(bus.subscribe("ticket.created", _nudge))
-        _unsubscribe.append(bus.subscribe("ticket.changed", _nudge))
+        _unsubscribe.append(bus.subscribe("ticket.created", _nudge, remote=False))
+        _unsubscribe.append(bus.subscribe("ticket.changed", _nudge, remote=False))
 
 
 def _on_call_ended(_name: str, payload: dict) -> None:
