@@ -132,6 +132,10 @@ def _reset_postgres() -> None:
         _own_database(create=True)
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
+        # connections a previous test leaked (a job thread mid-transaction) would block TRUNCATE
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(text("SET lock_timeout = '20s'"))
         if _pg_migrated:
             tables = [r[0] for r in conn.execute(text(
                 "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]

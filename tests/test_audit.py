@@ -16,11 +16,24 @@ from .conftest import both_databases
 from .ticket_helpers import make_ticket
 
 
-def verify(database_url: str):
+def verify_process(database_url: str):
+    """The installed command in its own process."""
     env = {**os.environ, "DATABASE_URL": database_url, "HOTLINE_SIP_ENABLED": "false"}
     env.pop("REDIS_URL", None)
     return subprocess.run([sys.executable, "-m", "hotline.cli", "audit", "verify"], env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def verify(database_url: str):
+    """The same click command run in this process (no interpreter start-up per call)."""
+    from click.testing import CliRunner
+
+    from hotline.cli import main
+
+    result = CliRunner().invoke(main, ["audit", "verify"], env={"DATABASE_URL": database_url,
+                                                                "HOTLINE_SIP_ENABLED": "false"})
+    result.returncode = result.exit_code
+    return result
 
 
 @pytest.fixture
@@ -68,6 +81,20 @@ def test_tampering_is_named(app, database_url, three_tickets, tamper):
         assert f"row id {eid}" in bad.stderr and "altered" in bad.stderr
     else:
         assert "missing" in bad.stderr or "removed" in bad.stderr
+
+
+@both_databases
+def test_verify_command_in_its_own_process(app, database_url, three_tickets):
+    ok = verify_process(database_url)
+    assert ok.returncode == 0 and "OK: 3 tickets" in ok.stdout, ok.stderr
+    with app.app_context():
+        eid = event_id(three_tickets[0], 3)
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE ticket_events SET to_status = 'closed' WHERE id = :id"), {"id": eid})
+        db.Session.remove()
+    bad = verify_process(database_url)
+    assert bad.returncode == 1
+    assert f"BROKEN ticket {three_tickets[0]} event #3 (row id {eid})" in bad.stderr
 
 
 def test_history_chain_links(app):
