@@ -85,17 +85,8 @@ def _reject_oversized():
 
 
 def _optional_blueprints():
-    """Blueprints of packages that register themselves (routing, telephony, consoles)."""
-    import importlib
+    """Blueprints of the packages that are installed (routing, telephony, consoles, …)."""
+    from .packages import optional_modules
 
-    found = []
-    for module_name in ("routing.api", "telephony.api", "agent_console.views", "knowledge.api",
-                        "supervision.api"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        found.append(module.bp)
-    return found
+    return [m.bp for m in optional_modules("routing.api", "telephony.api", "agent_console.views",
+                                           "knowledge.api", "supervision.api")]

@@ -133,15 +133,9 @@ def audit_verify() -> None:
 
 
 def _register_package_commands() -> None:
-    import importlib
+    from .packages import optional_modules
 
-    for module_name in ("routing.cli", "telephony.cli", "supervision.cli", "knowledge.cli"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
+    for module in optional_modules("routing.cli", "telephony.cli", "supervision.cli", "knowledge.cli"):
         for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 

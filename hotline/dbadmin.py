@@ -1,11 +1,12 @@
 """Schema migrations (Alembic) and first-run seeding."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+
+from .packages import optional_module, optional_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,13 +16,7 @@ MODEL_MODULES = ("ticketing.models", "hotline.auth", "routing.models", "telephon
 
 
 def import_models() -> None:
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+    optional_modules(*MODEL_MODULES)
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -60,13 +55,9 @@ def seed(session, demo: bool = True) -> list[tuple[str, str, str]]:
 
     directory.seed(session)
     for module_name, function in (("routing.catalogue", "ensure_seeded"), ("knowledge.service", "seed")):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        getattr(module, function)(session)
+        module = optional_module(module_name)
+        if module is not None:
+            getattr(module, function)(session)
     shown = []
     if demo:
         for username, role, dept, password, display, ext in DEMO_USERS:

@@ -1,11 +1,11 @@
 """The OpenAPI 3.1 document, built from the same pydantic schemas that validate requests."""
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 
 from flask import Blueprint, jsonify
 
+from hotline.packages import optional_modules
 from ticketing.lifecycle import ACTION_LABELS, ACTIONS, STATUSES
 from ticketing.schemas import ACTION_SCHEMAS, TicketIn
 
@@ -83,14 +83,8 @@ def document() -> dict:
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}},
             "responses": {"200": _resp("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
                           **_errors(400, 401, 403, 404, 409, 422)}}}
-    for module_name in ("routing.schemas", "telephony.schemas", "supervision.schemas", "knowledge.schemas",
-                        "agent_console.schemas"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
+    for module in optional_modules("routing.schemas", "telephony.schemas", "supervision.schemas",
+                                   "knowledge.schemas", "agent_console.schemas"):
         if hasattr(module, "openapi_paths"):
             paths.update(module.openapi_paths())
     return {

@@ -1,8 +1,9 @@
 """Background parts of the embedded default: jobs and the SIP endpoint, in-process."""
 from __future__ import annotations
 
-import importlib
 import logging
+
+from .packages import optional_modules
 
 log = logging.getLogger("hotline.runtime")
 
@@ -12,13 +13,8 @@ def wire_subscribers(app) -> None:
 
     They subscribe with ``remote=False``: an event is handled once, where it was committed.
     """
-    try:
-        from routing import runner as routing_runner
-    except ModuleNotFoundError as exc:
-        if exc.name != "routing":
-            raise
-    else:
-        routing_runner.wire()
+    for module in optional_modules("routing.runner"):
+        module.wire()
 
 
 def start_background(app, sip: bool) -> None:
@@ -26,12 +22,6 @@ def start_background(app, sip: bool) -> None:
     names = ["supervision.runner", "routing.runner", "agent_console.runner"]
     if sip:
         names.append("telephony.runner")
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+    for module in optional_modules(*names):
         module.start(app)
-        log.info("runtime.started %s", name)
+        log.info("runtime.started %s", module.__name__)
