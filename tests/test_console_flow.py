@@ -91,6 +91,8 @@ def test_call_to_ticket_to_department_to_callback(live, browser, app):
     detail.get_by_role("button", name="确认回访").click()
     expect(detail).to_contain_text("已办结")
     expect(detail).to_contain_text("回访结果")
+    expect(detail.get_by_role("region", name="通话记录")).to_contain_text("通话 13800138000")
+    expect(detail.get_by_role("region", name="通话记录")).to_contain_text("我家楼下的路灯坏了三天了")
     screenshot(op, "operator-workspace")
 
     expect(sup.locator("#by-status")).to_contain_text("已办结")

@@ -74,7 +74,7 @@ const Case = (() => {
       } else if (kind === "satisfaction") {
         const c = form.querySelector(`[name="${name}"]:checked`);
         if (c) body[name] = c.value;
-      } else if (kind === "checkbox") body[name] = form.querySelector(`[name="${name}"]`).checked;
+      } else if (kind === "checkbox") { if (form.querySelector(`[name="${name}"]`).checked) body[name] = true; }
       else if (kind === "number") body[name] = parseInt(form.querySelector(`[name="${name}"]`).value, 10);
       else if (kind === "depts") body[name] = [...form.querySelector(`[name="${name}"]`).selectedOptions].map((o) => o.value).filter(Boolean);
       else {
