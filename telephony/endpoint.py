@@ -39,12 +39,14 @@ class SpeechOff:
         pass
 
 
-def load_speech(config):
+def load_speech(config, prewarm: int | None = None):
+    """The speech engine, or a SpeechOff saying why not. ``prewarm``: recognizers to warm up
+    (default: one per live slot; post-call workers need none, they never stream live)."""
     try:
         from .speech import SpeechEngine
     except ImportError as exc:
         return SpeechOff(f"语音识别模块不可用（{exc}）")
-    engine = SpeechEngine.from_config(config)
+    engine = SpeechEngine.from_config(config, prewarm=prewarm)
     if engine.enabled:
         log.info("speech.enabled model=%s live_limit=%s", config.vosk_model_dir,
                  config.max_live_transcriptions)

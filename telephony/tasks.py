@@ -26,7 +26,7 @@ def _speech(config):
     if _engine is None:
         from .endpoint import load_speech
 
-        _engine = load_speech(config)
+        _engine = load_speech(config, prewarm=0)
     return _engine
 
 
