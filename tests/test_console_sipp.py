@@ -82,6 +82,7 @@ def test_sipp_call_to_dispatch_to_reply_to_callback(app, live, browser, endpoint
     expect(detail).to_contain_text("待回访")
     detail.get_by_role("button", name="回访", exact=True).click()
     detail.get_by_label("基本满意").check()
+    detail.get_by_label("已解决").check()
     detail.get_by_role("button", name="确认回访").click()
     expect(detail).to_contain_text("已办结")
     expect(sup.locator("#by-status")).to_contain_text("已办结")

@@ -23,7 +23,7 @@ const Case = (() => {
     request_extension: [["workdays", "延期工作日", "number", true], ["reason", "延期理由", "textarea", true]],
     reply: [["text", "答复内容", "textarea", true], ["attachments", "附件", "file", false]],
     reject_reply: [["note", "审核退回原因", "textarea", true]],
-    callback: [["satisfaction", "满意度", "satisfaction", true], ["solved", "问题已解决", "checkbox", false],
+    callback: [["satisfaction", "满意度", "satisfaction", true], ["solved", "问题是否解决", "yesno", true],
                ["note", "回访记录", "textarea", false]],
     close: [["note", "办结说明", "textarea", true]],
     reopen: [["note", "重办原因", "textarea", true]],
@@ -48,6 +48,11 @@ const Case = (() => {
     if (kind === "text") return el("label", {}, label, el("input", {name, type: "text", "aria-label": label}));
     if (kind === "checkbox") return el("label", {}, el("input", {name, type: "checkbox"}), label);
     if (kind === "file") return el("label", {}, label, el("input", {name, type: "file", multiple: true, "aria-label": label}));
+    if (kind === "yesno") {
+      return el("fieldset", {class: "row"}, el("legend", {text: label}),
+        el("label", {}, el("input", {type: "radio", name, value: "true"}), "已解决"),
+        el("label", {}, el("input", {type: "radio", name, value: "false"}), "未解决"));
+    }
     if (kind === "satisfaction") {
       return el("fieldset", {class: "row"}, el("legend", {text: label}),
         ...["满意", "基本满意", "不满意"].map((v) => el("label", {}, el("input", {type: "radio", name, value: v}), v)));
@@ -71,6 +76,9 @@ const Case = (() => {
           const fd = new FormData(); fd.append("file", f);
           body.attachments.push(await api("POST", "/api/v1/console/attachments", fd, true));
         }
+      } else if (kind === "yesno") {
+        const c = form.querySelector(`[name="${name}"]:checked`);
+        if (c) body[name] = c.value === "true";
       } else if (kind === "satisfaction") {
         const c = form.querySelector(`[name="${name}"]:checked`);
         if (c) body[name] = c.value;
