@@ -12,6 +12,8 @@ check espeak-ng espeak-ng
 check sox sox
 check baresip baresip
 check kamailio kamailio
+# Chromium renders Chinese only with a CJK font (screenshots otherwise show boxes)
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 SUDO=""
