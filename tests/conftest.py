@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -230,3 +230,39 @@ def redis_url():
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     return REDIS_URL
+
+
+@contextmanager
+def celery_worker(app, database_url: str, redis_url: str, tmp_path, **env_extra):
+    """A real Celery worker process on ``redis_url``; this process's jobs go to it meanwhile.
+
+    The worker's output goes to a file (a pipe nobody reads would block it once full); on failure
+    the tail of that file is worth reading.
+    """
+    import subprocess
+    import sys
+
+    from hotline import jobs
+    from hotline.celery_app import celery
+
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, HOTLINE_BACKGROUND_JOBS="celery",
+               HOTLINE_INSTANCE_DIR=str(tmp_path / "worker-instance"), HOTLINE_SIP_ENABLED="false", **env_extra)
+    log_path = tmp_path / "celery-worker.log"
+    with open(log_path, "w") as log_file:
+        worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "hotline.celery_app",
+                                   "worker", "--pool", "solo", "--loglevel", "WARNING", "-Q", "celery"],
+                                  env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
+    celery.conf.update(broker_url=redis_url, result_backend=redis_url)
+    jobs.configure(app, "celery")
+    try:
+        yield log_path
+    finally:
+        jobs.configure(app, "inprocess")
+        celery.conf.update(old)
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

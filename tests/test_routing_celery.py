@@ -2,39 +2,25 @@
 live engine swaps to the new model on its next suggestion, without waiting for training."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from hotline.extensions import db
 
-CELERY = str(Path(sys.executable).parent / "celery")
+from .conftest import celery_worker
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_retrain_runs_in_a_celery_worker(app, api, database_url, redis_url, tmp_path):
     from hotline import jobs
-    from hotline.celery_app import celery
     from routing import catalogue
     from routing.models import TrainedModel
     from routing.tasks import retrain
 
     with app.app_context():
         catalogue.ensure_seeded(db.session)
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, HOTLINE_BACKGROUND_JOBS="celery",
-               HOTLINE_INSTANCE_DIR=str(tmp_path / "inst"), HOTLINE_SIP_ENABLED="false")
-    worker = subprocess.Popen([CELERY, "-A", "hotline.celery_app", "worker", "--pool", "solo",
-                               "--loglevel", "WARNING", "-Q", "celery"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
-    celery.conf.update(broker_url=redis_url, result_backend=redis_url)
-    try:
+    with celery_worker(app, database_url, redis_url, tmp_path):
         op = api("operator1")
-        jobs.configure(app, "celery")
         r = op.post("/api/v1/routing/suggest", json={"text": "楼下饭店油烟太大"})
         assert r.status_code == 200 and r.get_json()["model"] is None  # answered from the catalogue;
         # training was queued to the worker, not run in the request
@@ -48,11 +34,3 @@ def test_retrain_runs_in_a_celery_worker(app, api, database_url, redis_url, tmp_
         after = op.post("/api/v1/routing/suggest", json={"text": "楼下饭店油烟太大"}).get_json()
         assert after["model"] == model_id
         assert after["departments"][0]["code"] == "eco"
-    finally:
-        jobs.configure(app, "inprocess")
-        celery.conf.update(old)
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()

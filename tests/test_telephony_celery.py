@@ -1,26 +1,19 @@
 """Calls over the live-transcription limit are transcribed after hang-up by a real Celery worker."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import celery_worker
 from tests.speech_helpers import HANGUL, test_model_dir
 from tests.telephony_helpers import (AUDIO_DIR, require_sipp, run_sipp, scenario, sipp_error_log,
                                      start_endpoint, wait_for)
 
 pytestmark = pytest.mark.sip
-CELERY = str(Path(sys.executable).parent / "celery")
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_post_call_transcription_runs_in_a_celery_worker(app, database_url, redis_url, tmp_path):
-    from hotline import jobs
-    from hotline.celery_app import celery
     from hotline.extensions import db
     from telephony.endpoint import SpeechOff
     from telephony.models import Call
@@ -29,14 +22,6 @@ def test_post_call_transcription_runs_in_a_celery_worker(app, database_url, redi
     require_sipp()
     model_dir = test_model_dir()
     config = app.config["HOTLINE"]
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, HOTLINE_BACKGROUND_JOBS="celery",
-               HOTLINE_INSTANCE_DIR=str(tmp_path / "inst"), HOTLINE_SIP_ENABLED="false",
-               VOSK_MODEL_DIR=model_dir, HOTLINE_RECORDINGS_DIR=config.recordings_dir)
-    worker = subprocess.Popen([CELERY, "-A", "hotline.celery_app", "worker", "--pool", "solo",
-                               "--loglevel", "WARNING", "-Q", "celery"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
-    celery.conf.update(broker_url=redis_url, result_backend=redis_url)
 
     class Saturated(SpeechOff):
         """A live engine whose slots are all taken: open_stream gives None, as at the limit."""
@@ -45,35 +30,29 @@ def test_post_call_transcription_runs_in_a_celery_worker(app, database_url, redi
 
     endpoint = start_endpoint(app, speech=Saturated(None))
     try:
-        jobs.configure(app, "celery")
-        sc = scenario("uac_call.xml", tmp_path, AUDIO=AUDIO_DIR / "ko_1.ulaw", HOLD_MS=5500)
-        result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
-        assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-        assert endpoint.wait_idle(20)
-        record = endpoint.finished[-1]
-        assert record["transcription"] == "pending" and record["ticket_number"] is None
+        with celery_worker(app, database_url, redis_url, tmp_path, VOSK_MODEL_DIR=model_dir,
+                           HOTLINE_RECORDINGS_DIR=config.recordings_dir):
+            sc = scenario("uac_call.xml", tmp_path, AUDIO=AUDIO_DIR / "ko_1.ulaw", HOLD_MS=5500)
+            result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
+            assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
+            assert endpoint.wait_idle(20)
+            record = endpoint.finished[-1]
+            assert record["transcription"] == "pending" and record["ticket_number"] is None
 
-        def transcribed():
+            def transcribed():
+                with app.app_context():
+                    call = db.session.scalar(select(Call).where(Call.call_uuid == record["call_uuid"]))
+                    state = (call.transcription, call.ticket_number, [s.text for s in call.segments])
+                    db.Session.remove()
+                    return state if state[0] != "pending" and state[1] else None
+
+            state = wait_for(transcribed, 180, 0.5)
+            assert state is not None, "the worker did not transcribe the call"
+            status, number, texts = state
+            assert status == "offline" and texts and HANGUL.search(texts[0])
             with app.app_context():
-                call = db.session.scalar(select(Call).where(Call.call_uuid == record["call_uuid"]))
-                state = (call.transcription, call.ticket_number, [s.text for s in call.segments])
+                ticket = db.session.scalar(select(Ticket).where(Ticket.number == number))
+                assert ticket.channel == "phone" and texts[0] in ticket.content
                 db.Session.remove()
-                return state if state[0] != "pending" and state[1] else None
-
-        state = wait_for(transcribed, 180, 0.5)
-        assert state is not None, "the worker did not transcribe the call"
-        status, number, texts = state
-        assert status == "offline" and texts and HANGUL.search(texts[0])
-        with app.app_context():
-            ticket = db.session.scalar(select(Ticket).where(Ticket.number == number))
-            assert ticket.channel == "phone" and texts[0] in ticket.content
-            db.Session.remove()
     finally:
         endpoint.stop()
-        jobs.configure(app, "inprocess")
-        celery.conf.update(old)
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
