@@ -1,7 +1,6 @@
 """The `hotline` command: run, db upgrade, seed, users, audit, and what packages add."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click

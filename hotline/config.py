@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("HOTLINE_INSTANCE_DIR", Path.cwd() / "instance"))
@@ -81,7 +81,6 @@ class Config:
     kpi_repeat_days: int = 30
     kpi_live_rollup: bool = True
     testing: bool = False
-    extra: dict = field(default_factory=dict)
 
     ENV = {
         "database_url": ("DATABASE_URL", str),
@@ -143,6 +142,3 @@ class Config:
         if cfg.sip_mode not in {"peer", "register"}:
             raise ConfigError("SIP_MODE must be 'peer' or 'register'")
         return cfg
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ENV"}

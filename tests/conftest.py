@@ -28,6 +28,7 @@ HOW_TO = {
     "redis": "start redis-server on 127.0.0.1:6379 or set REDIS_TEST_URL",
 }
 _missing: dict[str, str] = {}
+_checked: dict[str, str | None] = {}
 
 
 def _pg_available() -> str | None:
@@ -52,9 +53,10 @@ def _redis_available() -> str | None:
 
 
 def require_service(name: str) -> None:
-    """Skip (or, under CI, fail) a test whose service is not running."""
-    problem = {"postgres": _pg_available, "redis": _redis_available}[name]() if name not in _checked else _checked[name]
-    _checked[name] = problem
+    """Skip (or, under CI, fail) a test whose service is not running (checked once per run)."""
+    if name not in _checked:
+        _checked[name] = {"postgres": _pg_available, "redis": _redis_available}[name]()
+    problem = _checked[name]
     if problem is None:
         return
     _missing[name] = problem
@@ -63,8 +65,6 @@ def require_service(name: str) -> None:
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message)
 
-
-_checked: dict[str, str | None] = {}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

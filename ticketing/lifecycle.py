@@ -78,6 +78,11 @@ _BY_KEY = {(t.action, s): t for t in TRANSITIONS for s in t.sources}
 _BY_ACTION = {t.action: t for t in TRANSITIONS}
 
 
+def transition_for(action: str) -> Transition:
+    """The one transition an action has (the table holds each action once)."""
+    return _BY_ACTION[action]
+
+
 def find(status: str, action: str) -> Transition | None:
     return _BY_KEY.get((action, status))
 

@@ -182,40 +182,43 @@ def perform(session, number: str, action: str, actor: Actor, data: dict | None =
     try:
         ticket = get_ticket(session, number, actor, lock=True)
         status = ticket.status
-        transition = lifecycle.find(status, action)
+        transition = lifecycle.transition_for(action)
         allowed_now = lifecycle.allowed(status, actor.role)
-        if actor.role not in {r for t in lifecycle.TRANSITIONS if t.action == action for r in t.roles}:
+        if actor.role not in transition.roles:
             raise Forbidden(f"role {actor.role} may not {action}", allowed_actions=allowed_now)
-        if transition is None:
+        if status not in transition.sources:
             raise IllegalAction(
                 f"cannot {action} a ticket that is {status}; allowed now: "
                 f"{', '.join(allowed_now) or 'none'}", ticket_status=status, allowed_actions=allowed_now)
-        if actor.role not in transition.roles:
-            raise Forbidden(f"role {actor.role} may not {action} in {status}", allowed_actions=allowed_now)
         if transition.main_department_only and ticket.main_department_id != actor.department_id:
             raise Forbidden(f"only the main department may {action}", allowed_actions=allowed_now)
         payload = parse(ACTION_SCHEMAS[action], data if data is not None else {})
         target = transition.target or status
         note, event_data = HANDLERS[action](session, ticket, actor, payload)
         ticket.status = target
-        _append_event(session, ticket, actor, action, status, target, note, event_data)
-        publish_after_commit(session, "ticket.changed", {
-            "number": ticket.number, "action": action, "from_status": status, "to_status": target,
-            "actor": actor.username, "departments": sorted(d.code for d in _holders(ticket)),
-            "data": event_data or {}})
+        _record(session, ticket, actor, action, status, target, note, event_data)
         session.flush()
         session.commit()
-    except StaleDataError:
+    except (StaleDataError, IntegrityError):
         session.rollback()
-        raise Conflict(f"ticket {number} was changed by someone else at the same time; reload and retry")
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"ticket {number} was changed by someone else at the same time; reload and retry")
+        raise _concurrent_change(number) from None
     except Exception:
         session.rollback()
         raise
     log.info("ticket.%s number=%s from=%s to=%s actor=%s", action, number, status, target, actor.username)
     return ticket
+
+
+def _concurrent_change(number: str) -> Conflict:
+    return Conflict(f"ticket {number} was changed by someone else at the same time; reload and retry")
+
+
+def _record(session, ticket: Ticket, actor: Actor, action: str, from_status, to_status, note, data) -> None:
+    """Append the event to the chain and queue ``ticket.changed`` for after the commit."""
+    _append_event(session, ticket, actor, action, from_status, to_status, note, data)
+    publish_after_commit(session, "ticket.changed", {
+        "number": ticket.number, "action": action, "from_status": from_status, "to_status": to_status,
+        "actor": actor.username, "departments": sorted(d.code for d in _holders(ticket)), "data": data or {}})
 
 
 def _holders(ticket: Ticket) -> list[Department]:
@@ -409,17 +412,13 @@ def record_event(session, number: str, action: str, actor: Actor, *, note: str |
         raise NotFound(f"ticket {number} not found")
     if action == "routing_suggested":
         ticket.routing_suggestion = data
-    _append_event(session, ticket, actor, action, ticket.status, ticket.status, note, data)
-    publish_after_commit(session, "ticket.changed", {
-        "number": ticket.number, "action": action, "from_status": ticket.status,
-        "to_status": ticket.status, "actor": actor.username,
-        "departments": sorted(d.code for d in _holders(ticket)), "data": data or {}})
+    _record(session, ticket, actor, action, ticket.status, ticket.status, note, data)
     if commit:
         try:
             session.commit()
         except (StaleDataError, IntegrityError):
             session.rollback()
-            raise Conflict(f"ticket {number} was changed by someone else at the same time; retry")
+            raise _concurrent_change(number) from None
     return ticket
 
 
