@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import delete, select
 
+from .clock import to_local, utcnow
 from .exceptions import ValidationFailed
 from .models import CalendarDay, CalendarYear, SlaPolicy, Ticket
 from .sla import DEFAULT_POLICY, TYPES, UNITS, URGENCIES, Deadline, WorkCalendar, deadline_after, official_year_known
@@ -131,7 +132,8 @@ def enter_year(session, year: int, holidays: list, workdays: list, actor: str) -
 def calendar_status(session, years: range | None = None) -> dict:
     """Which years have working-calendar data, and which open tickets use a guessed one."""
     cal = calendar(session)
-    years = years or range(date.today().year - 1, date.today().year + 3)
+    this_year = to_local(utcnow()).year  # China's year, and the test clock when frozen
+    years = years or range(this_year - 1, this_year + 3)
     status = []
     for y in years:
         source = "admin" if y in cal.admin_years else "official" if official_year_known(y) else "missing"
