@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.telephony_helpers import wait_for
 
 CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -77,13 +78,11 @@ def publish(app, name: str, payload: dict) -> None:
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    """wait_for that fails the test instead of returning a falsy value."""
+    value = wait_for(predicate, timeout, interval)
+    if not value:
+        raise AssertionError("condition not met in time")
+    return value
 
 
 @pytest.fixture

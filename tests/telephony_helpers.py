@@ -145,6 +145,14 @@ def correlation(a, b, max_lag: int = 160) -> float:
     return best
 
 
+def place_call(endpoint, sc, *, timeout: float = 60, idle: float = 20) -> dict:
+    """Run a SIPp scenario against the endpoint, then return the endpoint's record of the call."""
+    result = run_sipp(sc, endpoint.config.sip_port, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
+    assert endpoint.wait_idle(idle)
+    return endpoint.finished[-1]
+
+
 def wait_for(predicate, timeout: float = 10.0, step: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

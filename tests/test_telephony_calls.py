@@ -9,9 +9,8 @@ import wave
 import pytest
 from sqlalchemy import select
 
-from tests.telephony_helpers import (AUDIO_DIR, CALLER, UdpCapture, correlation, read_wav, require_sipp,
-                               run_sipp, scenario, sipp_error_log, start_endpoint, ulaw_file_pcm,
-                               wait_for)
+from tests.telephony_helpers import (AUDIO_DIR, CALLER, UdpCapture, correlation, place_call, read_wav,
+                                     require_sipp, run_sipp, scenario, start_endpoint, ulaw_file_pcm, wait_for)
 
 pytestmark = pytest.mark.sip
 
@@ -59,10 +58,7 @@ def _ticket_events(app, number):
 
 def _place(endpoint, tmp_path, **values):
     sc = scenario("uac_call.xml", tmp_path, **values)
-    result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
-    assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-    assert endpoint.wait_idle(20)
-    return endpoint.finished[-1]
+    return place_call(endpoint, sc, timeout=60, idle=20)
 
 
 def test_recorded_call_matches_fixture_and_becomes_linked_draft(app, endpoint, events, tmp_path):
@@ -112,10 +108,7 @@ def test_cancel_while_ringing_is_never_answered(app, events, tmp_path):
     endpoint = start_endpoint(app, answer_delay=2.0)
     try:
         sc = scenario("uac_cancel.xml", tmp_path, HOLD_MS=3000)
-        result = run_sipp(sc, endpoint.config.sip_port, timeout=30)
-        assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-        assert endpoint.wait_idle(10)
-        record = endpoint.finished[-1]
+        record = place_call(endpoint, sc, timeout=30, idle=10)
     finally:
         endpoint.stop()
     assert record["cause"] == "cancelled" and record["answered_at"] is None
@@ -158,10 +151,7 @@ def test_reinvite_keeps_outgoing_audio_at_50_packets_per_second(app, endpoint, t
         sc = scenario("uac_call.xml", tmp_path, MEDIA_PORT=capture.port, REINVITE=True,
                       REINVITE_AFTER_MS=1500, HOLD_MS=4000)
         record = None
-        result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
-        assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-        assert endpoint.wait_idle(10)
-        record = endpoint.finished[-1]
+        record = place_call(endpoint, sc, timeout=60, idle=10)
     finally:
         capture.close()
     packets = capture.packets
@@ -199,10 +189,7 @@ def test_pcma_call_is_answered_and_sent_in_pcma(app, tmp_path):
     try:
         sc = scenario("uac_call.xml", tmp_path, PT=8, CODEC="PCMA", AUDIO=alaw, HOLD_MS=5000,
                       MEDIA_PORT=capture.port)
-        result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
-        assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-        assert endpoint.wait_idle(10)
-        record = endpoint.finished[-1]
+        record = place_call(endpoint, sc, timeout=60, idle=10)
     finally:
         capture.close()
         endpoint.stop()

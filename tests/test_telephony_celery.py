@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from tests.conftest import celery_worker
 from tests.speech_helpers import HANGUL, test_model_dir
-from tests.telephony_helpers import (AUDIO_DIR, require_sipp, run_sipp, scenario, sipp_error_log,
-                                     start_endpoint, wait_for)
+from tests.telephony_helpers import AUDIO_DIR, place_call, require_sipp, scenario, start_endpoint, wait_for
 
 pytestmark = pytest.mark.sip
 
@@ -33,10 +32,7 @@ def test_post_call_transcription_runs_in_a_celery_worker(app, database_url, redi
         with celery_worker(app, database_url, redis_url, tmp_path, VOSK_MODEL_DIR=model_dir,
                            HOTLINE_RECORDINGS_DIR=config.recordings_dir):
             sc = scenario("uac_call.xml", tmp_path, AUDIO=AUDIO_DIR / "ko_1.ulaw", HOLD_MS=5500)
-            result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
-            assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-            assert endpoint.wait_idle(20)
-            record = endpoint.finished[-1]
+            record = place_call(endpoint, sc, timeout=60, idle=20)
             assert record["transcription"] == "pending" and record["ticket_number"] is None
 
             def transcribed():

@@ -5,8 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.speech_helpers import HANGUL, make_engine
-from tests.telephony_helpers import (AUDIO_DIR, require_sipp, run_sipp, scenario, sipp_error_log,
-                                     start_endpoint, wait_for)
+from tests.telephony_helpers import AUDIO_DIR, place_call, require_sipp, scenario, start_endpoint, wait_for
 
 pytestmark = pytest.mark.sip
 
@@ -29,10 +28,7 @@ def events():
 
 def _call(app, endpoint, tmp_path, audio="ko_1.ulaw", hold=5500):
     sc = scenario("uac_call.xml", tmp_path, AUDIO=AUDIO_DIR / audio, HOLD_MS=hold)
-    result = run_sipp(sc, endpoint.config.sip_port, timeout=60)
-    assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
-    assert endpoint.wait_idle(60)
-    return endpoint.finished[-1]
+    return place_call(endpoint, sc, timeout=60, idle=60)
 
 
 def _stored(app, call_uuid):
