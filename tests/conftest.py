@@ -224,6 +224,17 @@ def api(client):
 
 
 @pytest.fixture
+def events():
+    """Every domain event published during the test, as (name, payload), in order."""
+    from hotline.events import bus
+
+    seen: list[tuple[str, dict]] = []
+    unsubscribe = bus.subscribe("*", lambda name, payload: seen.append((name, payload)))
+    yield seen
+    unsubscribe()
+
+
+@pytest.fixture
 def redis_url():
     require_service("redis")
     import redis

@@ -6,6 +6,7 @@ the browser tests skip loudly, and under CI=true they fail.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -75,6 +76,18 @@ def publish(app, name: str, payload: dict) -> None:
 
     with app.app_context():
         bus.publish(name, payload)
+
+
+def dispatch_from_form(page, ticket_type: str, department: str) -> str:
+    """Fill the operator's ticket form, press 派单, and return the new ticket's number."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("诉求类型").select_option(ticket_type)
+    page.get_by_label("主办单位", exact=True).select_option(department)
+    page.get_by_role("button", name="派单", exact=True).click()
+    result = page.locator("#result")
+    expect(result).to_contain_text("已派单")
+    return re.search(r"\d{14}", result.inner_text()).group(0)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tests.console_helpers import browser, live, login, new_context, publish, screenshot  # noqa: F401 (fixtures)
+from tests.console_helpers import browser, dispatch_from_form, live, login, new_context, publish, screenshot  # noqa: F401 (fixtures)
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -53,12 +53,7 @@ def test_call_to_ticket_to_department_to_callback(live, browser, app):
     expect(op.get_by_label("诉求内容")).to_have_value("我家楼下的路灯坏了三天了，在罗阳镇人民路")
     screenshot(op, "operator-live-call")
 
-    op.get_by_label("诉求类型").select_option("求助")
-    op.get_by_label("主办单位", exact=True).select_option("housing")
-    op.get_by_role("button", name="派单", exact=True).click()
-    result = op.locator("#result")
-    expect(result).to_contain_text("已派单")
-    number = re.search(r"\d{14}", result.inner_text()).group(0)
+    number = dispatch_from_form(op, "求助", "housing")
     publish(app, "call.ended", {"call_id": "c-1", "caller": "13800138000", "duration": 42, "cause": "hangup"})
     expect(op.locator("#agent-state")).to_have_text("话后处理")
     expect(_kpi(sup, "talking")).to_have_text("0")

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.console_helpers import browser, live, login, new_context, screenshot  # noqa: F401 (fixtures)
+from tests.console_helpers import browser, dispatch_from_form, live, login, new_context, screenshot  # noqa: F401 (fixtures)
 from tests.telephony_helpers import AUDIO_DIR, CALLER, require_sipp, run_sipp, scenario, sipp_error_log, start_endpoint
 
 pytestmark = pytest.mark.sip
@@ -57,12 +57,7 @@ def test_sipp_call_to_dispatch_to_reply_to_callback(app, live, browser, endpoint
     expect(op.get_by_label("诉求内容")).to_have_value(HANGUL)
     expect(kpi("tickets")).to_have_text("1")
 
-    op.get_by_label("诉求类型").select_option("求助")
-    op.get_by_label("主办单位", exact=True).select_option("housing")
-    op.get_by_role("button", name="派单", exact=True).click()
-    result = op.locator("#result")
-    expect(result).to_contain_text("已派单")
-    number = re.search(r"\d{14}", result.inner_text()).group(0)
+    number = dispatch_from_form(op, "求助", "housing")
 
     item = dept.locator(f'#inbox li[data-number="{number}"]')
     expect(item).to_be_visible()

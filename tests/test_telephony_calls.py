@@ -16,16 +16,6 @@ pytestmark = pytest.mark.sip
 
 
 @pytest.fixture
-def events():
-    from hotline.events import bus
-
-    seen: list[tuple[str, dict]] = []
-    unsubscribe = bus.subscribe("*", lambda name, payload: seen.append((name, payload)))
-    yield seen
-    unsubscribe()
-
-
-@pytest.fixture
 def endpoint(app):
     require_sipp()
     ep = start_endpoint(app)

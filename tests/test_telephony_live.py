@@ -16,16 +16,6 @@ def engine():
     return make_engine(max_live=4, prewarm=1)
 
 
-@pytest.fixture
-def events():
-    from hotline.events import bus
-
-    seen: list[tuple[str, dict]] = []
-    unsubscribe = bus.subscribe("*", lambda name, payload: seen.append((name, payload)))
-    yield seen
-    unsubscribe()
-
-
 def _call(app, endpoint, tmp_path, audio="ko_1.ulaw", hold=5500):
     sc = scenario("uac_call.xml", tmp_path, AUDIO=AUDIO_DIR / audio, HOLD_MS=hold)
     return place_call(endpoint, sc, timeout=60, idle=60)
