@@ -43,6 +43,23 @@ def _secret_key() -> str:
     return key
 
 
+def parse_service_hours(raw: str) -> list[tuple[int, int]]:
+    """"08:00-12:00,13:30-21:00" -> [(480, 720), (810, 1260)] minutes of the day; "" -> whole day."""
+    spans = []
+    for part in (p.strip() for p in (raw or "").split(",")):
+        if not part:
+            continue
+        try:
+            lo, hi = (t.strip() for t in part.split("-"))
+            start, end = (int(t.split(":")[0]) * 60 + int(t.split(":")[1]) for t in (lo, hi))
+        except ValueError:
+            raise ConfigError(f"HOTLINE_SERVICE_HOURS must look like 08:00-20:00[,...], got {raw!r}") from None
+        if not 0 <= start < end <= 24 * 60:
+            raise ConfigError(f"HOTLINE_SERVICE_HOURS: {part!r} is not a span within one day")
+        spans.append((start, end))
+    return spans or [(0, 24 * 60)]
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = ""
@@ -80,6 +97,12 @@ class Config:
     supervision_escalate_workdays: int = 5
     kpi_repeat_days: int = 30
     kpi_live_rollup: bool = True
+    acd_strategy: str = "longest_idle"  # longest_idle | round_robin | fewest_calls
+    acd_ring_timeout: int = 15  # seconds an operator's phone rings before the call moves on
+    acd_wrapup: int = 30  # seconds of 话后处理 after a call, then back to ready
+    acd_max_wait: int = 60  # seconds in the queue before the caller is offered voice intake
+    acd_announce_seconds: int = 20  # repeat the queue position this often
+    service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
     testing: bool = False
 
     ENV = {
@@ -117,6 +140,12 @@ class Config:
         "supervision_escalate_workdays": ("HOTLINE_ESCALATE_WORKDAYS", int),
         "kpi_repeat_days": ("HOTLINE_KPI_REPEAT_DAYS", int),
         "kpi_live_rollup": ("HOTLINE_KPI_LIVE_ROLLUP", bool),
+        "acd_strategy": ("HOTLINE_ACD_STRATEGY", str),
+        "acd_ring_timeout": ("HOTLINE_ACD_RING_TIMEOUT", int),
+        "acd_wrapup": ("HOTLINE_ACD_WRAPUP", int),
+        "acd_max_wait": ("HOTLINE_ACD_MAX_WAIT", int),
+        "acd_announce_seconds": ("HOTLINE_ACD_ANNOUNCE_SECONDS", int),
+        "service_hours": ("HOTLINE_SERVICE_HOURS", str),
     }
 
     @classmethod
@@ -141,4 +170,7 @@ class Config:
             raise ConfigError("HOTLINE_BACKGROUND_JOBS must be 'inprocess' or 'celery'")
         if cfg.sip_mode not in {"peer", "register"}:
             raise ConfigError("SIP_MODE must be 'peer' or 'register'")
+        if cfg.acd_strategy not in {"longest_idle", "round_robin", "fewest_calls"}:
+            raise ConfigError("HOTLINE_ACD_STRATEGY must be longest_idle, round_robin or fewest_calls")
+        parse_service_hours(cfg.service_hours)
         return cfg
