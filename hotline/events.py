@@ -31,6 +31,13 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "transcript.final": ("call_id", "text", "start", "end"),
     "call.ended": ("call_id", "caller", "duration", "cause"),
     "call.ticket": ("call_id", "number"),
+    # the queue (ACD, issue 7): waiting, offered to an operator's phone, sent to voice intake
+    "call.queued": ("call_id", "caller", "position"),
+    "call.offered": ("call_id", "operator", "extension"),
+    "call.intake": ("call_id", "reason"),
+    # console -> SIP process: an operator's command on their current call, and its result
+    "call.command": ("call_id", "command", "operator"),
+    "call.command_result": ("call_id", "command", "operator", "ok"),
     # supervision
     "deadline.card": ("number", "card", "deadline_kind", "department"),
     "urging.created": ("number", "urging_id", "department"),
