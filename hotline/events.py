@@ -35,6 +35,15 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "call.queued": ("call_id", "caller", "position"),
     "call.offered": ("call_id", "operator", "extension"),
     "call.intake": ("call_id", "reason"),
+    # the bridge (issue 7): a leg (operator, department, emergency) joined or left the citizen's call;
+    # hold; transfers (kind blind/consult/emergency) and three-party calls, for the ticket history
+    "call.bridged": ("call_id", "leg", "extension"),
+    "call.leg_ended": ("call_id", "leg", "extension", "cause"),
+    "call.hold": ("call_id", "held"),
+    "call.consult": ("call_id", "extension", "state"),
+    "call.transferred": ("call_id", "kind", "extension", "from_leg"),
+    "call.transfer_failed": ("call_id", "kind", "extension", "failure"),
+    "call.conference": ("call_id", "extension", "parties"),
     # console -> SIP process: an operator's command on their current call, and its result
     "call.command": ("call_id", "command", "operator"),
     "call.command_result": ("call_id", "command", "operator", "ok"),
