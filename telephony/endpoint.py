@@ -18,6 +18,8 @@ from pyVoIP.VoIP import InvalidStateError
 
 from hotline.events import bus
 
+from .bridge import default_hold_music
+from .dialer import Dialer
 from .pyvoip_fixes import HardenedCall, HardenedPhone
 from .session import CallSession
 
@@ -72,6 +74,17 @@ def load_greeting(path: str | None) -> bytes:
     return pcm
 
 
+def parse_emergency_numbers(raw: str) -> dict[str, str]:
+    """"110=8110,119=8119" -> {"110": "8110", ...}: where the proxy reaches each emergency service."""
+    out = {}
+    for part in (p.strip() for p in (raw or "").split(",")):
+        if "=" in part:
+            kind, number = (x.strip() for x in part.split("=", 1))
+            if kind and number:
+                out[kind] = number
+    return out
+
+
 class Endpoint:
     def __init__(self, app, config, *, speech=None, greeting: bytes | None = None,
                  answer_delay: float | None = None, publish=None) -> None:
@@ -87,6 +100,7 @@ class Endpoint:
         tasks.share_engine(self.speech)
         self.answer_delay = config.sip_answer_delay_ms / 1000 if answer_delay is None else answer_delay
         self.publish = publish or bus.publish
+        self.acd = None  # telephony.acd.Acd when operators are reachable through a proxy (issue 7)
         self.sessions: dict[str, CallSession] = {}
         self.finished: list[dict] = []  # the last call records (tests and benches read them)
         self._pending = 0
@@ -100,6 +114,10 @@ class Endpoint:
             rtp_high=config.sip_rtp_high, mode=config.sip_mode, server=config.sip_server,
             server_port=config.sip_server_port, user=config.sip_user, password=config.sip_password,
             listener=self)
+        # calls we place through the proxy (operators, departments, emergency numbers: issue 7)
+        self.dialer = Dialer(self.phone)
+        self.hold_audio = default_hold_music()  # what a held or transferred citizen hears
+        self.emergency_numbers = parse_emergency_numbers(getattr(config, "emergency_numbers", ""))
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "Endpoint":
@@ -131,7 +149,8 @@ class Endpoint:
     # -- pyVoIP listener (SIP thread: return quickly) ------------------------------------------------
     def on_incoming(self, call: HardenedCall) -> None:
         session = CallSession(call, recordings_dir=self.config.recordings_dir, speech=self.speech,
-                              publish=self._safe_publish)
+                              publish=self._safe_publish, media=self.phone.media, dialer=self.dialer,
+                              hold_audio=self.hold_audio, emergency_numbers=self.emergency_numbers)
         call.app = session
         self.sessions[call.call_id] = session
         self._safe_publish("call.ringing", {"call_id": session.call_uuid, "caller": session.caller,
@@ -154,14 +173,17 @@ class Endpoint:
                                              "called": session.called,
                                              "transcription": session.transcription,
                                              "transcription_note": session.transcription_note})
+        if self.acd is not None:
+            self.acd.enqueue(session)
 
     def on_call_ended(self, call: HardenedCall, cause: str) -> None:
         session: CallSession | None = self.sessions.pop(call.call_id, None)
         if session is None:
             return
         session.ended(cause)
+        facts = self.acd.on_ended(session, cause) if self.acd is not None else {}
         self._safe_publish("call.ended", {"call_id": session.call_uuid, "caller": session.caller,
-                                          "duration": session.duration, "cause": cause})
+                                          "duration": session.duration, "cause": cause, **facts})
         with self._pending_lock:
             self._pending += 1
         self._pool.submit(self._finish, session)
@@ -194,6 +216,7 @@ class Endpoint:
 
         try:
             record = session.finish()
+            record["queue"] = getattr(session, "queue_facts", None)
             with self.app.app_context(), db.session_scope() as s:
                 call = service.store_call(s, record, max_content=self.config.max_content_chars)
                 record["db_id"], record["ticket_number"] = call.id, call.ticket_number
