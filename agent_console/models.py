@@ -10,8 +10,11 @@ from hotline.extensions import Base
 from ticketing.clock import utcnow
 
 IDLE, BUSY, BREAK, WRAPUP, OFFLINE = "idle", "busy", "break", "wrapup", "offline"
-STATES = (IDLE, BUSY, BREAK, WRAPUP, OFFLINE)
-STATE_LABELS = {IDLE: "示闲", BUSY: "示忙", BREAK: "小休", WRAPUP: "话后处理", OFFLINE: "离线"}
+ONCALL = "oncall"  # set only by the ACD while the operator's phone rings or talks
+STATES = (IDLE, ONCALL, BUSY, BREAK, WRAPUP, OFFLINE)
+SETTABLE = (IDLE, BUSY, BREAK, WRAPUP, OFFLINE)  # what an operator may choose in the console
+STATE_LABELS = {IDLE: "示闲", ONCALL: "通话中", BUSY: "示忙", BREAK: "小休", WRAPUP: "话后处理",
+                OFFLINE: "离线"}
 
 
 class AgentState(Base):

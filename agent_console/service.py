@@ -24,8 +24,8 @@ from ticketing.schemas import ticket_view
 from ticketing.sla import TYPES
 
 from .calls import board
-from .exceptions import Forbidden, NotFound, ValidationFailed
-from .models import OFFLINE, STATE_LABELS, STATES, AgentState
+from .exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from .models import OFFLINE, ONCALL, SETTABLE, STATE_LABELS, STATES, AgentState
 
 log = logging.getLogger("hotline.console")
 
@@ -37,13 +37,18 @@ def get_state(session, user_id: int) -> dict:
     return {"state": state, "label": STATE_LABELS[state], "since": iso(row.since) if row else None}
 
 
-def set_state(session, user, state: str) -> dict:
+def set_state(session, user, state: str, *, reason: str | None = None, by_system: bool = False) -> dict:
+    """Change an operator's presence. The ACD passes ``by_system`` (it alone sets 通话中) and a
+    ``reason`` such as ``no_answer`` that the console shows."""
     if user.role != lifecycle.OPERATOR:
         raise Forbidden("only operators have an agent state")
-    if state not in STATES:
-        raise ValidationFailed("unknown state", {"state": f"one of {', '.join(STATES)}"})
+    allowed = STATES if by_system else SETTABLE
+    if state not in allowed:
+        raise ValidationFailed("unknown state", {"state": f"one of {', '.join(allowed)}"})
     row = session.get(AgentState, user.id)
     previous = row.state if row else None
+    if previous == ONCALL and not by_system:
+        raise Conflict("通话中不能切换坐席状态，请先结束通话")
     now = utcnow()
     if row is None:
         row = AgentState(user_id=user.id, state=state, since=now)
@@ -52,7 +57,8 @@ def set_state(session, user, state: str) -> dict:
         row.state, row.since = state, now
     publish_after_commit(session, "agent.state", {
         "user": user.username, "user_id": user.id, "state": state, "label": STATE_LABELS[state],
-        "extension": user.sip_extension, "since": iso(row.since)})
+        "extension": user.sip_extension, "since": iso(row.since), "previous": previous,
+        "by": "system" if by_system else "operator", "reason": reason})
     session.commit()
     log.info("agent.state user=%s state=%s previous=%s", user.username, state, previous)
     return get_state(session, user.id)
