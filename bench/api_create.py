@@ -97,6 +97,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--threads", type=int, default=32, help="gunicorn threads")
+    ap.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
     ap.add_argument("--embedded", action="store_true",
                     help="background jobs in the web process (the `make run` default) instead of the "
                          "production layout (Celery jobs, events over Redis)")
@@ -114,7 +115,7 @@ def main() -> None:
     subprocess.run([str(bin_dir / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", "1", "--threads", str(args.threads), "-b",
+    server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "--threads", str(args.threads), "-b",
                                f"127.0.0.1:{port}", "--log-level", "warning", "hotline.wsgi:app"],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open("/tmp/hotline-bench-api.log", "w"))  # a pipe nobody reads would block it
@@ -142,7 +143,7 @@ def main() -> None:
         lat = sorted(latencies)
         pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000  # noqa: E731
         layout = "embedded (jobs in-process)" if args.embedded else "production (Celery jobs, Redis events)"
-        print(f"api_create: PostgreSQL, {layout}, gunicorn 1 worker x {args.threads} threads, {args.clients} clients, "
+        print(f"api_create: PostgreSQL, {layout}, gunicorn {args.workers} worker(s) x {args.threads} threads, {args.clients} clients, "
               f"{len(lat)} tickets in {elapsed:.2f}s")
         print(f"  throughput  {len(lat) / elapsed:8.1f} tickets/s   (target >= 200)")
         print(f"  latency ms  p50 {pct(50):6.1f}  p95 {pct(95):6.1f}  p99 {pct(99):6.1f}  max {lat[-1]*1000:6.1f}"

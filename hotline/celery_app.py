@@ -22,6 +22,7 @@ celery.conf.update(
         "supervision-scan": {"task": "supervision.scan",
                              "schedule": float(os.environ.get("HOTLINE_SUPERVISION_SCAN_SECONDS") or 60)},
         "telephony-recording-retention": {"task": "telephony.cleanup_recordings", "schedule": 3600.0},
+        "routing-suggest-missing": {"task": "routing.suggest_missing", "schedule": 600.0},
     },
 )
 celery.autodiscover_tasks(["routing", "telephony", "supervision"], related_name="tasks")

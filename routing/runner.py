@@ -6,6 +6,7 @@ outcome both happen off the request thread.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 
 from hotline import jobs
@@ -15,10 +16,19 @@ log = logging.getLogger("hotline.routing")
 _unsubscribe: list = []
 
 
-def on_ticket_created(_name: str, payload: dict) -> None:
-    from .tasks import suggest_for_ticket
+def _suggest_task():
+    from .tasks import suggest_for_tickets
 
-    jobs.enqueue(suggest_for_ticket, payload["number"])
+    return suggest_for_tickets
+
+
+# New tickets are suggested for in small batches: one job per ~50 ms instead of one per ticket.
+_suggestions = jobs.Batcher(_suggest_task, window=0.05, max_items=100)
+atexit.register(_suggestions.flush)
+
+
+def on_ticket_created(_name: str, payload: dict) -> None:
+    _suggestions.add(payload["number"])
 
 
 def on_ticket_changed(_name: str, payload: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import pickle
 import time
+from datetime import timedelta
 import zlib
 
 from sqlalchemy import func, select, text as sql
@@ -107,6 +108,16 @@ def suggest_for_ticket(session, number: str) -> dict | None:
     result = engine(session).suggest(ticket.content[:DEFAULT_MAX_CHARS], town=town)
     record_event(session, number, "routing_suggested", Actor.system("routing"), data=result)
     return result
+
+
+def tickets_without_suggestion(session, hours: int = 24, limit: int = 500) -> list[str]:
+    """Numbers of tickets created in the last `hours` that have content but no suggestion yet."""
+    from ticketing.clock import utcnow
+
+    since = utcnow() - timedelta(hours=hours)
+    return list(session.scalars(
+        select(Ticket.number).where(Ticket.created_at >= since, Ticket.routing_suggestion.is_(None),
+                                    Ticket.content != "").order_by(Ticket.id).limit(limit)))
 
 
 # -- learning ----------------------------------------------------------------------------------------

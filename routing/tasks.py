@@ -31,3 +31,29 @@ def suggest_for_ticket(number: str):
 
     result = service.suggest_for_ticket(db.session, number)
     return None if result is None else [d["code"] for d in result["departments"]]
+
+
+@celery.task(name="routing.suggest_for_tickets")
+def suggest_for_tickets(numbers: list[str]):
+    """A batch of new tickets (see runner: coalesced per ~50 ms); each is idempotent."""
+    from . import service
+
+    done = 0
+    for number in numbers:
+        try:
+            if service.suggest_for_ticket(db.session, number) is not None:
+                done += 1
+        except Exception:  # one bad ticket must not cost the rest of the batch their suggestion
+            db.session.rollback()
+            import logging
+
+            logging.getLogger("hotline.routing").exception("routing.suggest_failed number=%s", number)
+    return done
+
+
+@celery.task(name="routing.suggest_missing")
+def suggest_missing(hours: int = 24):
+    """Periodic sweep: suggestions for recent tickets that have none (a batch lost in a crash)."""
+    from . import service
+
+    return suggest_for_tickets.run(service.tickets_without_suggestion(db.session, hours))

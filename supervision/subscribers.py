@@ -2,13 +2,14 @@
 
 Installed when the supervision blueprint is registered on an app (every web process and worker).
 ``call.ended`` may reach several processes over Redis: the call rollup is insert-or-ignore by call
-id, so counting stays exact. Ticket events only nudge a background catch-up (debounced: at most one
-queued at a time); the periodic scan catches up as well, so a lost nudge only delays the figures.
+id, so counting stays exact. Ticket events only nudge a background catch-up, at most one per
+NUDGE_EVERY seconds per process and always one after the last event (jobs.Batcher: the job runs in
+another process under Celery, so this process cannot know when it finished); the periodic scan
+catches up as well, so a lost nudge only delays the figures.
 """
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,18 @@ from hotline.events import bus
 log = logging.getLogger("hotline.supervision")
 
 _unsubscribe: list = []
-_pending = threading.Event()
+from hotline.jobs import Batcher
+
+NUDGE_EVERY = 1.0  # seconds
+
+
+def _catch_up_task():
+    from .tasks import kpi_catch_up
+
+    return kpi_catch_up
+
+
+_nudges = Batcher(_catch_up_task, window=NUDGE_EVERY, max_items=10**9)
 
 
 def install(app) -> None:
@@ -41,20 +53,5 @@ def _on_call_ended(_name: str, payload: dict) -> None:
         record_call(session, payload)
 
 
-def _nudge(_name: str, _payload: dict) -> None:
-    if _pending.is_set():
-        return
-    _pending.set()
-    from hotline.jobs import enqueue
-
-    from .tasks import kpi_catch_up
-
-    try:
-        enqueue(kpi_catch_up)
-    except Exception:  # the periodic scan catches up anyway
-        _pending.clear()
-        log.exception("supervision.nudge_failed")
-
-
-def nudge_done() -> None:
-    _pending.clear()
+def _nudge(_name: str, payload: dict) -> None:
+    _nudges.add(payload.get("number"))

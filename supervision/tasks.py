@@ -24,14 +24,13 @@ def scan() -> dict:
 
 
 @celery.task(name="supervision.kpi_catch_up")
-def kpi_catch_up() -> int:
+def kpi_catch_up(_numbers: list | None = None) -> int:
+    """Fold new ticket events into the KPI tables; `_numbers` (the tickets that nudged) is unused:
+    the catch-up reads everything after its watermark."""
     from flask import current_app
 
     from hotline.extensions import db
 
     from .rollup import catch_up
     from .schemas import Settings
-    from .subscribers import nudge_done
-
-    nudge_done()
     return catch_up(db.session, settings=Settings.from_config(current_app.config["HOTLINE"]))
