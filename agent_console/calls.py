@@ -17,6 +17,7 @@ from ticketing.clock import to_local, utcnow
 KEEP_ENDED = 30 * 60
 MAX_SEGMENTS = 400
 ANSWER_TARGET_S = 15
+QUEUE_STATES = {"call.queued": "queued", "call.offered": "offering", "call.intake": "intake"}
 TARGET_KEYS = ("operator", "agent", "extension", "agent_extension", "operator_extension")
 
 
@@ -54,8 +55,9 @@ class CallBoard:
         for key in TARGET_KEYS:
             if payload.get(key):
                 call["target"] = str(payload[key])
-        for key in ("recording", "recording_url", "transcription", "transcription_reason", "speaker"):
-            if key in payload and key != "speaker":
+        for key in ("recording", "recording_url", "transcription", "transcription_reason", "connected",
+                    "wait_seconds", "position", "reason", "outcome"):
+            if key in payload:
                 call["info"][key] = payload[key]
         return call
 
@@ -82,6 +84,8 @@ class CallBoard:
                     if now - call["ringing_at"] <= ANSWER_TARGET_S:
                         self.answered_in_target += 1
                 call["state"] = "talking"
+            elif name in QUEUE_STATES:  # the ACD: waiting, ringing an operator, sent to voice intake
+                call["state"] = QUEUE_STATES[name]
             elif name == "transcript.partial":
                 call["partial"][payload.get("speaker") or "caller"] = payload.get("text", "")
             elif name == "transcript.final":
@@ -125,7 +129,7 @@ class CallBoard:
     def counters(self) -> dict:
         with self._lock:
             self._roll_day()
-            waiting = sum(1 for c in self.calls.values() if c["state"] == "ringing")
+            waiting = sum(1 for c in self.calls.values() if c["state"] in ("ringing", "queued", "offering"))
             talking = sum(1 for c in self.calls.values() if c["state"] == "talking")
             share = (self.answered_in_target / self.offered) if self.offered else None
             return {"waiting": waiting, "talking": talking, "offered_today": self.offered,

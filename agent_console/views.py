@@ -17,7 +17,7 @@ from ticketing.lifecycle import ACTION_LABELS, STATUS_LABELS
 from ticketing.schemas import ticket_view
 from ticketing.sla import TYPES
 
-from . import realtime, service
+from . import call_service, realtime, service
 from .calls import board
 from .models import STATE_LABELS
 
@@ -161,3 +161,37 @@ def download_attachment(att_id):
     if not path.exists():
         abort(404)
     return send_file(path, mimetype=meta["type"], as_attachment=True, download_name=meta["name"])
+
+
+# -- live call controls, callbacks, call KPIs (issue 7) ----------------------------------------------
+@bp.post("/api/v1/calls/<call_id>/commands/<command>")
+@roles_required("operator")
+def call_command(call_id, command):
+    body = json_body() if request.get_data() else {}
+    return jsonify(call_service.send_command(current_user, call_id, command, body)), 202
+
+
+@bp.get("/api/v1/console/transfer-directory")
+@roles_required(*DESK)
+def transfer_directory():
+    return jsonify(call_service.transfer_directory(db.session))
+
+
+@bp.get("/api/v1/console/callbacks")
+@roles_required(*DESK)
+def callback_list():
+    done = request.args.get("done") in ("1", "true")
+    return jsonify(items=call_service.callback_list(db.session, done=done))
+
+
+@bp.post("/api/v1/console/callbacks/<call_id>")
+@roles_required(*DESK)
+def mark_called_back(call_id):
+    body = json_body() if request.get_data() else {}
+    return jsonify(call_service.mark_called_back(db.session, current_user, call_id, body.get("note")))
+
+
+@bp.get("/api/v1/console/call-kpis")
+@roles_required(*SUPERVISORS)
+def call_kpis():
+    return jsonify(call_service.call_kpis(db.session, service.local_midnight_utc()))

@@ -1,0 +1,170 @@
+"""Console commands on a live call, executed in the SIP process, and their record on the ticket.
+
+The web process checks that the operator owns the call and publishes ``call.command``
+(``agent_console.call_commands``); here the command runs against the call's session (the bridge,
+transfers and conference are the session's, see telephony.session) and ``call.command_result``
+tells the console how it went. Every completed transfer, consult transfer, emergency transfer and
+three-party join is appended to the ticket's history with ``ticketing.service.record_event``: on
+the ticket the operator linked the call to, or, if none yet, on the call's draft ticket when it is
+created at hang-up (both are announced by ``call.ticket``).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+from hotline.events import bus
+from ticketing.clock import iso, utcnow
+
+log = logging.getLogger("telephony.commands")
+
+#: command -> (session method, takes a target, ticket event recorded on success)
+COMMANDS = {
+    "hangup": ("hangup", False, None),
+    "hold": ("hold", False, None),
+    "resume": ("resume", False, None),
+    "transfer": ("transfer_blind", True, "transfer"),
+    "consult": ("consult", True, None),
+    "complete_transfer": ("complete_transfer", False, "transfer"),
+    "cancel_consult": ("cancel_consult", False, None),
+    "conference": ("conference", True, "three_party"),
+    "emergency": ("transfer_emergency", True, "transfer"),
+}
+EMERGENCY = {"110": "公安", "119": "消防", "120": "急救", "122": "交通事故"}
+#: commands after which the operator is no longer on the call (wrap-up starts)
+OPERATOR_LEAVES = ("transfer", "complete_transfer", "emergency")
+KEEP_TICKETS = 2000
+
+
+class CommandHandler:
+    def __init__(self, acd) -> None:
+        self.acd = acd
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="call-cmd")
+        self._lock = threading.Lock()
+        self.tickets: OrderedDict[str, str] = OrderedDict()  # call uuid -> ticket number
+        self.pending: dict[str, list[dict]] = {}  # call uuid -> transfers not yet on a ticket
+        self.consults: dict[str, str] = {}  # call uuid -> extension being consulted
+        self._unsubscribe = [bus.subscribe("call.command", self._on_command),
+                             bus.subscribe("call.ticket", self._on_ticket)]
+
+    def stop(self) -> None:
+        for off in self._unsubscribe:
+            off()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- commands ----------------------------------------------------------------------------------
+    def _on_command(self, _name: str, payload: dict) -> None:
+        if payload.get("call_id") in self.acd.entries:
+            self._pool.submit(self.run, payload)
+
+    def run(self, payload: dict) -> dict:
+        call_id, command, operator = payload["call_id"], payload["command"], payload["operator"]
+        target = str(payload.get("target") or "")
+        result = {"call_id": call_id, "command": command, "operator": operator, "ok": False,
+                  "command_id": payload.get("command_id"), "target": target or None}
+        try:
+            result.update(self._execute(call_id, command, operator, target))
+        except Exception as exc:  # noqa: BLE001 - reported to the console, never kills the call
+            log.exception("call.command_failed call=%s command=%s", call_id, command)
+            result["error"] = f"执行失败：{exc}"[:200]
+        self.acd._safe_publish("call.command_result", result)
+        return result
+
+    def _execute(self, call_id: str, command: str, operator: str, target: str) -> dict:
+        entry = self.acd.entries.get(call_id)
+        if entry is None or entry.state != "connected":
+            return {"error": "该通话已结束或尚未接通"}
+        if entry.operator is None or entry.operator.username != operator:
+            return {"error": "只有接听该通话的话务员可以操作"}
+        if command not in COMMANDS:
+            return {"error": f"未知操作 {command}"}
+        method_name, needs_target, ticket_action = COMMANDS[command]
+        if needs_target and not target:
+            return {"error": "请指定转接号码"}
+        if command == "emergency" and target not in EMERGENCY:
+            return {"error": "紧急转接只支持 110/119/120/122"}
+        session = entry.session
+        if command == "hangup":
+            entry.operator_hung_up = True
+            if hasattr(session, "hangup"):
+                session.hangup("operator_hangup")
+            else:
+                session.caller_leg.call.hangup("operator_hangup")
+            return {"ok": True}
+        method = getattr(session, method_name, None)
+        if method is None:
+            return {"error": "当前版本不支持此操作"}
+        outcome = method(target) if needs_target else method()
+        ok, detail = _outcome(outcome)
+        if not ok:
+            return {"error": f"转接失败：{detail or '对方未接听'}"}
+        if command == "consult":
+            self.consults[call_id] = target
+        if ticket_action:
+            to = self.consults.pop(call_id, "") if command == "complete_transfer" else target
+            data = {"call_id": call_id, "mode": {"transfer": "blind", "complete_transfer": "consult",
+                                                 "emergency": "emergency", "conference": "three_party"}[command],
+                    "to": to, "operator": operator, "at": iso(utcnow())}
+            if command == "emergency":
+                data["emergency"] = EMERGENCY[target]
+            self.record(call_id, ticket_action, operator, data)
+        if command == "cancel_consult":
+            self.consults.pop(call_id, None)
+        if command in OPERATOR_LEAVES:
+            self.acd.operator_left(entry)
+        return {"ok": True, "detail": detail}
+
+    # -- ticket history ----------------------------------------------------------------------------
+    def _on_ticket(self, _name: str, payload: dict) -> None:
+        call_id, number = payload.get("call_id"), payload.get("number")
+        if not call_id or not number:
+            return
+        with self._lock:
+            if payload.get("source") == "console" or call_id not in self.tickets:
+                self.tickets[call_id] = number
+                while len(self.tickets) > KEEP_TICKETS:
+                    self.tickets.popitem(last=False)
+            pending = self.pending.pop(call_id, [])
+        for item in pending:
+            self._pool.submit(self._write, number, item)
+
+    def record(self, call_id: str, action: str, operator: str, data: dict) -> None:
+        item = {"action": action, "operator": operator, "data": data}
+        with self._lock:
+            number = self.tickets.get(call_id)
+            if number is None:
+                self.pending.setdefault(call_id, []).append(item)
+                return
+        self._write(number, item)
+
+    def _write(self, number: str, item: dict) -> None:
+        from sqlalchemy import select
+
+        from hotline.auth import User
+        from ticketing import service as tickets
+
+        with self.acd._db() as s:
+            user = s.scalar(select(User).where(User.username == item["operator"]))
+            actor = user.actor() if user else tickets.Actor.system("telephony")
+            data = item["data"]
+            note = {"transfer": f"通话转接至 {data.get('emergency') or ''}{data.get('to')}",
+                    "three_party": f"三方通话：加入 {data.get('to')}"}[item["action"]]
+            tickets.record_event(s, number, item["action"], actor, note=note, data=data)
+        log.info("call.transfer_recorded ticket=%s action=%s call=%s", number, item["action"], data["call_id"])
+
+
+def _outcome(value) -> tuple[bool, str | None]:
+    """Session transfer methods return a bool, a DialResult-like object or a dict."""
+    if value is None or value is True:
+        return True, None
+    if value is False:
+        return False, None
+    if isinstance(value, dict):
+        return bool(value.get("ok", True)), value.get("failure") or value.get("error")
+    failure = getattr(value, "failure", None)
+    ok = getattr(value, "ok", None)
+    if ok is None:
+        ok = failure is None
+    return bool(ok), failure

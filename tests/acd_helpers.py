@@ -1,0 +1,158 @@
+"""ACD tests: Kamailio on loopback, SIPp operator phones registered as extensions, an endpoint
+registered as ``hotline`` with the queue attached, and operator presence set as the console does."""
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tests.telephony_helpers import (SIPP, free_udp_port, require_sipp, run_sipp, scenario, start_endpoint,
+                                     tmp_dir, wait_for)
+
+
+def require_kamailio():
+    from telephony.proxy import KAMAILIO
+    import os
+
+    if not os.path.exists(KAMAILIO):
+        message = "kamailio not installed: apt-get install -y kamailio"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def proxy():
+    require_sipp()
+    require_kamailio()
+    from telephony.proxy import KamailioProxy
+
+    with KamailioProxy() as running:
+        yield running
+
+
+def register(proxy, extension: str, contact_port: int, expires: int = 300) -> str:
+    """REGISTER ``extension`` at the proxy with a contact on ``contact_port`` (a SIPp UAS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(3)
+        port = s.getsockname()[1]
+        host, pport = proxy.address
+        text = "\r\n".join([
+            f"REGISTER sip:{host}:{pport} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport",
+            "Max-Forwards: 70", f"From: <sip:{extension}@{host}>;tag={uuid.uuid4().hex[:8]}",
+            f"To: <sip:{extension}@{host}>", f"Call-ID: {uuid.uuid4().hex}", "CSeq: 1 REGISTER",
+            f"Contact: <sip:{extension}@127.0.0.1:{contact_port}>", f"Expires: {expires}",
+            "Content-Length: 0"]) + "\r\n\r\n"
+        s.sendto(text.encode(), (host, pport))
+        reply = s.recv(65535).decode(errors="replace")
+    assert reply.startswith("SIP/2.0 200"), reply
+    return reply
+
+
+class OperatorPhone:
+    """A SIPp UAS registered as ``extension``: answers (or only rings) ``calls`` calls."""
+
+    def __init__(self, proxy, extension: str, *, answer: bool = True, ring_ms: int = 300, calls: int = 1,
+                 workdir=None) -> None:
+        self.extension = extension
+        self.dir = workdir or tmp_dir()
+        name = "acd_operator_answer.xml" if answer else "acd_operator_noanswer.xml"
+        sc = scenario(name, self.dir, EXT=extension, RING_MS=ring_ms)
+        self.port = free_udp_port()
+        self.log = open(self.dir / f"op-{extension}.log", "w")
+        self.proc = subprocess.Popen(
+            [SIPP, "-sf", str(sc), "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
+             "-mp", str(random.randrange(20000, 29000, 2)), "-m", str(calls), "-timeout", "90s", "-nostdin",
+             "-trace_err", "-error_file", str(self.dir / f"op-{extension}-err.log")],
+            cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
+        time.sleep(0.2)  # SIPp binds its port
+        register(proxy, extension, self.port)
+
+    def wait(self, timeout: float = 30) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def acd_endpoint(app, proxy, **settings):
+    """An endpoint registered at ``proxy`` as ``hotline`` with the ACD attached."""
+    from telephony.acd import Acd
+    from telephony.dialer import Dialer
+
+    host, port = proxy.address
+    cfg = dict(acd_ring_timeout=10, acd_wrapup=60, acd_max_wait=30, acd_announce_seconds=20,
+               service_hours="")
+    cfg.update({k: v for k, v in settings.items() if k.startswith("acd_") or k == "service_hours"})
+    endpoint = start_endpoint(app, sip_mode="register", sip_server=host, sip_server_port=port,
+                              sip_user="hotline", sip_password="secret",
+                              **{k: v for k, v in settings.items() if k not in cfg})
+    assert wait_for(lambda: endpoint.phone.get_status().name == "REGISTERED", 10), proxy.log_tail()
+    config = replace(endpoint.config, **cfg)
+    acd = Acd(app, config, Dialer(endpoint.phone)).attach(endpoint)
+    endpoint.acd_config = config
+    return endpoint, acd
+
+
+def stop_endpoint(endpoint, acd) -> None:
+    acd.stop()
+    endpoint.phone.sip.register_timeout = 1
+    endpoint.stop()
+
+
+def add_operator(app, username: str, extension: str):
+    from hotline.auth import create_user
+    from hotline.extensions import db
+
+    with app.app_context():
+        user = create_user(db.session, username, f"{username}-pass", "operator", display_name=username,
+                           sip_extension=extension)
+        db.session.commit()
+        db.Session.remove()
+        return user.id
+
+
+def set_states(app, states: dict[str, str], *, ready_order: list[str] | None = None) -> None:
+    """Set presence through the console service; ``ready_order`` backdates 示闲 since-times so the
+    first named has been ready longest (10 s apart)."""
+    from sqlalchemy import select
+
+    from agent_console import service as console
+    from agent_console.models import AgentState
+    from hotline.auth import User
+    from hotline.extensions import db
+    from ticketing.clock import utcnow
+
+    with app.app_context():
+        users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(states)))}
+        for name, state in states.items():
+            console.set_state(db.session, users[name], state)
+        if ready_order:
+            now = utcnow()
+            for i, name in enumerate(ready_order):
+                db.session.get(AgentState, users[name].id).since = now - timedelta(seconds=10 * (len(ready_order) - i))
+            db.session.commit()
+        db.Session.remove()
+
+
+def citizen_call(proxy, tmpdir, hold_ms: int = 2000, background: bool = False):
+    sc = scenario("uac_call.xml", tmpdir, HOLD_MS=hold_ms)
+    return sc, run_sipp(sc, proxy.port, timeout=60, background=background)
