@@ -1,9 +1,11 @@
 """Ticket creation through the REST API on PostgreSQL: tickets/s and latency percentiles.
 
-Starts the real web server (gunicorn, one gthread worker as in production) against a scratch
+Starts the real API server as the Procfile's `api` process (gunicorn, 2 gthread workers x 8
+threads, HOTLINE_WEB_ROLE=api, Celery jobs, events and console pushes over Redis) against a scratch
 PostgreSQL database, then C client threads POST /api/v1/tickets with keep-alive connections.
+`--role full --workers 1 --threads 400` measures the `web` process instead.
 
-    .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--threads 32]
+    .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--workers 2] [--threads 8]
 
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
@@ -96,8 +98,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=3000)
-    ap.add_argument("--threads", type=int, default=32, help="gunicorn threads")
-    ap.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
+    ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    ap.add_argument("--role", choices=["api", "full"], default="api", help="HOTLINE_WEB_ROLE")
     ap.add_argument("--embedded", action="store_true",
                     help="background jobs in the web process (the `make run` default) instead of the "
                          "production layout (Celery jobs, events over Redis)")
@@ -110,7 +113,9 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     if not args.embedded:
         # the Procfile's web process: jobs go to Celery (workers run elsewhere), events over Redis
-        env.update(REDIS_URL=args.redis, HOTLINE_BACKGROUND_JOBS="celery")
+        env.update(REDIS_URL=args.redis, HOTLINE_BACKGROUND_JOBS="celery", HOTLINE_WEB_ROLE=args.role)
+    elif args.role == "api":
+        raise SystemExit("--embedded runs without Redis: use it with --role full")
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
@@ -142,7 +147,8 @@ def main() -> None:
         cpu = cpu_seconds(server.pid) - cpu0
         lat = sorted(latencies)
         pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000  # noqa: E731
-        layout = "embedded (jobs in-process)" if args.embedded else "production (Celery jobs, Redis events)"
+        layout = ("embedded (jobs in-process)" if args.embedded
+                  else f"production `{'api' if args.role == 'api' else 'web'}` process (Celery jobs, Redis events)")
         print(f"api_create: PostgreSQL, {layout}, gunicorn {args.workers} worker(s) x {args.threads} threads, {args.clients} clients, "
               f"{len(lat)} tickets in {elapsed:.2f}s")
         print(f"  throughput  {len(lat) / elapsed:8.1f} tickets/s   (target >= 200)")

@@ -60,8 +60,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(extra)
     errors.register(app)
 
-    socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
-                      cors_allowed_origins=[])
+    if config.web_role == "api":
+        # REST API only (Procfile `api`, several processes): no browser sockets here, so emits
+        # only go out through Redis to the `web` process, which holds the consoles' connections.
+        from socketio import RedisManager
+
+        socketio.init_app(app, async_mode="threading", cors_allowed_origins=[],
+                          client_manager=RedisManager(config.redis_url, channel="flask-socketio",
+                                                      write_only=True))
+    else:
+        socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
+                          cors_allowed_origins=[])
     if config.redis_url:
         bus.connect_redis(config.redis_url)
     from . import jobs

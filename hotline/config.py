@@ -51,7 +51,10 @@ def parse_service_hours(raw: str) -> list[tuple[int, int]]:
             continue
         try:
             lo, hi = (t.strip() for t in part.split("-"))
-            start, end = (int(t.split(":")[0]) * 60 + int(t.split(":")[1]) for t in (lo, hi))
+            times = [tuple(int(x) for x in t.split(":")) for t in (lo, hi)]
+            if any(len(t) != 2 or not 0 <= t[1] < 60 for t in times):
+                raise ValueError(part)
+            start, end = (h * 60 + m for h, m in times)
         except ValueError:
             raise ConfigError(f"HOTLINE_SERVICE_HOURS must look like 08:00-20:00[,...], got {raw!r}") from None
         if not 0 <= start < end <= 24 * 60:
@@ -71,6 +74,7 @@ class Config:
     max_content_chars: int = 4000
     page_size_max: int = 200
     background_jobs: str = "inprocess"  # "inprocess" or "celery"
+    web_role: str = "full"  # "full" (pages, API, Socket.IO) or "api" (REST API only; see Procfile)
     sip_enabled: bool = True
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
@@ -114,6 +118,7 @@ class Config:
         "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),
         "max_content_chars": ("HOTLINE_MAX_CONTENT_CHARS", int),
         "background_jobs": ("HOTLINE_BACKGROUND_JOBS", str),
+        "web_role": ("HOTLINE_WEB_ROLE", str),
         "sip_enabled": ("HOTLINE_SIP_ENABLED", bool),
         "sip_host": ("SIP_HOST", str),
         "sip_port": ("SIP_PORT", int),
@@ -168,6 +173,11 @@ class Config:
             cfg = replace(cfg, recordings_dir=str(INSTANCE_DIR / "recordings"))
         if cfg.background_jobs not in {"inprocess", "celery"}:
             raise ConfigError("HOTLINE_BACKGROUND_JOBS must be 'inprocess' or 'celery'")
+        if cfg.web_role not in {"full", "api"}:
+            raise ConfigError("HOTLINE_WEB_ROLE must be 'full' or 'api'")
+        if cfg.web_role == "api" and not cfg.redis_url:
+            raise ConfigError("HOTLINE_WEB_ROLE=api needs REDIS_URL: an API process pushes console "
+                              "updates through Redis to the web process that holds the sockets")
         if cfg.sip_mode not in {"peer", "register"}:
             raise ConfigError("SIP_MODE must be 'peer' or 'register'")
         if cfg.acd_strategy not in {"longest_idle", "round_robin", "fewest_calls"}:

@@ -1,4 +1,5 @@
-"""A web process for multi-process tests: ``python -m tests.console_server PORT DATABASE_URL REDIS_URL``.
+"""A web process for multi-process tests: ``python -m tests.console_server PORT DATABASE_URL REDIS_URL
+[ROLE]`` (ROLE: ``full``, the default, or ``api`` as in the Procfile's `api` process).
 
 With ``--publish NAME JSON`` it instead acts like the SIP process: builds the app (so the console's
 fan-out is wired and Socket.IO writes to the Redis message queue), publishes one event, exits.
@@ -13,11 +14,11 @@ import time
 SECRET = "console-multiprocess-test"
 
 
-def app_for(database_url: str, redis_url: str):
+def app_for(database_url: str, redis_url: str, role: str = "full"):
     from hotline import create_app
 
     return create_app({"database_url": database_url, "redis_url": redis_url, "sip_enabled": False,
-                       "secret_key": SECRET, "testing": True})
+                       "secret_key": SECRET, "testing": True, "web_role": role})
 
 
 def main(argv: list[str]) -> None:
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> None:
         time.sleep(0.5)  # let the Redis publishes leave before the process exits
         return
     port, database_url, redis_url = int(argv[0]), argv[1], argv[2]
-    app = app_for(database_url, redis_url)
+    app = app_for(database_url, redis_url, argv[3] if len(argv) > 3 else "full")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from hotline.extensions import socketio
 

@@ -19,8 +19,8 @@ from tests.test_console_api import Listener
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _server(port, database_url, redis_url):
-    proc = subprocess.Popen([sys.executable, "-m", "tests.console_server", str(port), database_url, redis_url],
+def _server(port, database_url, redis_url, role="full"):
+    proc = subprocess.Popen([sys.executable, "-m", "tests.console_server", str(port), database_url, redis_url, role],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -83,3 +83,32 @@ def test_events_cross_processes_once(two_web_processes):
     finally:
         for listener in (housing_b, operator_b, operator_a):
             listener.client.disconnect()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_an_api_role_process_reaches_consoles_on_the_web_process(app, database_url, redis_url):
+    """The Procfile's `api` process has no sockets of its own: what it commits reaches the consoles
+    connected to `web` through Redis, exactly once."""
+    web_port, api_port = free_port(), free_port()
+    procs = [_server(web_port, database_url, redis_url), _server(api_port, database_url, redis_url, "api")]
+    web, api = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{api_port}"
+    operator = Listener(web, "operator1").connect()
+    try:
+        token = requests.post(api + "/api/v1/auth/token", json={"username": "operator1",
+                                                                 "password": "operator1-pass"}).json()["token"]
+        r = requests.post(api + "/api/v1/tickets", json={"type": "求助", "content": "井盖缺失"},
+                          headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+        number = r.json()["number"]
+        wait_until(lambda: ("ticket.created", None) in operator.names(number))
+        time.sleep(1.0)  # time for any duplicate to arrive
+        assert operator.names(number) == [("ticket.created", None)]
+    finally:
+        operator.client.disconnect()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
