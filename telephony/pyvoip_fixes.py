@@ -268,6 +268,8 @@ class HardenedCall(VoIPCall):
         self.called = sdp.user_of(request.header("To")) or ""
         self.remote_contact = sdp.uri_of(request.header("Contact")) or sdp.uri_of(request.header("From"))
         self.route_set = sdp.header_values(request.raw_headers, "Record-Route")
+        self.local_party = f"{request.header('To')};tag={self.to_tag}"
+        self.remote_party = request.header("From")
         self.app = None  # the owner (telephony.session.CallSession), set by the endpoint
 
     # -- answering -------------------------------------------------------------------------------
@@ -342,13 +344,12 @@ class HardenedCall(VoIPCall):
             f"BYE {self.remote_contact} SIP/2.0",
             f"Via: SIP/2.0/UDP {self.myIP}:{self.sip.myPort};branch={self.sip.gen_branch()};rport",
             "Max-Forwards: 70",
-            f"From: {self.request.header('To')};tag={self.to_tag}",
-            f"To: {self.request.header('From')}",
+            f"From: {self.local_party}", f"To: {self.remote_party}",
             f"Call-ID: {self.call_id}",
             f"CSeq: {self.cseq} BYE", *route,
             f"Contact: <sip:{self.sip.username or 'hotline'}@{self.myIP}:{self.sip.myPort}>",
             f"User-Agent: {USER_AGENT}", "Content-Length: 0"]) + "\r\n\r\n"
-        self.sip.send_request(text, self.remote_contact, self.request.source)
+        self.sip.send_request(text, self.remote_contact, getattr(self.request, "source", None))
         self._finish(cause)
 
     def deny(self, code: int = 486, reason: str = "Busy Here") -> None:
@@ -466,8 +467,13 @@ class HardenedPhone(VoIPPhone):
             sip.send_response(msg, sip.response(msg, 501, "Not Implemented"))
 
     def handle_response(self, msg: HardenedSIPMessage) -> None:
-        """Responses to our own BYEs need nothing; outbound calls are not placed yet (issue 7)."""
-        log.debug("sip.response %s", msg.start_line)
+        """Responses for calls we placed go to their INVITE transaction (pyvoip_fixes_outbound);
+        responses to our own BYEs need nothing."""
+        call = self.calls.get(msg.headers.get("Call-ID", ""))
+        if call is not None and hasattr(call, "on_response"):
+            call.on_response(msg)
+        else:
+            log.debug("sip.response %s", msg.start_line)
 
     def _new_call(self, msg: HardenedSIPMessage) -> None:
         sip = self.sip

@@ -68,6 +68,7 @@ class RtpStream:
         self.sending = False
         self._out: collections.deque[bytes] = collections.deque(maxlen=MAX_OUT_FRAMES)
         self._out_lock = threading.Lock()
+        self.bridge_out: bytes | None = None  # this tick's frame from the call's bridge (session)
         self.seq = random.randint(0, 0xFFFF)
         self.ts = random.randint(0, 0xFFFFFFFF)
         self.ssrc = random.randint(1, 0xFFFFFFFF)
@@ -169,11 +170,16 @@ class RtpStream:
         return len(self._out)
 
     def next_packet(self) -> bytes:
+        """Queued prompt audio first, else the frame the bridge set for this tick, else silence."""
+        frame, self.bridge_out = self.bridge_out, None
         try:
             frame = self._out.popleft()
-            payload = encode(self.payload_type, frame)
         except IndexError:
+            pass
+        if frame is None:
             payload = SILENCE.get(self.payload_type, SILENCE[PCMU])
+        else:
+            payload = encode(self.payload_type, frame)
         header = struct.pack("!BBHII", 0x80, self.payload_type, self.seq, self.ts, self.ssrc)
         self.seq = (self.seq + 1) & 0xFFFF
         self.ts = (self.ts + FRAME_SAMPLES) & 0xFFFFFFFF
@@ -201,6 +207,8 @@ class MediaEngine:
         os.set_blocking(self._wake_r, False)
         self.late_ticks = 0
         self.tick_listeners: list[Callable[[], None]] = []
+        # called on every 20 ms tick before any packet is sent (call bridges copy frames there)
+        self.frame_hooks: list[Callable[[], None]] = []
 
     def start(self) -> None:
         if self._running:
@@ -284,6 +292,11 @@ class MediaEngine:
         ticks = 0
         while self._running:
             next_at += period
+            for hook in list(self.frame_hooks):
+                try:
+                    hook()
+                except Exception:
+                    log.exception("rtp.frame_hook_failed")
             with self._lock:
                 streams = [s for s in self._streams if s.sending]
             for stream in streams:

@@ -1,0 +1,165 @@
+"""Copying audio between the legs of one call on the media clock (owned by ``CallSession``).
+
+Every 20 ms tick of ``rtp.MediaEngine`` (before any packet leaves) the bridge takes at most one
+received frame per leg from a short jitter buffer and gives every leg the sum of the frames of the
+other legs in its group: two legs = a plain bridge, three = a conference, a leg alone in its group
+hears nothing. A held leg hears hold audio. The same frames, summed, go to the mixed recording.
+The buffer starts after PREFILL frames and is kept at most MAX_DEPTH deep, so a sender whose clock
+runs fast or slow costs a dropped or a silent frame now and then, never a growing delay (drift 0).
+"""
+from __future__ import annotations
+
+import array
+import audioop
+import collections
+import math
+import threading
+
+from .rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
+
+PREFILL = 2
+MAX_DEPTH = 3
+SILENT = b"\x00" * FRAME_BYTES_PCM16
+
+
+def mix(frames: list[bytes]) -> bytes | None:
+    """16-bit sum with saturation (audioop.add clips instead of wrapping)."""
+    if not frames:
+        return None
+    out = frames[0]
+    for frame in frames[1:]:
+        out = audioop.add(out, frame, 2)
+    return out
+
+
+def default_hold_music(seconds: float = 4.0) -> bytes:
+    """A soft two-note chime (16-bit 8 kHz) for callers on hold or waiting for a transfer when no
+    hold/greeting audio is configured: the caller must never hear dead air."""
+    samples = array.array("h")
+    n = int(8000 * seconds)
+    for i in range(n):
+        t = i / 8000
+        note = 523.25 if (t % 1.0) < 0.5 else 659.25
+        envelope = 0.6 + 0.4 * math.cos(2 * math.pi * (t % 0.5) / 0.5)
+        samples.append(int(2500 * envelope * math.sin(2 * math.pi * note * t)))
+    return samples.tobytes()
+
+
+class Inbox:
+    """One leg's received audio, cut into 20 ms frames, with a small jitter buffer."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self.frames: collections.deque[bytes] = collections.deque()
+        self.primed = False
+        self.stats = {"frames_in": 0, "frames_out": 0, "underruns": 0, "dropped": 0}
+
+    def push(self, pcm16: bytes) -> None:  # RTP receive thread
+        self._pending += pcm16
+        while len(self._pending) >= FRAME_BYTES_PCM16:
+            self.frames.append(bytes(self._pending[:FRAME_BYTES_PCM16]))
+            del self._pending[:FRAME_BYTES_PCM16]
+            self.stats["frames_in"] += 1
+
+    def take(self) -> bytes | None:  # media clock thread
+        frames = self.frames
+        if not self.primed:
+            if len(frames) < PREFILL:
+                return None
+            self.primed = True
+        if not frames:
+            self.primed = False
+            self.stats["underruns"] += 1
+            return None
+        while len(frames) > MAX_DEPTH:
+            frames.popleft()
+            self.stats["dropped"] += 1
+        self.stats["frames_out"] += 1
+        return frames.popleft()
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.primed = False
+
+
+class Bridge:
+    """Who hears whom inside one session. ``groups``: sets of leg names talking together;
+    ``held``: legs hearing hold audio. Changed under ``lock`` by the session (any thread), read by
+    ``tick`` on the media clock."""
+
+    def __init__(self, session, media, hold_audio: bytes, mixed_recorder=None) -> None:
+        self.session, self.media = session, media
+        self.lock = threading.Lock()
+        self.groups: list[set[str]] = []
+        self.held: set[str] = set()
+        self.hold_audio = hold_audio or default_hold_music()
+        self._hold_pos: dict[str, int] = {}
+        self.mixed = mixed_recorder
+        self.ticks = 0
+        self.running = False
+
+    def start(self) -> None:
+        if not self.running:
+            self.running = True
+            self.media.frame_hooks.append(self.tick)
+
+    def stop(self) -> None:
+        self.running = False
+        try:
+            self.media.frame_hooks.remove(self.tick)
+        except ValueError:
+            pass
+
+    # -- topology (session, any thread) -------------------------------------------------------------
+    def set_groups(self, groups: list[set[str]], held: set[str] | None = None) -> None:
+        with self.lock:
+            self.groups = [set(g) for g in groups if g]
+            self.held = set(held or ())
+            for name in self.held:
+                self._hold_pos.setdefault(name, 0)
+
+    def group_of(self, name: str) -> set[str]:
+        with self.lock:
+            for group in self.groups:
+                if name in group:
+                    return set(group)
+        return set()
+
+    # -- the 20 ms tick (media clock thread) --------------------------------------------------------
+    def tick(self) -> None:
+        legs = self.session.legs
+        with self.lock:
+            groups = [set(g) for g in self.groups]
+            held = set(self.held)
+        frames: dict[str, bytes | None] = {}
+        for name, leg in list(legs.items()):
+            if leg.inbox is not None and not leg.ended:
+                frames[name] = leg.inbox.take()
+        for group in groups:
+            for name in group:
+                leg = legs.get(name)
+                if leg is None or leg.ended or name in held:
+                    continue
+                out = mix([frames[o] for o in group if o != name and frames.get(o) is not None])
+                if out is not None:
+                    leg.call.stream.bridge_out = out
+        for name in held:
+            leg = legs.get(name)
+            if leg is not None and not leg.ended:
+                leg.call.stream.bridge_out = self._hold_frame(name)
+        if self.mixed is not None:
+            with self.session._lock:
+                if not self.mixed.closed:
+                    self.mixed.write(mix([f for f in frames.values() if f is not None]) or SILENT)
+        self.ticks += 1
+
+    def _hold_frame(self, name: str) -> bytes:
+        audio, pos = self.hold_audio, self._hold_pos.get(name, 0)
+        frame = audio[pos:pos + FRAME_BYTES_PCM16]
+        if len(frame) < FRAME_BYTES_PCM16:
+            frame = (frame + audio)[:FRAME_BYTES_PCM16]
+        self._hold_pos[name] = (pos + FRAME_BYTES_PCM16) % max(len(audio), FRAME_BYTES_PCM16)
+        return frame
+
+
+__all__ = ["Bridge", "Inbox", "mix", "default_hold_music", "FRAME_SAMPLES"]

@@ -1,0 +1,128 @@
+"""A Kamailio registrar/proxy on loopback for tests and development (``hotline sip-proxy``).
+
+Operators' phones, departments' phones and the hotline endpoint register there; the endpoint
+calls operators through it by extension (docs: README "Operators' phones"). In production any
+PBX or proxy that routes by extension takes its place (SIP_MODE=register, SIP_SERVER=...).
+The configuration is the template ``telephony/kamailio/kamailio.cfg.tmpl``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.tmpl"
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+
+
+class ProxyError(RuntimeError):
+    pass
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def render(*, host: str, port: int, run_dir: str, password: str = "secret", ring_limit: int = 60,
+           service_user: str = "hotline", service_number: str = "12345") -> str:
+    values = {"HOST": host, "PORT": str(port), "RUN_DIR": run_dir, "PASSWORD": password,
+              "RING_LIMIT_MS": str(int(ring_limit * 1000)), "RING_LIMIT_S": str(ring_limit),
+              "SERVICE_USER": service_user, "SERVICE_NUMBER": service_number}
+    text = TEMPLATE.read_text()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    return text
+
+
+def sip_options(host: str, port: int, timeout: float = 0.5) -> str | None:
+    """Send one OPTIONS to host:port; the response's status line, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host if host != "localhost" else "127.0.0.1", 0))
+        s.settimeout(timeout)
+        me = s.getsockname()
+        call_id = uuid.uuid4().hex
+        text = "\r\n".join([
+            f"OPTIONS sip:{host}:{port} SIP/2.0",
+            f"Via: SIP/2.0/UDP {me[0]}:{me[1]};branch=z9hG4bK{call_id[:16]};rport",
+            "Max-Forwards: 70", f"From: <sip:probe@{me[0]}>;tag={call_id[:8]}",
+            f"To: <sip:{host}:{port}>", f"Call-ID: {call_id}", "CSeq: 1 OPTIONS",
+            "Content-Length: 0"]) + "\r\n\r\n"
+        s.sendto(text.encode(), (host, port))
+        try:
+            return s.recv(65535).decode("utf-8", "replace").split("\r\n", 1)[0]
+        except (socket.timeout, ConnectionRefusedError):
+            return None
+
+
+class KamailioProxy:
+    """One Kamailio process with its own run directory (config, pid, control socket, log)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, *, run_dir: str | None = None,
+                 auth: bool = False, password: str = "secret", ring_limit: int = 60) -> None:
+        self.host, self.port = host, port or free_udp_port(host)
+        self.run_dir = run_dir or tempfile.mkdtemp(prefix="hotline-kamailio-")
+        self.auth, self.password, self.ring_limit = auth, password, ring_limit
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(self.run_dir, "kamailio.log")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def start(self, timeout: float = 10.0) -> "KamailioProxy":
+        if not os.path.exists(KAMAILIO):
+            raise ProxyError("kamailio not installed (apt-get install -y kamailio)")
+        os.makedirs(self.run_dir, exist_ok=True)
+        cfg = os.path.join(self.run_dir, "kamailio.cfg")
+        Path(cfg).write_text(render(host=self.host, port=self.port, run_dir=self.run_dir,
+                                    password=self.password, ring_limit=self.ring_limit))
+        cmd = [KAMAILIO, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", self.run_dir,
+               "-w", self.run_dir, "-P", os.path.join(self.run_dir, "kamailio.pid")]
+        if self.auth:
+            cmd += ["-A", "WITH_AUTH"]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ProxyError(f"kamailio exited with {self.proc.returncode}: {self.log_tail()}")
+            if (sip_options(self.host, self.port, 0.2) or "").startswith("SIP/2.0 200"):
+                return self
+        self.stop()
+        raise ProxyError(f"kamailio did not answer on {self.host}:{self.port}: {self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the process group this proxy started (its main process and its children)."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def __enter__(self) -> "KamailioProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

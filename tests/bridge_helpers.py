@@ -1,0 +1,259 @@
+"""Shared by the bridge tests (issue 7): Kamailio on loopback, operators' phones (SIPp UAS or
+baresip) registered there, citizens (SIPp UAC) calling 12345 through it, and frame checks."""
+from __future__ import annotations
+
+import audioop
+import os
+import random
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.telephony_helpers import (IN_CI, SIPP, SIPP_DIR, UdpCapture, free_udp_port, require_sipp,
+                                     scenario, start_endpoint, wait_for)
+
+FRAME = 160  # 20 ms of G.711
+
+
+def require_kamailio() -> None:
+    from telephony.proxy import KAMAILIO
+
+    if os.path.exists(KAMAILIO):
+        return
+    message = "kamailio not installed: apt-get install -y --no-install-recommends kamailio"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def require_baresip() -> str:
+    path = shutil.which("baresip")
+    if path:
+        return path
+    message = "baresip not installed: apt-get install -y --no-install-recommends baresip"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def proxy(tmp_path):
+    """A Kamailio registrar/proxy on a random loopback port, stopped after the test."""
+    require_kamailio()
+    require_sipp()
+    from telephony.proxy import KamailioProxy
+
+    p = KamailioProxy(run_dir=str(tmp_path / "kamailio")).start()
+    yield p
+    p.stop()
+
+
+def register(proxy, user: str, port: int, expires: int = 300) -> str:
+    """Register ``user`` at the proxy with a contact on 127.0.0.1:port (third-party REGISTER, as a
+    provisioning system would for a desk phone). Returns the status line."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(3)
+        me = s.getsockname()[1]
+        host, pport = proxy.address
+        call_id = uuid.uuid4().hex
+        text = "\r\n".join([
+            f"REGISTER sip:{host}:{pport} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK{call_id[:12]};rport",
+            "Max-Forwards: 70", f"From: <sip:{user}@{host}:{pport}>;tag={call_id[:6]}",
+            f"To: <sip:{user}@{host}:{pport}>", f"Call-ID: {call_id}", "CSeq: 1 REGISTER",
+            f"Contact: <sip:{user}@127.0.0.1:{port}>", f"Expires: {expires}", "Content-Length: 0"])
+        s.sendto((text + "\r\n\r\n").encode(), proxy.address)
+        return s.recv(65535).decode().split("\r\n", 1)[0]
+
+
+def make_source(path: Path, seconds: float = 3.0, freq: float = 440.0, seed: int = 1) -> list[bytes]:
+    """A G.711 mu-law file with no silent frame (tone + noise): every 20 ms frame is distinct, so a
+    received frame tells exactly which source frame it is. Returns the frames."""
+    rng = random.Random(seed)
+    import array
+    import math
+
+    n = int(8000 * seconds) // FRAME * FRAME
+    pcm = array.array("h", (int(3000 * math.sin(2 * math.pi * freq * i / 8000)) + rng.randint(-600, 600)
+                            for i in range(n)))
+    ulaw = audioop.lin2ulaw(pcm.tobytes(), 2)
+    path.write_bytes(ulaw)
+    return [ulaw[i:i + FRAME] for i in range(0, len(ulaw), FRAME)]
+
+
+def payloads(capture: UdpCapture, pt: int = 0) -> list[tuple[float, bytes]]:
+    """(arrival time, payload) of the captured RTP packets of payload type ``pt``."""
+    out = []
+    for at, data in list(capture.packets):
+        if len(data) >= 12 and data[1] & 0x7F == pt:
+            out.append((at, data[12 + 4 * (data[0] & 0x0F):]))
+    return out
+
+
+def cyclic_runs(received: list[bytes], source: list[bytes]) -> list[int]:
+    """Lengths of the runs of received frames that follow the (looping) source frame by frame:
+    a frame lost, repeated or altered ends a run."""
+    index = {frame: i for i, frame in enumerate(source)}
+    runs, current, last = [], 0, None
+    for frame in received:
+        i = index.get(frame)
+        if i is not None and last is not None and i == (last + 1) % len(source):
+            current += 1
+        else:
+            if current:
+                runs.append(current)
+            current = 1 if i is not None else 0
+        last = i
+    if current:
+        runs.append(current)
+    return runs
+
+
+def silent_gaps(received: list[tuple[float, bytes]], start: float, end: float) -> float:
+    """The longest stretch (seconds) of silent packets (all 0xFF / 0x7F) between start and end."""
+    longest, since = 0.0, None
+    for at, payload in received:
+        if at < start or at > end:
+            continue
+        quiet = max(abs(x) for x in memoryview(audioop.ulaw2lin(payload, 2)).cast("h")) < 64
+        if quiet:
+            since = at if since is None else since
+            longest = max(longest, at - since + 0.02)
+        else:
+            since = None
+    return longest
+
+
+class SippPhone:
+    """An operator's or department's phone: SIPp as UAS registered at the proxy as ``user``. Its
+    received RTP lands in ``capture`` (the SDP points there); it streams ``audio``."""
+
+    def __init__(self, proxy, user: str, tmp: Path, *, audio: Path | None = None, kind: str = "answer",
+                 ring_ms: int = 300, end: str = "wait_bye", hold_ms: int = 3000, loops: int = -1,
+                 code: int = 486, reason: str = "Busy Here", timeout: int = 40) -> None:
+        require_sipp()
+        self.user, self.port = user, free_udp_port()
+        self.capture = UdpCapture()
+        values = dict(USER=user, MEDIA_PORT=self.capture.port, RING_MS=ring_ms, LOOPS=loops,
+                      AUDIO=str(audio or ""), HOLD_MS=hold_ms, CODE=code, REASON=reason,
+                      WAIT_BYE_MS=timeout * 1000)
+        name = {"answer": "uas_operator.xml", "busy": "uas_busy.xml", "no_answer": "uas_no_answer.xml"}[kind]
+        text = (SIPP_DIR / name).read_text()
+        ending = (SIPP_DIR / f"uas_end_{end}.inc").read_text() if kind == "answer" else ""
+        text = text.replace("@END@", ending)
+        for key, value in values.items():
+            text = text.replace(f"@{key}@", str(value))
+        self.scenario = tmp / f"{user}-{name}"
+        self.scenario.write_text(text)
+        self.log = tmp / f"sipp-{user}.log"
+        cmd = [SIPP, "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
+               "-mi", "127.0.0.1", "-mp", str(random.randrange(20000, 29000, 2)), "-m", "1",
+               "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
+               "-error_file", str(tmp / f"sipp-{user}-err.log")]
+        self.proc = subprocess.Popen(cmd, cwd=tmp, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        assert register(proxy, user, self.port).startswith("SIP/2.0 200")
+
+    def wait(self, timeout: float = 40) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return -9
+
+    def errors(self) -> str:
+        err = self.scenario.parent / f"sipp-{self.user}-err.log"
+        return (err.read_text()[-2000:] if err.exists() else "") + self.log.read_text()[-1500:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.capture.close()
+
+
+class Citizen:
+    """A citizen calling 12345 through the proxy (SIPp UAC); its received RTP lands in ``capture``."""
+
+    def __init__(self, proxy, tmp: Path, audio: Path, *, hold_ms: int = 6000, loops: int = -1,
+                 caller: str = "13800138000", timeout: int = 60) -> None:
+        require_sipp()
+        self.capture = UdpCapture()
+        sc = scenario("uac_citizen.xml", tmp, AUDIO=audio, LOOPS=loops, HOLD_MS=hold_ms,
+                      MEDIA_PORT=self.capture.port, CALLER=caller)
+        self.scenario = sc
+        self.proc = subprocess.Popen(
+            [SIPP, f"{proxy.host}:{proxy.port}", "-sf", str(sc), "-s", "12345", "-i", "127.0.0.1",
+             "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(random.randrange(20000, 29000, 2)),
+             "-m", "1", "-l", "1", "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
+             "-error_file", str(tmp / f"sipp-{sc.stem}-err.log")],
+            cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait(self, timeout: float = 60) -> tuple[int, str]:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        err = self.scenario.parent / f"sipp-{self.scenario.stem}-err.log"
+        return self.proc.returncode, (out or "")[-1500:] + (err.read_text()[-1500:] if err.exists() else "")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        self.capture.close()
+
+
+def bridge_endpoint(app, proxy, **overrides):
+    """The hotline endpoint registered at the proxy as 'hotline'."""
+    ep = start_endpoint(app, sip_mode="register", sip_server=proxy.host, sip_server_port=proxy.port,
+                        sip_user="hotline", sip_password="secret", **overrides)
+    assert wait_for(lambda: ep.phone.get_status().name == "REGISTERED", 10)
+    return ep
+
+
+class FixedOperator:
+    """Stands in for the ACD in bridge tests: every answered call is put through to ``extension``
+    (the ACD's own tests cover choosing operators). Records each dial's outcome."""
+
+    def __init__(self, endpoint, extension: str, ring_timeout: float = 8.0) -> None:
+        self.endpoint, self.extension, self.ring_timeout = endpoint, extension, ring_timeout
+        self.results: list = []
+        self.sessions: list = []
+        self.bridged = threading.Event()
+        endpoint.acd = self
+
+    def enqueue(self, session) -> None:
+        self.sessions.append(session)
+        threading.Thread(target=self._connect, args=(session,), daemon=True).start()
+
+    def _connect(self, session) -> None:
+        result = self.endpoint.dialer.dial(self.extension, self.ring_timeout, display=session.caller)
+        self.results.append(result)
+        if result.leg is not None and session.ended_mono is None:
+            session.bridge(result.leg, "operator")
+            self.bridged.set()
+        elif result.leg is not None:
+            result.cancel()
+
+    def on_ended(self, session, cause: str) -> dict:
+        return {}
+
+
+def wait_until(predicate, timeout: float = 10.0):
+    return wait_for(predicate, timeout)
+
+
+def now() -> float:
+    return time.monotonic()
