@@ -45,7 +45,7 @@ def _state(app, username):
         return state
 
 
-def test_longest_idle_operator_gets_each_call_in_turn(app, proxy, events):
+def test_longest_idle_operator_gets_each_call_in_turn(app, proxy, events, api):
     add_operator(app, "operator3", "1003")
     phones = [OperatorPhone(proxy, ext) for ext in ("1001", "1002", "1003")]
     set_states(app, {"operator1": "idle", "operator2": "idle", "operator3": "idle"},
@@ -70,6 +70,10 @@ def test_longest_idle_operator_gets_each_call_in_turn(app, proxy, events):
         assert all(_state(app, u) == "wrapup" for u in ("operator1", "operator2", "operator3"))
         ended = [p for name, p in events if name == "call.ended"]
         assert [p["answered"] for p in ended] == [True, True, True]
+        # supervision's call KPIs (接通率, 15 s share, waits) count operator answers, from these facts
+        calls = api("supervisor").get("/api/v1/kpis").get_json()["calls"]
+        assert (calls["counts"]["offered"], calls["counts"]["answered"], calls["counts"]["answered_15s"]) == (3, 3, 3)
+        assert calls["kpis"]["answer_rate"] == 1.0 and calls["kpis"]["avg_talk"] > 0.5
     finally:
         stop_endpoint(endpoint, acd)
         for phone in phones:
@@ -120,5 +124,8 @@ def test_abandoned_call_is_recorded_with_its_wait_and_listed_for_callback(app, p
         assert [(c["call_id"], c["outcome"], c["outcome_label"]) for c in listed] == [
             (call.call_uuid, "abandoned", "排队中放弃")]
         assert listed[0]["wait_seconds"] == call.wait_seconds
+        calls = api("supervisor").get("/api/v1/kpis").get_json()["calls"]
+        assert (calls["counts"]["offered"], calls["counts"]["answered"]) == (1, 0)
+        assert calls["kpis"]["answer_rate"] == 0.0
     finally:
         stop_endpoint(endpoint, acd)
