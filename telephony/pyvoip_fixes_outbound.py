@@ -132,8 +132,7 @@ class OutboundCall(HardenedCall):
 
     def _send_ack_2xx(self) -> None:
         """F16: ACK inside the dialog (its own transaction, new branch, remote tag and target)."""
-        to = f"{self.remote_party};tag={self.to_tag}" if self.to_tag else self.remote_party
-        lines = self._headers("ACK", self.remote_contact, self.sip.gen_branch(), 1, to)
+        lines = self._headers("ACK", self.remote_contact, self.sip.gen_branch(), 1, self.remote_party)
         lines += [f"Route: {r}" for r in self.route_set]
         lines += [f"User-Agent: {USER_AGENT}", "Content-Length: 0"]
         self.sip.send_request("\r\n".join(lines) + "\r\n\r\n", self.remote_contact, None)
@@ -230,7 +229,7 @@ class OutboundCall(HardenedCall):
             first = self.state in (CallState.DIALING, CallState.RINGING)
             if first:
                 self.to_tag = sdp.tag_of(msg.header("To"))
-                self.remote_party = sdp.first(msg.raw_headers, "To").split(";tag=")[0]
+                self.remote_party = msg.header("To")  # with their tag: the dialog's remote side
                 self.remote_contact = sdp.uri_of(msg.header("Contact")) or self.target_uri
                 self.route_set = list(reversed(sdp.header_values(msg.raw_headers, "Record-Route")))
         if not first:

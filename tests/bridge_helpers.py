@@ -186,10 +186,14 @@ class Citizen:
     """A citizen calling 12345 through the proxy (SIPp UAC); its received RTP lands in ``capture``."""
 
     def __init__(self, proxy, tmp: Path, audio: Path, *, hold_ms: int = 6000, loops: int = -1,
-                 caller: str = "13800138000", timeout: int = 60) -> None:
+                 caller: str = "13800138000", timeout: int = 60, end: str = "send_bye") -> None:
+        """``end``: "send_bye" (hang up after hold_ms) or "wait_bye" (the hotline hangs up)."""
         require_sipp()
         self.capture = UdpCapture()
-        sc = scenario("uac_citizen.xml", tmp, AUDIO=audio, LOOPS=loops, HOLD_MS=hold_ms,
+        ending = (SIPP_DIR / f"uac_end_{end}.inc").read_text()
+        for key, value in dict(HOLD_MS=hold_ms, CALLER=caller, WAIT_BYE_MS=timeout * 1000).items():
+            ending = ending.replace(f"@{key}@", str(value))
+        sc = scenario("uac_citizen.xml", tmp, END=ending, AUDIO=audio, LOOPS=loops, HOLD_MS=hold_ms,
                       MEDIA_PORT=self.capture.port, CALLER=caller)
         self.scenario = sc
         self.proc = subprocess.Popen(
