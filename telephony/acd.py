@@ -71,7 +71,7 @@ class QueueEntry:
 
 
 class Acd:
-    def __init__(self, app, config, dialer, *, prompts: Prompts | None = None, publish=None) -> None:
+    def __init__(self, app, config, dialer=None, *, prompts: Prompts | None = None, publish=None) -> None:
         self.app, self.config, self.dialer = app, config, dialer
         self.prompts = prompts or Prompts.load()
         self.publish = publish or bus.publish
@@ -94,7 +94,10 @@ class Acd:
     def attach(self, endpoint) -> "Acd":
         """Make ``endpoint`` queue its answered calls here and greet with the queue welcome."""
         endpoint.acd = self
+        self.dialer = self.dialer or endpoint.dialer
         endpoint.greeting = self.prompts.welcome
+        if hasattr(endpoint, "hold_audio"):
+            endpoint.hold_audio = self.prompts.hold  # what a held or transferred caller hears
         return self
 
     def stop(self) -> None:
@@ -157,7 +160,8 @@ class Acd:
         previous, entry.state = entry.state, "ended"
         if previous == "offering" and entry.dial is not None:
             self._pool.submit(self._cancel_dial, entry.dial)
-        side = "citizen" if cause == "caller_hangup" else "operator" if entry.operator_hung_up else "system"
+        side = "citizen" if cause == "caller_hangup" else "operator" if entry.operator_hung_up else \
+            getattr(session, "hangup_side", None) or "system"
         arrived = getattr(session, "ringing_at", None) or entry.queued_at
         until = entry.connected_at or entry.intake_at or now
         hold = float(getattr(session, "hold_seconds", 0.0) or 0.0)

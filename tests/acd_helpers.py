@@ -96,7 +96,6 @@ class OperatorPhone:
 def acd_endpoint(app, proxy, **settings):
     """An endpoint registered at ``proxy`` as ``hotline`` with the ACD attached."""
     from telephony.acd import Acd
-    from telephony.dialer import Dialer
 
     host, port = proxy.address
     cfg = dict(acd_ring_timeout=10, acd_wrapup=60, acd_max_wait=30, acd_announce_seconds=20,
@@ -107,7 +106,7 @@ def acd_endpoint(app, proxy, **settings):
                               **{k: v for k, v in settings.items() if k not in cfg})
     assert wait_for(lambda: endpoint.phone.get_status().name == "REGISTERED", 10), proxy.log_tail()
     config = replace(endpoint.config, **cfg)
-    acd = Acd(app, config, Dialer(endpoint.phone)).attach(endpoint)
+    acd = Acd(app, config).attach(endpoint)
     endpoint.acd_config = config
     return endpoint, acd
 

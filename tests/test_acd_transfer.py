@@ -1,0 +1,82 @@
+"""Transfers started from the console on a real call (Kamailio, SIPp citizen, operator and
+department phones): the command travels as ``call.command`` to the call's session, and every
+transfer or three-party join lands on the ticket's history."""
+from __future__ import annotations
+
+from tests.acd_helpers import OperatorPhone, acd_endpoint, citizen_call, proxy, set_states, stop_endpoint  # noqa: F401
+from tests.telephony_helpers import sipp_error_log, tmp_dir, wait_for
+from tests.test_acd_calls import _call, _state
+
+
+def _connected(api, call_id_holder):
+    items = api.get("/api/v1/console/calls").get_json()["items"]
+    live = [c for c in items if c["info"].get("connected") and c["state"] == "talking"]
+    if live:
+        call_id_holder.append(live[0]["call_id"])
+    return bool(live)
+
+
+def _history(api, number):
+    return api.get(f"/api/v1/tickets/{number}").get_json()["events"]
+
+
+def test_blind_transfer_is_recorded_on_the_calls_ticket(app, proxy, api, events):
+    operator = OperatorPhone(proxy, "1001")
+    department = OperatorPhone(proxy, "2001")
+    set_states(app, {"operator1": "idle"})
+    endpoint, acd = acd_endpoint(app, proxy, acd_wrapup=60)
+    op = api("operator1")
+    try:
+        sc, citizen = citizen_call(proxy, tmp_dir(), hold_ms=7000, background=True)
+        found: list[str] = []
+        assert wait_for(lambda: _connected(op, found), 10), proxy.log_tail()
+        call_id = found[0]
+        r = op.post(f"/api/v1/calls/{call_id}/commands/transfer", json={"target": "2001"})
+        assert r.status_code == 202
+        result = wait_for(lambda: next((p for n, p in events if n == "call.command_result"), None), 15)
+        assert result and result["ok"] is True and result["command"] == "transfer", result
+        # the operator is free once the department answered: wrap-up starts at once
+        assert wait_for(lambda: _state(app, "operator1") == "wrapup", 5)
+        out, _ = citizen.communicate(timeout=40)
+        assert citizen.returncode == 0, out[-1500:] + sipp_error_log(sc)
+        assert wait_for(lambda: endpoint.finished, 15)
+        call = _call(app, call_id)
+        assert call.outcome == "answered" and call.ticket_number
+        transfer = wait_for(lambda: [e for e in _history(op, call.ticket_number) if e["action"] == "transfer"], 10)
+        assert len(transfer) == 1 and transfer[0]["actor"] == "operator1"
+        assert transfer[0]["action_label"] == "转接"
+        assert {"mode": "blind", "to": "2001", "call_id": call_id}.items() <= transfer[0]["data"].items()
+    finally:
+        stop_endpoint(endpoint, acd)
+        operator.stop()
+        department.stop()
+
+
+def test_three_party_join_is_recorded_on_the_ticket_the_operator_linked(app, proxy, api, events):
+    operator = OperatorPhone(proxy, "1001")
+    department = OperatorPhone(proxy, "2002")
+    set_states(app, {"operator1": "idle"})
+    endpoint, acd = acd_endpoint(app, proxy)
+    op = api("operator1")
+    try:
+        number = op.post("/api/v1/tickets", json={"type": "求助", "content": "停水三天",
+                                                  "caller": {"phone": "13800138000"}}).get_json()["number"]
+        sc, citizen = citizen_call(proxy, tmp_dir(), hold_ms=7000, background=True)
+        found: list[str] = []
+        assert wait_for(lambda: _connected(op, found), 10), proxy.log_tail()
+        call_id = found[0]
+        assert op.post("/api/v1/console/calls/link", json={"call_id": call_id, "number": number}).status_code == 200
+        assert op.post(f"/api/v1/calls/{call_id}/commands/conference", json={"target": "2002"}).status_code == 202
+        result = wait_for(lambda: next((p for n, p in events if n == "call.command_result"), None), 15)
+        assert result and result["ok"] is True, result
+        joined = wait_for(lambda: [e for e in _history(op, number) if e["action"] == "three_party"], 10)
+        assert len(joined) == 1 and joined[0]["actor"] == "operator1" and joined[0]["action_label"] == "三方通话"
+        assert {"mode": "three_party", "to": "2002"}.items() <= joined[0]["data"].items()
+        assert _state(app, "operator1") == "oncall"  # still on the call with both parties
+        citizen.communicate(timeout=40)
+        assert wait_for(lambda: endpoint.finished, 15)
+        assert wait_for(lambda: _state(app, "operator1") == "wrapup", 5)
+    finally:
+        stop_endpoint(endpoint, acd)
+        operator.stop()
+        department.stop()
