@@ -43,6 +43,18 @@ log = logging.getLogger("telephony.acd")
 HOLD_TOP_UP_FRAMES = 25  # keep at least 0.5 s of hold audio queued so the caller never hears silence
 
 
+def start_for(app, endpoint, config) -> "Acd | None":
+    """Attach the queue when operators' phones are reachable: the endpoint registers at a proxy
+    (SIP_MODE=register with SIP_SERVER). Otherwise every call goes to voice intake, as before."""
+    if config.sip_mode != "register" or not config.sip_server:
+        log.info("acd.off: no SIP proxy (SIP_MODE=register, SIP_SERVER) - calls go to voice intake")
+        return None
+    acd = Acd(app, config).attach(endpoint)
+    log.info("acd.on strategy=%s ring_timeout=%ss wrapup=%ss max_wait=%ss hours=%s", config.acd_strategy,
+             config.acd_ring_timeout, config.acd_wrapup, config.acd_max_wait, config.service_hours or "24h")
+    return acd
+
+
 @dataclass
 class QueueEntry:
     session: object  # CallSession

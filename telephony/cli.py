@@ -13,19 +13,25 @@ def sip() -> None:
     from hotline import create_app
     from hotline.config import Config
 
+    from .acd import start_for
     from .endpoint import Endpoint
 
     config = Config.from_env()
     app = create_app()  # connects the event bus to Redis when REDIS_URL is set
     endpoint = Endpoint(app, config).start()
+    acd = start_for(app, endpoint, config)
     speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"
     click.echo(f"SIP endpoint on {config.sip_host}:{config.sip_port} ({config.sip_mode} mode), "
                f"RTP {config.sip_rtp_low}-{config.sip_rtp_high}, transcription {speech}")
+    click.echo(f"call queue: {config.acd_strategy}, ring {config.acd_ring_timeout} s, wrap-up {config.acd_wrapup} s"
+               if acd else "call queue: off (no SIP proxy: SIP_MODE=register and SIP_SERVER) - voice intake only")
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
     click.echo("stopping: hanging up calls and storing their records")
+    if acd is not None:
+        acd.stop()
     endpoint.stop()
 
 

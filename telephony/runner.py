@@ -23,5 +23,10 @@ def start(app):
         log.error("sip.start_failed %s:%s: %s (set SIP_HOST/SIP_PORT or HOTLINE_SIP_ENABLED=false)",
                   config.sip_host, config.sip_port, exc)
         return None
+    from .acd import start_for
+
+    acd = start_for(app, endpoint, config)
     atexit.register(endpoint.stop)
+    if acd is not None:
+        atexit.register(acd.stop)  # atexit runs in reverse: the queue stops before the endpoint
     return endpoint
