@@ -35,8 +35,9 @@ class DialResult:
 
     @property
     def leg(self) -> OutboundCall | None:
+        """The answered call (it stays the leg after it ended; check ``leg.state``)."""
         call = self.call
-        if call is not None and call.done.is_set() and call.state == CallState.ANSWERED:
+        if call is not None and call.done.is_set() and call.answered_at is not None:
             return call
         return None
 
@@ -51,7 +52,7 @@ class DialResult:
         call = self.call
         if call is None or not call.done.is_set():
             return None
-        if call.state == CallState.ANSWERED:
+        if call.answered_at is not None:
             return None
         return call.failure or "rejected"
 
