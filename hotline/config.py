@@ -106,6 +106,7 @@ class Config:
     acd_wrapup: int = 30  # seconds of 话后处理 after a call, then back to ready
     acd_max_wait: int = 60  # seconds in the queue before the caller is offered voice intake
     acd_announce_seconds: int = 20  # repeat the queue position this often
+    emergency_numbers: str = ""  # "110=...,119=...,120=...,122=...": where the proxy reaches them
     service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
     testing: bool = False
 
@@ -151,6 +152,7 @@ class Config:
         "acd_max_wait": ("HOTLINE_ACD_MAX_WAIT", int),
         "acd_announce_seconds": ("HOTLINE_ACD_ANNOUNCE_SECONDS", int),
         "service_hours": ("HOTLINE_SERVICE_HOURS", str),
+        "emergency_numbers": ("HOTLINE_EMERGENCY_NUMBERS", str),
     }
 
     @classmethod

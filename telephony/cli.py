@@ -35,6 +35,7 @@ def sip() -> None:
     endpoint.stop()
 
 
+from .proxy_cli import sip_proxy  # noqa: E402 - `hotline sip-proxy` (development Kamailio)
 from .speech_cli import speech_group  # noqa: E402 - `hotline speech check` (speech engineer's module)
 
-COMMANDS = [sip, speech_group]
+COMMANDS = [sip, speech_group, sip_proxy]

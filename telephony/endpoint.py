@@ -117,7 +117,7 @@ class Endpoint:
         # calls we place through the proxy (operators, departments, emergency numbers: issue 7)
         self.dialer = Dialer(self.phone)
         self.hold_audio = default_hold_music()  # what a held or transferred citizen hears
-        self.emergency_numbers = parse_emergency_numbers(getattr(config, "emergency_numbers", ""))
+        self.emergency_numbers = parse_emergency_numbers(config.emergency_numbers)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "Endpoint":
