@@ -39,6 +39,11 @@ def _endpoints():
     return {"console_endpoints": frozenset(current_app.view_functions)}
 
 
+def _acd_on(config) -> bool:
+    """The SIP process queues calls when it registers at a proxy (telephony.acd.start_for)."""
+    return config.sip_mode == "register" and bool(config.sip_server)
+
+
 def _page(template: str, page: str, **extra):
     me = {"username": current_user.username, "display_name": current_user.display_name,
           "role": current_user.role, "extension": current_user.sip_extension,
@@ -47,6 +52,7 @@ def _page(template: str, page: str, **extra):
     boot = {"page": page, "me": me, "labels": {"status": STATUS_LABELS, "action": ACTION_LABELS,
                                                "state": STATE_LABELS}, "types": list(TYPES),
             "features": {"supervision": "supervision_api.record_callback" in current_app.view_functions,
+                         "acd": _acd_on(current_app.config["HOTLINE"]),
                          "routing": "routing_api.suggest" in current_app.view_functions},
             **extra}
     return render_template(template, boot=boot, page=page, **extra)

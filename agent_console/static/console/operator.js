@@ -17,9 +17,10 @@
   document.querySelectorAll("[data-state]").forEach((b) => b.addEventListener("click", () => setState(b.dataset.state)));
 
   // -- call pop-up and transcript ----------------------------------------------------------------
+  const acd = !!(boot.features || {}).acd;  // the queue offers each call to one operator
   const mine = (p) => {
     const t = p.operator || p.agent, x = p.extension || p.agent_extension || p.operator_extension;
-    return (!t && !x) || t === me.username || (x && x === me.extension);
+    return (!t && !x && !acd) || t === me.username || (x && x === me.extension);
   };
 
   async function popup(call) {
@@ -67,12 +68,70 @@
       ({ringing: "振铃中", talking: "通话中", ended: "已挂机"}[call.state] || call.state) +
       (call.info && call.info.transcription === false ? ` · 转写未开启：${call.info.transcription_reason || ""}` : "");
     renderTranscript();
+    showControls();
+  }
+
+  // -- controls on the current call (the SIP process executes them; call.command_result replies) --
+  const CMD_LABELS = {hold: "保持", resume: "恢复", hangup: "挂断", transfer: "直接转接", consult: "咨询",
+    complete_transfer: "完成转接", cancel_consult: "取消咨询", conference: "三方通话", emergency: "紧急转接"};
+  function showControls() {
+    $("call-controls").hidden = !(S.call && S.call.state === "talking" && S.call.info && S.call.info.connected);
+  }
+  async function sendCommand(cmd) {
+    if (!S.call) return;
+    const body = {};
+    if (cmd === "emergency") body.target = $("emergency").value;
+    else if (["transfer", "consult", "conference"].includes(cmd)) {
+      body.target = $("xfer-ext").value.trim() || $("xfer-target").value;
+      if (!body.target) { toast("请选择或输入转接号码", "error"); return; }
+    }
+    if (cmd === "hangup" && !confirm("确定挂断当前通话？")) return;
+    await guarded(() => api("POST", `/api/v1/calls/${encodeURIComponent(S.call.call_id)}/commands/${cmd}`, body));
+    $("cmd-result").textContent = `${CMD_LABELS[cmd]}：已发送，等待执行…`;
+  }
+  function onCommandResult(p) {
+    if (p.operator !== me.username) return;
+    const label = CMD_LABELS[p.command] || p.command;
+    $("cmd-result").textContent = p.ok ? `${label}：成功${p.target ? "（" + p.target + "）" : ""}` : `${label}：${p.error || "失败"}`;
+    if (!p.ok) toast(`${label}失败：${p.error || ""}`, "error");
+    if (p.ok && ["transfer", "complete_transfer", "emergency"].includes(p.command) && S.call && S.call.call_id === p.call_id) {
+      S.call.info = Object.assign({}, S.call.info, {connected: false});  // handed on: no longer my call
+      showControls();
+    }
+  }
+  document.querySelectorAll("[data-cmd]").forEach((b) => b.addEventListener("click", () => sendCommand(b.dataset.cmd)));
+  async function loadTransferDirectory() {
+    const d = await api("GET", "/api/v1/console/transfer-directory");
+    const sel = $("xfer-target");
+    for (const x of d.departments) sel.append(el("option", {value: x.extension, text: `${x.department} · ${x.name}（${x.extension}）`}));
+    clear($("emergency")).append(...d.emergency.map((e) => el("option", {value: e.number, text: `${e.number} ${e.label}`})));
+  }
+
+  // -- abandoned and missed calls, for callback ---------------------------------------------------
+  async function loadCallbacks() {
+    const r = await api("GET", "/api/v1/console/callbacks");
+    const list = clear($("callbacks"));
+    if (!r.items.length) list.append(el("li", {class: "muted", text: "暂无需要回拨的来电"}));
+    for (const c of r.items) {
+      list.append(el("li", {},
+        el("div", {class: "item-head"}, el("strong", {text: c.caller_phone || c.caller || "未知号码"}),
+          el("span", {class: "badge", text: c.outcome_label}), el("span", {class: "muted", text: fmt(c.ringing_at)})),
+        el("div", {class: "muted", text: `等待 ${Math.round(c.wait_seconds || 0)} 秒${c.ticket ? " · 留言工单 " + c.ticket : ""}`}),
+        el("button", {type: "button", text: "标记已回拨", "aria-label": "标记已回拨 " + (c.caller_phone || c.caller),
+          onclick: async () => {
+            const note = prompt("回拨情况（可选）") || "";
+            await guarded(() => api("POST", `/api/v1/console/callbacks/${encodeURIComponent(c.call_id)}`, {note}));
+            toast("已标记回拨"); loadCallbacks();
+          }})));
+    }
   }
 
   function onCallEvent(name, p) {
     if (name === "call.ticket") { onDraft(p); return; }
-    if (!mine(p)) return;
-    if (name === "call.ringing") {
+    if (name === "call.command_result") { onCommandResult(p); return; }
+    if (acd && S.call && S.call.call_id === p.call_id && name === "call.ended") { /* the call I answered */ }
+    else if (!mine(p)) return;
+    if (name === "call.ringing" || name === "call.offered") {
       S.contentTouched = false; $("f-content").value = ""; $("f-phone").value = "";
       adoptCall({call_id: p.call_id, caller: p.caller, called: p.called, state: "ringing", segments: [], partial: {}, info: {}});
       popup(S.call);
@@ -82,7 +141,11 @@
       if (name === "call.answered") { adoptCall({call_id: p.call_id, caller: p.caller, state: "talking", segments: [], partial: {}, info: {}}); popup(S.call); }
       else return;
     }
-    if (name === "call.answered") { S.call.state = "talking"; $("popup-state").textContent = "通话中"; adoptCall(S.call); }
+    if (name === "call.answered") {
+      S.call.state = "talking"; $("popup-state").textContent = "通话中";
+      if (p.connected) S.call.info = Object.assign({}, S.call.info, {connected: true});
+      adoptCall(S.call);
+    }
     else if (name === "transcript.partial") { S.partial[p.speaker || "caller"] = p.text; renderTranscript(); }
     else if (name === "transcript.final") {
       delete S.partial[p.speaker || "caller"];
@@ -90,7 +153,8 @@
       renderTranscript();
     } else if (name === "call.ended") {
       S.call.state = "ended"; S.partial = {}; adoptCall(S.call); $("popup-state").textContent = "已挂机";
-      if (S.state === "busy" || S.state === "idle") setState("wrapup");
+      if (!acd && (S.state === "busy" || S.state === "idle")) setState("wrapup");  // the queue does it itself
+      if (acd) guarded(loadCallbacks);
     }
   }
 
@@ -319,17 +383,22 @@
   async function refresh() {
     await Promise.all([
       api("GET", "/api/v1/console/state").then(showState),
-      loadCalls(), loadMine(), loadReview(),
+      loadCalls(), loadMine(), loadReview(), loadCallbacks(),
       S.detail ? showDetail(S.detail) : null,
     ].map((p) => Promise.resolve(p).catch((e) => console.error(e))));
   }
   Hotline.live((name, p) => {
     if (name.startsWith("call.") || name.startsWith("transcript.")) onCallEvent(name, p);
-    else if (name === "agent.state") showState({state: p.state, label: p.label});
+    else if (name === "agent.state") {
+      showState({state: p.state, label: p.label});
+      const why = {no_answer: "来电未接听，已自动置为示忙", busy: "话机占线，已自动置为示忙", unregistered: "话机未注册，已置为离线"}[p.reason];
+      if (p.by === "system" && why) toast(why, "error");
+    }
     else if (name === "ticket.changed" || name === "ticket.created") {
       refreshLists();
       if (S.detail === p.number) showDetail(p.number);
     }
   }, refresh);
   loadDirectory().catch((e) => toast(Hotline.errorText(e), "error"));
+  loadTransferDirectory().catch((e) => toast(Hotline.errorText(e), "error"));
 })();

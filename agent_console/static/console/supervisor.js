@@ -27,6 +27,12 @@
     $("k-share").textContent = w.calls.answered_in_15s_share == null ? "—" : Math.round(w.calls.answered_in_15s_share * 100) + "%";
     $("k-offered").textContent = w.calls.offered_today;
     $("k-tickets").textContent = w.tickets_today.total;
+    const k = await api("GET", "/api/v1/console/call-kpis");  // from the call rows (the queue's facts)
+    const pct = (v) => v == null ? "—" : Math.round(v * 1000) / 10 + "%";
+    $("k-answer-rate").textContent = pct(k.answer_rate);
+    $("k-answer-rate").title = `今日 ${k.offered} 通，接通 ${k.answered} 通，15秒内接通 ${pct(k.answer_15s_rate)}`;
+    $("k-avg").textContent = `${k.avg_wait == null ? "—" : k.avg_wait} / ${k.avg_talk == null ? "—" : k.avg_talk}`;
+    $("k-abandoned").textContent = k.abandoned;
     clear($("op-states")).append(...w.operator_states.map((s) => el("span", {class: "badge", "data-state": s.state, text: `${s.label} ${s.count}`})));
     clear($("operators")).append(...w.operators.map((o) => el("li", {},
       `${o.display_name}（${o.extension || "无分机"}）`, el("span", {class: "badge", text: o.label}),
