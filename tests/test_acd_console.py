@@ -110,3 +110,11 @@ def test_call_kpis_from_the_call_rows(app, api):
     assert k["avg_wait"] == round((5 + 20 + 9) / 3, 1) and k["avg_talk"] == 120.0
     assert k["labels"]["answer_rate"] == "接通率"
     assert api("operator1").get("/api/v1/console/call-kpis").status_code == 403
+
+
+def test_call_endpoints_are_in_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path in ("/api/v1/calls/{call_id}/commands/{command}", "/api/v1/console/callbacks",
+                 "/api/v1/console/callbacks/{call_id}", "/api/v1/console/transfer-directory",
+                 "/api/v1/console/call-kpis"):
+        assert path in paths, path

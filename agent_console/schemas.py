@@ -1,0 +1,56 @@
+"""OpenAPI path items of the console's call endpoints (issue 7), merged by hotline/openapi.py."""
+from __future__ import annotations
+
+from .call_service import COMMANDS, EMERGENCY
+
+
+def openapi_paths() -> dict:
+    err = {"$ref": "#/components/schemas/Error"}
+
+    def resp(desc, schema=None):
+        out = {"description": desc}
+        if schema is not None:
+            out["content"] = {"application/json": {"schema": schema}}
+        return out
+
+    call_id = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    callback = {"type": "object", "properties": {
+        "call_id": {"type": "string"}, "caller": {"type": "string"}, "caller_phone": {"type": ["string", "null"]},
+        "ringing_at": {"type": "string"}, "outcome": {"enum": ["abandoned", "missed"]},
+        "outcome_label": {"type": "string"}, "wait_seconds": {"type": ["number", "null"]},
+        "ticket": {"type": ["string", "null"]}, "callback_at": {"type": ["string", "null"]},
+        "callback_by": {"type": ["string", "null"]}}}
+    return {
+        "/api/v1/calls/{call_id}/commands/{command}": {"post": {
+            "summary": "A command on the operator's own live call, executed by the SIP process "
+                       "(result arrives as the call.command_result event)",
+            "parameters": [call_id, {"name": "command", "in": "path", "required": True,
+                                     "schema": {"enum": list(COMMANDS)}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                "target": {"type": "string", "description": "extension for transfer/consult/conference; "
+                                                            f"{'/'.join(EMERGENCY)} for emergency"}}}}}},
+            "responses": {"202": resp("sent", {"type": "object", "properties": {
+                "command_id": {"type": "string"}, "command": {"type": "string"}, "status": {"const": "sent"}}}),
+                "403": resp("not the operator on this call", err), "404": resp("no such live call or command", err),
+                "409": resp("call not connected to an operator yet", err), "422": resp("target missing", err)}}},
+        "/api/v1/console/transfer-directory": {"get": {
+            "summary": "Department phones and emergency numbers an operator can transfer to",
+            "responses": {"200": resp("directory"), "403": resp("desk staff only", err)}}},
+        "/api/v1/console/callbacks": {"get": {
+            "summary": "Abandoned and missed calls to call back, with their waiting time",
+            "parameters": [{"name": "done", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {"200": resp("list", {"type": "object", "properties": {
+                "items": {"type": "array", "items": callback}}}), "403": resp("desk staff only", err)}}},
+        "/api/v1/console/callbacks/{call_id}": {"post": {
+            "summary": "Mark an abandoned or missed call as called back",
+            "parameters": [call_id],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                "note": {"type": "string", "maxLength": 300}}}}}},
+            "responses": {"200": resp("marked"), "404": resp("not on the list", err),
+                          "409": resp("already called back", err)}}},
+        "/api/v1/console/call-kpis": {"get": {
+            "summary": "Today's call KPIs: 接通率, 15 s answer share, average wait and talk, abandoned",
+            "responses": {"200": resp("kpis", {"type": "object", "properties": {
+                k: {"type": ["number", "null"]} for k in ("answer_rate", "answer_15s_rate", "avg_wait", "avg_talk")}}),
+                "403": resp("supervisors only", err)}}},
+    }
