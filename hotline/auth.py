@@ -10,7 +10,7 @@ from flask import current_app, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hotline.extensions import Base, db
@@ -107,11 +107,10 @@ def issue_token(session, user: User, ttl_hours: int) -> tuple[str, datetime]:
 
 
 def user_for_token(session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                         .where(ApiToken.token_hash == _hash_token(token)))
-    if row is None or row.expires_at < utcnow() or not row.user.active:
-        return None
-    return row.user
+    # one entity, one indexed lookup: this runs on every machine-client request
+    return session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
+                          .where(ApiToken.token_hash == _hash_token(token), ApiToken.expires_at >= utcnow(),
+                                 User.active.is_(True)))
 
 
 # -- Flask wiring -----------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
@@ -136,6 +138,9 @@ def get_ticket(session, number: str, actor: Actor, *, lock: bool = False) -> Tic
     return ticket
 
 
+_INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
+
+
 # -- creation ------------------------------------------------------------------------------------
 def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000) -> Ticket:
     if actor.role == DEPARTMENT:
@@ -152,20 +157,34 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000)
     received = to_utc_naive(inp.received_at) if inp.received_at else now
     if received > now:
         raise ValidationFailed("received_at is in the future", {"received_at": "must not be in the future"})
-    ticket = Ticket(
-        number=_next_number(session, received), channel=inp.channel, type=inp.type,
-        urgency=inp.urgency, status=lifecycle.DRAFT, caller_name=inp.caller.name,
-        caller_phone=inp.caller.phone, caller_id_number=inp.caller.id_number,
-        confidential=inp.caller.confidential, content=inp.content, address=inp.address, town=town,
-        received_at=received, created_by=actor.username, routing_suggestion=inp.routing_suggestion,
-        event_count=0, head_hash="", main_department=None, merged_into=None,
-        co_departments=[], extensions=[], urgings=[], merged=[],  # known empty: no lazy loads when serialized
-    )
-    deadlines.apply_to(session, ticket, received)  # before add(): no autoflush INSERT-then-UPDATE
+    sign, reply = deadlines.compute(session, inp.type, inp.urgency, received)
+    number = _next_number(session, received)
+    event_data = {"channel": inp.channel, "type": inp.type, "urgency": inp.urgency}
+    digest = event_digest(number, 1, "create", actor.username, actor.role, None, lifecycle.DRAFT, None,
+                          event_data, now, GENESIS)
+    # Two Core INSERTs instead of a unit-of-work flush (about a third less CPU per ticket): creation is
+    # the hot path of the API's throughput target, and a new ticket has no relations to cascade yet.
+    row = dict(
+        number=number, channel=inp.channel, type=inp.type, urgency=inp.urgency, status=lifecycle.DRAFT,
+        caller_name=inp.caller.name, caller_phone=inp.caller.phone, caller_id_number=inp.caller.id_number,
+        confidential=inp.caller.confidential, content=inp.content, address=inp.address,
+        town_id=town.id if town else None, received_at=received, sign_by=sign.at, reply_by=reply.at,
+        deadline_estimated_years=sorted(sign.estimated_years | reply.estimated_years) or None,
+        created_by=actor.username, routing_suggestion=inp.routing_suggestion, reopen_count=0,
+        created_at=now, updated_at=now, event_count=1, head_hash=digest, version=1,
+        main_department_id=None, merged_into_id=None, dispatched_at=None, signed_at=None, replied_at=None,
+        closed_at=None, satisfaction=None, solved=None, reply_text=None, direct_answer=None)
+    row["id"] = session.execute(_INSERT_TICKET, row).scalar_one()
+    ticket = Ticket(**row)
+    make_transient_to_detached(ticket)  # it is in the database now: attach without another INSERT
     session.add(ticket)
-    _append_event(session, ticket, actor, "create", None, lifecycle.DRAFT,
-                  data={"channel": inp.channel, "type": inp.type, "urgency": inp.urgency})
-    session.flush()
+    session.execute(TicketEvent.__table__.insert(), dict(  # parameters, not literals: one cached statement
+        ticket_id=ticket.id, seq=1, action="create", actor=actor.username, actor_role=actor.role,
+        from_status=None, to_status=lifecycle.DRAFT, note=None, data=event_data, created_at=now,
+        prev_hash=GENESIS, hash=digest))
+    for name, value in (("town", town), ("main_department", None), ("merged_into", None),
+                        ("co_departments", []), ("extensions", []), ("urgings", []), ("merged", [])):
+        set_committed_value(ticket, name, value)  # known: no lazy loads when serialized
     publish_after_commit(session, "ticket.created", {
         "number": ticket.number, "status": ticket.status, "type": ticket.type,
         "channel": ticket.channel, "caller_phone": ticket.caller_phone})
