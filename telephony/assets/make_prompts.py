@@ -17,7 +17,7 @@ from .make_greeting import to_pinyin
 
 NUMBERS = "零一两三四五六七八九"
 PROMPTS = {
-    "queue_welcome": "您好，这里是12345政务服务便民热线，正在为您接通话务员，请稍候。",
+    "queue_welcome": "您好，12345热线，请稍候。",
     "queue_next": "马上为您接通话务员，请稍候。",
     **{f"queue_position_{n}": f"您前面还有{NUMBERS[n]}位来电在等待，请稍候。" for n in range(1, 10)},
     "queue_position_many": "您前面还有多位来电在等待，请耐心等候。",
