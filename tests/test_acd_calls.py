@@ -74,6 +74,7 @@ def test_longest_idle_operator_gets_each_call_in_turn(app, proxy, events, api):
         calls = api("supervisor").get("/api/v1/kpis").get_json()["calls"]
         assert (calls["counts"]["offered"], calls["counts"]["answered"], calls["counts"]["answered_15s"]) == (3, 3, 3)
         assert calls["kpis"]["answer_rate"] == 1.0 and calls["kpis"]["avg_talk"] > 0.5
+        assert all(phone.wait(10) == 0 for phone in phones)  # each operator's phone got the BYE
     finally:
         stop_endpoint(endpoint, acd)
         for phone in phones:

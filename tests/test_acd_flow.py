@@ -84,3 +84,29 @@ def test_unregistered_phone_sets_operator_offline_and_the_next_one_answers(app, 
     finally:
         stop_endpoint(endpoint, acd)
         phone.stop()
+
+
+def test_operator_hanging_up_first_is_the_hang_up_side_and_busy_phone_moves_on(app, proxy, events, tmp_path):
+    from tests.bridge_helpers import Citizen, SippPhone
+    from tests.telephony_helpers import AUDIO_DIR
+
+    busy = SippPhone(proxy, "1001", tmp_path, kind="busy")
+    leaves = SippPhone(proxy, "1002", tmp_path, kind="answer", end="send_bye", hold_ms=1500,
+                       audio=AUDIO_DIR / "ko_1.ulaw")
+    set_states(app, {"operator1": "idle", "operator2": "idle"}, ready_order=["operator1", "operator2"])
+    endpoint, acd = acd_endpoint(app, proxy)
+    citizen = Citizen(proxy, tmp_path, AUDIO_DIR / "ko_1.ulaw", end="wait_bye", timeout=30)
+    try:
+        code, out = citizen.wait(30)
+        assert code == 0, out  # the hotline hung up the citizen after the operator left
+        assert wait_for(lambda: endpoint.finished, 15)
+        assert [(n, r) for n, r, *_ in _offers(app)] == [("operator1", "busy"), ("operator2", "answered")]
+        assert _state(app, "operator1") == "busy"  # 示忙 after a busy phone
+        call = _call(app, endpoint.finished[-1]["call_uuid"])
+        assert (call.outcome, call.hangup_side, call.operator_extension) == ("answered", "operator", "1002")
+        assert next(p for n, p in events if n == "call.ended")["hangup_side"] == "operator"
+    finally:
+        citizen.stop()
+        stop_endpoint(endpoint, acd)
+        busy.stop()
+        leaves.stop()
