@@ -4,8 +4,10 @@ Every 20 ms tick of ``rtp.MediaEngine`` (before any packet leaves) the bridge ta
 received frame per leg from a short jitter buffer and gives every leg the sum of the frames of the
 other legs in its group: two legs = a plain bridge, three = a conference, a leg alone in its group
 hears nothing. A held leg hears hold audio. The same frames, summed, go to the mixed recording.
-The buffer starts after PREFILL frames and is kept at most MAX_DEPTH deep, so a sender whose clock
-runs fast or slow costs a dropped or a silent frame now and then, never a growing delay (drift 0).
+The buffer starts after PREFILL frames. A burst (a late sender catching up, network jitter) is
+absorbed up to MAX_DEPTH frames and then drained by one frame per DRAIN_TICKS ticks while the buffer
+stays above PREFILL, so a sender whose clock runs fast or slow costs a dropped or a silent frame now
+and then, never a growing delay (drift 0).
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import threading
 from .rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
 
 PREFILL = 2
-MAX_DEPTH = 3
+MAX_DEPTH = 8  # 160 ms: beyond this, frames are dropped at once
+DRAIN_TICKS = 50  # a buffer above PREFILL for this long (1 s) loses one frame
 SILENT = b"\x00" * FRAME_BYTES_PCM16
 
 
@@ -52,6 +55,7 @@ class Inbox:
         self._pending = bytearray()
         self.frames: collections.deque[bytes] = collections.deque()
         self.primed = False
+        self._excess = 0
         self.stats = {"frames_in": 0, "frames_out": 0, "underruns": 0, "dropped": 0}
 
     def push(self, pcm16: bytes) -> None:  # RTP receive thread
@@ -74,6 +78,14 @@ class Inbox:
         while len(frames) > MAX_DEPTH:
             frames.popleft()
             self.stats["dropped"] += 1
+        if len(frames) > PREFILL:
+            self._excess += 1
+            if self._excess >= DRAIN_TICKS:
+                frames.popleft()
+                self.stats["dropped"] += 1
+                self._excess = 0
+        else:
+            self._excess = 0
         self.stats["frames_out"] += 1
         return frames.popleft()
 
