@@ -92,6 +92,7 @@ class Acd:
         self._cond = threading.Condition()
         self.entries: dict[str, QueueEntry] = {}  # by call_uuid: queued, ringing, talking
         self._reserved: set[int] = set()  # operators being rung or talking
+        self._generation = 0  # bumped when a reservation ends (its state in the database changed)
         self._rr_last: int | None = None
         self._wrapups: dict[int, tuple[str, float]] = {}  # user id -> (call uuid, start)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="acd")
@@ -244,14 +245,22 @@ class Acd:
                 self._cond.wait(0.5)
 
     def _claim(self, entry: QueueEntry) -> data.Candidate | None:
-        """Give ``entry`` an operator if it is the first waiting call that one is available for."""
+        """Give ``entry`` an operator if it is the first waiting call that one is available for.
+
+        The database is read outside the lock (``on_ended`` takes it on the SIP thread); the
+        reservation is decided under it, so two calls never get the same operator."""
+        generation = self._generation
+        with self._db() as s:
+            ready = data.ready_operators(s)
         with self._cond:
+            if generation != self._generation:  # an operator was released meanwhile: read again
+                self._cond.notify_all()
+                return None
             queued = sorted((e for e in self.entries.values() if e.state == "queued"),
                             key=lambda e: e.queued_mono)
             if entry not in queued:
                 return None
-            with self._db() as s:
-                ready = data.ready_operators(s, exclude=set(self._reserved))
+            ready = [c for c in ready if c.user_id not in self._reserved]
             for e in queued:
                 cand = data.choose([c for c in ready if c.user_id not in e.tried], self.strategy, self._rr_last)
                 if cand is None:
@@ -267,6 +276,7 @@ class Acd:
 
     def _release(self, user_id: int) -> None:
         with self._cond:
+            self._generation += 1
             self._reserved.discard(user_id)
             self._cond.notify_all()
 

@@ -78,6 +78,8 @@ class CommandHandler:
             return {"error": "该通话已结束或尚未接通"}
         if entry.operator is None or entry.operator.username != operator:
             return {"error": "只有接听该通话的话务员可以操作"}
+        if entry.operator_released:
+            return {"error": "该通话已转出"}
         if command not in COMMANDS:
             return {"error": f"未知操作 {command}"}
         method_name, needs_target, ticket_action = COMMANDS[command]

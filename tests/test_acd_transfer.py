@@ -37,6 +37,10 @@ def test_blind_transfer_is_recorded_on_the_calls_ticket(app, proxy, api, events)
         assert result and result["ok"] is True and result["command"] == "transfer", result
         # the operator is free once the department answered: wrap-up starts at once
         assert wait_for(lambda: _state(app, "operator1") == "wrapup", 5)
+        # the call is the department's now: the operator's hang-up is refused by the SIP process
+        assert op.post(f"/api/v1/calls/{call_id}/commands/hangup").status_code == 202
+        refused = wait_for(lambda: [p for n, p in events if n == "call.command_result" and p["command"] == "hangup"], 10)
+        assert refused and refused[0]["ok"] is False and refused[0]["error"] == "该通话已转出"
         out, _ = citizen.communicate(timeout=40)
         assert citizen.returncode == 0, out[-1500:] + sipp_error_log(sc)
         assert wait_for(lambda: endpoint.finished, 15)
