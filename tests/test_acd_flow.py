@@ -110,3 +110,23 @@ def test_operator_hanging_up_first_is_the_hang_up_side_and_busy_phone_moves_on(a
         stop_endpoint(endpoint, acd)
         busy.stop()
         leaves.stop()
+
+
+def test_round_robin_strategy_takes_operators_in_turn(app, proxy):
+    phones = [OperatorPhone(proxy, "1001", calls=2), OperatorPhone(proxy, "1002", calls=2)]
+    # operator2 has been ready longer: longest-idle would start with operator2
+    set_states(app, {"operator1": "idle", "operator2": "idle"}, ready_order=["operator2", "operator1"])
+    endpoint, acd = acd_endpoint(app, proxy, acd_strategy="round_robin", acd_wrapup=0)
+    try:
+        for n in range(1, 4):
+            sc, result = citizen_call(proxy, tmp_dir(), hold_ms=1000)
+            assert result.returncode == 0, result.stdout[-1500:] + sipp_error_log(sc) + proxy.log_tail()
+            assert wait_for(lambda: len(endpoint.finished) >= n, 15)
+            assert wait_for(lambda: {_state(app, "operator1"), _state(app, "operator2")} == {"idle"}, 5)
+        offers = _offers(app)
+        assert [(name, res) for name, res, *_ in offers] == [
+            ("operator1", "answered"), ("operator2", "answered"), ("operator1", "answered")]
+    finally:
+        stop_endpoint(endpoint, acd)
+        for phone in phones:
+            phone.stop()

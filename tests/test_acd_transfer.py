@@ -84,3 +84,39 @@ def test_three_party_join_is_recorded_on_the_ticket_the_operator_linked(app, pro
         stop_endpoint(endpoint, acd)
         operator.stop()
         department.stop()
+
+
+def test_consult_then_transfer_and_emergency_transfer_are_recorded(app, proxy, api, events):
+    operator = OperatorPhone(proxy, "1001", calls=2)
+    department = OperatorPhone(proxy, "2003")
+    police = OperatorPhone(proxy, "9110")  # stands in for the 110 trunk
+    set_states(app, {"operator1": "idle"})
+    endpoint, acd = acd_endpoint(app, proxy, acd_wrapup=0, emergency_numbers="110=9110")
+    op = api("operator1")
+    try:
+        numbers = []
+        for commands, target in ((("consult", "complete_transfer"), "2003"), (("emergency",), "110")):
+            sc, citizen = citizen_call(proxy, tmp_dir(), hold_ms=7000, background=True)
+            found: list[str] = []
+            assert wait_for(lambda: _connected(op, found) and found[-1] not in numbers, 10), proxy.log_tail()
+            call_id = found[-1]
+            numbers.append(call_id)
+            for command in commands:
+                body = {"target": target} if command in ("consult", "emergency") else {}
+                assert op.post(f"/api/v1/calls/{call_id}/commands/{command}", json=body).status_code == 202
+                done = wait_for(lambda: [p for n, p in events if n == "call.command_result"
+                                         and p["call_id"] == call_id and p["command"] == command], 15)
+                assert done and done[0]["ok"] is True, done
+            citizen.communicate(timeout=40)
+            assert wait_for(lambda: len(endpoint.finished) == len(numbers), 15)
+        consulted, emergency = (_call(app, c) for c in numbers)
+        first = wait_for(lambda: [e for e in _history(op, consulted.ticket_number) if e["action"] == "transfer"], 10)
+        assert [{k: e["data"][k] for k in ("mode", "to")} for e in first] == [{"mode": "consult", "to": "2003"}]
+        second = wait_for(lambda: [e for e in _history(op, emergency.ticket_number) if e["action"] == "transfer"], 10)
+        assert [{k: e["data"][k] for k in ("mode", "to", "emergency")} for e in second] == [
+            {"mode": "emergency", "to": "110", "emergency": "公安"}]
+        assert "110" in second[0]["note"]
+    finally:
+        stop_endpoint(endpoint, acd)
+        for phone in (operator, department, police):
+            phone.stop()
