@@ -129,6 +129,9 @@
   function onCallEvent(name, p) {
     if (name === "call.ticket") { onDraft(p); return; }
     if (name === "call.command_result") { onCommandResult(p); return; }
+    if (name === "call.intake" && p.reason === "proxy_unreachable") {
+      toast("电话系统异常：无法呼叫话务员话机（SIP 代理无响应），来电已转语音留言", "error"); return;
+    }
     if (acd && S.call && S.call.call_id === p.call_id && name === "call.ended") { /* the call I answered */ }
     else if (!mine(p)) return;
     if (name === "call.ringing" || name === "call.offered") {
