@@ -158,7 +158,22 @@ class Acd:
 
     def on_ended(self, session, cause: str) -> dict:
         """The caller's leg ended: close the entry, start wrap-up, return the call's queue facts
-        (merged into ``call.ended`` and stored on the call row)."""
+        (merged into ``call.ended`` and stored on the call row). Never raises: the endpoint must
+        still publish the end and store the call."""
+        try:
+            return self._on_ended(session, cause)
+        except Exception:
+            log.exception("acd.on_ended_failed call=%s", getattr(session, "call_uuid", "?"))
+            return {}
+
+    def _submit(self, fn, *args) -> None:
+        """Run ``fn`` on the pool, or on a thread of its own once the pool is shut down."""
+        try:
+            self._pool.submit(fn, *args)
+        except RuntimeError:
+            threading.Thread(target=fn, args=args, daemon=True).start()
+
+    def _on_ended(self, session, cause: str) -> dict:
         with self._cond:
             entry = self.entries.pop(session.call_uuid, None)
             self._cond.notify_all()
@@ -172,7 +187,7 @@ class Acd:
             entry.outcome = "answered"
         previous, entry.state = entry.state, "ended"
         if previous == "offering" and entry.dial is not None:
-            self._pool.submit(self._cancel_dial, entry.dial)
+            self._submit(self._cancel_dial, entry.dial)
         side = "citizen" if cause == "caller_hangup" else "operator" if entry.operator_hung_up else \
             getattr(session, "hangup_side", None) or "system"
         arrived = getattr(session, "ringing_at", None) or entry.queued_at
@@ -190,7 +205,7 @@ class Acd:
         session.queue_facts = facts
         if entry.operator is not None and entry.connected_mono is not None and not entry.operator_released:
             entry.operator_released = True
-            self._pool.submit(self._after_call, entry)
+            self._submit(self._after_call, entry)
         log.info("acd.ended call=%s outcome=%s wait=%.1f side=%s", entry.call_uuid, entry.outcome,
                  facts["wait_seconds"], side)
         return {k: iso(v) if isinstance(v, datetime) else v for k, v in facts.items() if v is not None}
@@ -393,7 +408,7 @@ class Acd:
         if entry.operator is None or entry.operator_released:
             return
         entry.operator_released = True
-        self._pool.submit(self._after_call, entry, False)
+        self._submit(self._after_call, entry, False)
 
     def _after_call(self, entry: QueueEntry, hangup_leg: bool = True) -> None:
         cand = entry.operator
@@ -430,7 +445,7 @@ class Acd:
         user_id = payload.get("user_id")
         if user_id in self._wrapups and payload.get("state") != "wrapup":
             call_uuid, started = self._wrapups.pop(user_id)
-            self._pool.submit(self._store_wrapup, call_uuid, time.monotonic() - started)
+            self._submit(self._store_wrapup, call_uuid, time.monotonic() - started)
         with self._cond:
             self._cond.notify_all()
 

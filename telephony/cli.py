@@ -30,9 +30,9 @@ def sip() -> None:
         signal.signal(sig, lambda *_: done.set())
     done.wait()
     click.echo("stopping: hanging up calls and storing their records")
+    endpoint.stop()  # hangs up and stores every call (the queue records its facts meanwhile)
     if acd is not None:
         acd.stop()
-    endpoint.stop()
 
 
 from .proxy_cli import sip_proxy  # noqa: E402 - `hotline sip-proxy` (development Kamailio)

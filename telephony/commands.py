@@ -50,9 +50,10 @@ class CommandHandler:
                              bus.subscribe("call.ticket", self._on_ticket)]
 
     def stop(self) -> None:
+        """After the endpoint stopped: pending ticket records are still written."""
         for off in self._unsubscribe:
             off()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True)
 
     # -- commands ----------------------------------------------------------------------------------
     def _on_command(self, _name: str, payload: dict) -> None:

@@ -26,7 +26,7 @@ def start(app):
     from .acd import start_for
 
     acd = start_for(app, endpoint, config)
-    atexit.register(endpoint.stop)
     if acd is not None:
-        atexit.register(acd.stop)  # atexit runs in reverse: the queue stops before the endpoint
+        atexit.register(acd.stop)  # atexit runs in reverse: the endpoint stops (stores calls) first
+    atexit.register(endpoint.stop)
     return endpoint

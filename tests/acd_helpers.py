@@ -112,9 +112,9 @@ def acd_endpoint(app, proxy, **settings):
 
 
 def stop_endpoint(endpoint, acd) -> None:
-    acd.stop()
     endpoint.phone.sip.register_timeout = 1
     endpoint.stop()
+    acd.stop()
 
 
 def add_operator(app, username: str, extension: str):
