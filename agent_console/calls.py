@@ -78,14 +78,24 @@ class CallBoard:
                 self.offered += 1
                 call["ringing_at"] = now
             elif name == "call.answered":
-                if call["answered_at"] is None:
+                # with the queue, the endpoint's answer only starts the wait: what counts as
+                # answered is an operator taking the call (``connected``)
+                counts = call.get("counted") is None and (not call.get("queued") or payload.get("connected"))
+                if call["answered_at"] is None or (payload.get("connected") and call.get("counted") is None):
                     call["answered_at"] = now
+                if counts:
+                    call["counted"] = now - call["ringing_at"] <= ANSWER_TARGET_S
                     self.answered += 1
-                    if now - call["ringing_at"] <= ANSWER_TARGET_S:
-                        self.answered_in_target += 1
+                    self.answered_in_target += int(call["counted"])
                 call["state"] = "talking"
             elif name in QUEUE_STATES:  # the ACD: waiting, ringing an operator, sent to voice intake
                 call["state"] = QUEUE_STATES[name]
+                if name == "call.queued" and not call.get("queued"):
+                    call["queued"] = True
+                    if call.get("counted") is not None:  # the endpoint's answer was not an operator's
+                        self.answered -= 1
+                        self.answered_in_target -= int(call["counted"])
+                        call["counted"] = None
             elif name == "transcript.partial":
                 call["partial"][payload.get("speaker") or "caller"] = payload.get("text", "")
             elif name == "transcript.final":

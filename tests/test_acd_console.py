@@ -118,3 +118,15 @@ def test_call_endpoints_are_in_the_openapi_document(client):
                  "/api/v1/console/callbacks/{call_id}", "/api/v1/console/transfer-directory",
                  "/api/v1/console/call-kpis"):
         assert path in paths, path
+
+
+def test_wallboard_counts_an_answer_only_when_an_operator_takes_the_queued_call(app, api):
+    sup = api("supervisor")
+    _connected_call(app, "a1")  # queued, then taken by operator1 at once
+    publish(app, "call.ringing", {"call_id": "a2", "caller": "13900139000", "called": "12345"})
+    publish(app, "call.answered", {"call_id": "a2", "caller": "13900139000"})
+    publish(app, "call.queued", {"call_id": "a2", "caller": "13900139000", "position": 1})
+    publish(app, "call.ended", {"call_id": "a2", "caller": "13900139000", "duration": 5, "cause": "caller_hangup"})
+    calls = sup.get("/api/v1/console/wallboard").get_json()["calls"]
+    assert (calls["offered_today"], calls["answered_today"], calls["answered_in_15s"]) == (2, 1, 1)
+    assert calls["answered_in_15s_share"] == 0.5
