@@ -163,7 +163,7 @@
 
   async function loadCalls() {
     const r = await api("GET", "/api/v1/console/calls");
-    const live = r.items.filter((c) => c.state !== "ended");
+    const live = r.items.filter((c) => c.state !== "ended" && (!acd || c.target));  // queued calls are nobody's yet
     const pick = live[live.length - 1] || (S.call && r.items.find((c) => c.call_id === S.call.call_id)) || null;
     if (pick) { S.segments = pick.segments; S.partial = pick.partial; adoptCall(pick); if (pick.state !== "ended") popup(pick); }
   }
