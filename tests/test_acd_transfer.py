@@ -120,3 +120,32 @@ def test_consult_then_transfer_and_emergency_transfer_are_recorded(app, proxy, a
         stop_endpoint(endpoint, acd)
         for phone in (operator, department, police):
             phone.stop()
+
+
+def test_hold_from_the_console_is_counted_apart_from_talk_time(app, proxy, api, events):
+    import time
+
+    operator = OperatorPhone(proxy, "1001")
+    set_states(app, {"operator1": "idle"})
+    endpoint, acd = acd_endpoint(app, proxy)
+    op = api("operator1")
+    try:
+        sc, citizen = citizen_call(proxy, tmp_dir(), hold_ms=6000, background=True)
+        found: list[str] = []
+        assert wait_for(lambda: _connected(op, found), 10), proxy.log_tail()
+        call_id = found[0]
+        for command in ("hold", "resume"):
+            assert op.post(f"/api/v1/calls/{call_id}/commands/{command}").status_code == 202
+            assert wait_for(lambda: [p for n, p in events if n == "call.command_result"
+                                     and p["command"] == command and p["ok"]], 10)
+            if command == "hold":
+                time.sleep(1.5)  # the length of the hold being measured, not a wait for a result
+        citizen.communicate(timeout=40)
+        assert wait_for(lambda: endpoint.finished, 15)
+        call = _call(app, call_id)
+        assert 1.3 <= call.hold_seconds <= 3.0
+        total = (call.ended_at - call.connected_at).total_seconds()
+        assert abs(call.talk_seconds + call.hold_seconds - total) < 0.5
+    finally:
+        stop_endpoint(endpoint, acd)
+        operator.stop()
