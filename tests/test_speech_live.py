@@ -121,3 +121,24 @@ def test_a_stream_that_falls_too_far_behind_gives_up_and_says_so(engine):
         assert engine.live == 0
     finally:
         engine.max_lag = saved
+
+
+def test_quiet_between_utterances_is_not_decoded_and_times_stay_stream_times(engine):
+    """After an utterance ends the decoder skips the quiet until speech resumes (keeping 0.3 s
+    before it), so long pauses cost no decoding; the second utterance still carries its place in
+    the call, not in the audio the recognizer saw."""
+    speech = pcm("ko_3.wav")
+    pause = bytes(2 * 8000 * 5)  # 5 s of digital silence
+    finals = []
+    stream = engine.open_stream(None, finals.append)
+    feed_in_chunks(stream, pause + speech + pause + speech + bytes(2 * 8000))
+    segments = stream.finish()
+    total = 2 * len(pause) + 2 * len(speech) + 2 * 8000
+    assert stream.fed_bytes <= 2 * len(speech) + 2 * 8000 * 2, "the pauses were decoded"
+    assert stream.fed_bytes < total / 2
+    assert len(segments) >= 2
+    second_at = (2 * len(pause) + len(speech)) / 16000
+    first, last = segments[0], segments[-1]
+    assert 5.0 - 0.4 <= first["start"] <= 5.0 + len(speech) / 16000
+    assert second_at - 0.4 <= last["start"] <= second_at + len(speech) / 16000
+    assert last["end"] <= total / 16000
