@@ -379,12 +379,13 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
         child.stdin.write("report\n")
         child.stdin.flush()
         endpoint = json.loads(child.stdout.readline())
+        gen.sending = []  # stop sending before reading what was sent
         time.sleep(0.5)  # frames in flight arrive
         latencies, drifts, lost, counted = [], [], 0, 0
         for ua in citizens + operators:
             s = ua.out
             points = []
-            for frame, sent in s.sent.items():
+            for frame, sent in list(s.sent.items()):
                 if start <= sent <= end:
                     counted += 1
                     arrived = s.arrived.get(frame)

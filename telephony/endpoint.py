@@ -206,6 +206,14 @@ class Endpoint:
                     call.hangup(cause)
                 except InvalidStateError:
                     pass
+                continue
+            for leg in session.live_legs():  # an operator/department phone whose audio stopped
+                if 0 < self.config.sip_rtp_timeout_seconds < now - leg.call.stream.last_rx:
+                    log.warning("call.leg_hangup call=%s leg=%s cause=rtp_timeout", session.call_uuid, leg.name)
+                    try:
+                        leg.call.hangup("rtp_timeout")
+                    except InvalidStateError:
+                        pass
 
     # -- after the call ------------------------------------------------------------------------------
     def _finish(self, session: CallSession) -> None:

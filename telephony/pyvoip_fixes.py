@@ -1,6 +1,7 @@
 """Every correction of pyVoIP 1.6.8 we rely on, in one module (subclasses only; pyVoIP is not
 patched globally). Each entry names what pyVoIP does, what we do, and the test reproducing it
-(tests/test_telephony_pyvoip_fixes.py; "calls:" = tests/test_telephony_calls.py, SIPp).
+(tests/test_telephony_pyvoip_fixes.py; "calls:" = tests/test_telephony_calls.py, SIPp). Calls we
+place (F16-F20: ACK, INVITE transaction, failures, CANCEL, offer) are in pyvoip_fixes_outbound.py.
 
 F1  RTP receiver dies on an empty/short datagram or an RFC 4733 event code > 15 (IndexError kills
     its thread, the call stays ANSWERED in silence). -> RTP goes through ``telephony.rtp``: every
@@ -268,8 +269,7 @@ class HardenedCall(VoIPCall):
         self.called = sdp.user_of(request.header("To")) or ""
         self.remote_contact = sdp.uri_of(request.header("Contact")) or sdp.uri_of(request.header("From"))
         self.route_set = sdp.header_values(request.raw_headers, "Record-Route")
-        self.local_party = f"{request.header('To')};tag={self.to_tag}"
-        self.remote_party = request.header("From")
+        self.local_party, self.remote_party = f"{request.header('To')};tag={self.to_tag}", request.header("From")
         self.app = None  # the owner (telephony.session.CallSession), set by the endpoint
 
     # -- answering -------------------------------------------------------------------------------
@@ -467,13 +467,10 @@ class HardenedPhone(VoIPPhone):
             sip.send_response(msg, sip.response(msg, 501, "Not Implemented"))
 
     def handle_response(self, msg: HardenedSIPMessage) -> None:
-        """Responses for calls we placed go to their INVITE transaction (pyvoip_fixes_outbound);
-        responses to our own BYEs need nothing."""
+        """Calls we placed handle their responses (pyvoip_fixes_outbound); ours to BYE need nothing."""
         call = self.calls.get(msg.headers.get("Call-ID", ""))
-        if call is not None and hasattr(call, "on_response"):
+        if hasattr(call, "on_response"):
             call.on_response(msg)
-        else:
-            log.debug("sip.response %s", msg.start_line)
 
     def _new_call(self, msg: HardenedSIPMessage) -> None:
         sip = self.sip

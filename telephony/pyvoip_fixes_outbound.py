@@ -284,5 +284,9 @@ class OutboundCall(HardenedCall):
         if was != CallState.ENDED:
             self._finish("remote_hangup")
 
+    def deny(self, code: int = 503, reason: str = "Service Unavailable") -> None:
+        """``HardenedPhone.stop()`` ends ringing calls with deny(): ours are cancelled instead."""
+        self.cancel("shutdown")
+
     def retransmit_answer(self) -> None:
         pass

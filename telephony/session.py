@@ -202,11 +202,16 @@ class CallSession(TransfersMixin):
             name = f"{speaker}{n}"
         return name
 
-    def add_leg(self, call, speaker: str = "operator", *, extension: str = "") -> Leg:
+    def add_leg(self, call, speaker: str = "operator", *, extension: str = "") -> Leg | None:
         """Take an answered outbound call (``DialResult.leg``) into the session: its own recording
-        and transcriber; audio goes to its inbox for the bridge. Not connected to anyone yet."""
-        if self.ended_mono is not None:
-            raise RuntimeError("the call has ended")
+        and transcriber; audio goes to its inbox for the bridge. Not connected to anyone yet.
+        None (and the leg hung up) when the citizen has already left."""
+        if self.ended_mono is not None:  # the citizen left while this leg was being set up
+            try:
+                call.hangup("caller_hangup")
+            except Exception:  # noqa: BLE001 - it ended too
+                pass
+            return None
         name = self._new_leg_name(speaker)
         leg = Leg(name, call, extension=extension or getattr(call, "number", ""), offset=round(self.elapsed(), 3))
         leg.recorder = WavRecorder(os.path.join(self.recordings_dir, getattr(self, "_day", utcnow().strftime(
@@ -238,10 +243,13 @@ class CallSession(TransfersMixin):
                 self.bridge_engine.start()
             return self.bridge_engine
 
-    def bridge(self, call, speaker: str = "operator", *, extension: str = "") -> Leg:
+    def bridge(self, call, speaker: str = "operator", *, extension: str = "") -> Leg | None:
         """Connect the citizen with an answered outbound leg: both directions on the media clock,
-        one recording and one transcript per speaker plus the mixed file. Publishes call.bridged."""
+        one recording and one transcript per speaker plus the mixed file. Publishes call.bridged.
+        None when the citizen already hung up (the leg is hung up too)."""
         leg = self.add_leg(call, speaker, extension=extension)
+        if leg is None:
+            return None
         self.caller_leg.call.stream.clear_output()  # greeting / queue prompts stop here
         self._end_hold()
         self.bridge_engine.set_groups([{"caller", leg.name}])

@@ -91,6 +91,8 @@ class TransfersMixin:
                 self.resume()
             return self._failed(kind, extension, failure or "rejected")
         leg = self.add_leg(leg_call, speaker, extension=extension)
+        if leg is None:
+            return self._failed(kind, extension, "caller_gone")
         self.bridge_engine.set_groups([{"caller", leg.name}])
         self._end_hold()
         for other in operators:
@@ -122,6 +124,8 @@ class TransfersMixin:
                 self.resume()
             return self._failed("consult", extension, failure or "rejected")
         leg = self.add_leg(leg_call, "department", extension=extension)
+        if leg is None:
+            return self._failed("consult", extension, "caller_gone")
         self.consulting = leg.name
         self.bridge_engine.set_groups([{leg.name, *(o.name for o in operators)}], held={"caller"})
         self._publish("call.consult", {"call_id": self.call_uuid, "extension": extension, "state": "talking"})
@@ -167,6 +171,8 @@ class TransfersMixin:
             if leg_call is None:
                 return self._failed("conference", extension, failure or "rejected")
             leg = self.add_leg(leg_call, "department", extension=extension)
+            if leg is None:
+                return self._failed("conference", extension, "caller_gone")
         parties = ["caller", *(l.name for l in self.live_legs())]
         self.bridge_engine.set_groups([set(parties)])
         self._end_hold()

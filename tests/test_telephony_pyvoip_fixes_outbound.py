@@ -207,3 +207,21 @@ def test_a_200_crossing_the_cancel_is_acked_and_hung_up(scripted):
     bye, _ = fake.recv()
     assert ack.startswith("ACK ") and bye.startswith("BYE ")
     assert result.wait(3) and result.leg is None and result.failure == "cancelled"
+
+
+def test_stopping_the_endpoint_cancels_a_ringing_outbound_call(app):
+    fake = ScriptedProxy()
+    endpoint = start_endpoint(app, sip_server="127.0.0.1", sip_server_port=fake.port)
+    try:
+        result = endpoint.dialer.start("1001", 10)
+        invite, addr = fake.recv()
+        fake.reply(invite, addr, 180, "Ringing", tag="s1")
+        assert wait_for(lambda: result.ringing, 3)
+        stopper = threading.Thread(target=endpoint.stop)
+        stopper.start()
+        cancel, _ = fake.recv(3)
+        assert cancel is not None and cancel.startswith("CANCEL ") and header(cancel, "Via") == header(invite, "Via")
+        stopper.join(15)
+        assert not stopper.is_alive()
+    finally:
+        fake.close()
