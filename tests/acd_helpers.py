@@ -3,58 +3,13 @@ registered as ``hotline`` with the queue attached, and operator presence set as 
 from __future__ import annotations
 
 import random
-import socket
 import subprocess
-import time
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-
-from tests.telephony_helpers import (SIPP, free_udp_port, require_sipp, run_sipp, scenario, start_endpoint,
-                                     tmp_dir, wait_for)
-
-
-def require_kamailio():
-    from telephony.proxy import KAMAILIO
-    import os
-
-    if not os.path.exists(KAMAILIO):
-        message = "kamailio not installed: apt-get install -y kamailio"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(message)
-
-
-@pytest.fixture
-def proxy():
-    require_sipp()
-    require_kamailio()
-    from telephony.proxy import KamailioProxy
-
-    with KamailioProxy() as running:
-        yield running
-
-
-def register(proxy, extension: str, contact_port: int, expires: int = 300) -> str:
-    """REGISTER ``extension`` at the proxy with a contact on ``contact_port`` (a SIPp UAS)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(3)
-        port = s.getsockname()[1]
-        host, pport = proxy.address
-        text = "\r\n".join([
-            f"REGISTER sip:{host}:{pport} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport",
-            "Max-Forwards: 70", f"From: <sip:{extension}@{host}>;tag={uuid.uuid4().hex[:8]}",
-            f"To: <sip:{extension}@{host}>", f"Call-ID: {uuid.uuid4().hex}", "CSeq: 1 REGISTER",
-            f"Contact: <sip:{extension}@127.0.0.1:{contact_port}>", f"Expires: {expires}",
-            "Content-Length: 0"]) + "\r\n\r\n"
-        s.sendto(text.encode(), (host, pport))
-        reply = s.recv(65535).decode(errors="replace")
-    assert reply.startswith("SIP/2.0 200"), reply
-    return reply
+from tests.bridge_helpers import proxy, register  # noqa: F401 - the Kamailio fixture, re-exported
+from tests.telephony_helpers import (SIPP, free_udp_port, run_sipp, scenario, start_endpoint, tmp_dir,
+                                     udp_port_bound, wait_for)
 
 
 class OperatorPhone:
@@ -73,8 +28,9 @@ class OperatorPhone:
              "-mp", str(random.randrange(20000, 29000, 2)), "-m", str(calls), "-timeout", "90s", "-nostdin",
              "-trace_err", "-error_file", str(self.dir / f"op-{extension}-err.log")],
             cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
-        time.sleep(0.2)  # SIPp binds its port
-        register(proxy, extension, self.port)
+        assert wait_for(lambda: udp_port_bound(self.port), 5), f"SIPp for {extension} did not start"
+        status = register(proxy, extension, self.port)
+        assert status.startswith("SIP/2.0 200"), status
 
     def wait(self, timeout: float = 30) -> int | None:
         try:
