@@ -1,7 +1,8 @@
-"""WSGI entry for production: `gunicorn -w 1 --threads 400 hotline.wsgi:app` (see Procfile).
+"""WSGI entry for production (see Procfile).
 
-One gthread worker per process (Socket.IO needs sticky sessions, which gunicorn's own balancer
-lacks); scale out with more processes behind a sticky proxy and REDIS_URL for the message queue.
+`web`: one gthread worker per process (Socket.IO needs sticky sessions, which gunicorn's own
+balancer lacks); scale out with more processes behind a sticky proxy and REDIS_URL for the message
+queue. `api` (HOTLINE_WEB_ROLE=api): the REST API without sockets, so `gunicorn -w N` is fine.
 """
 import gc
 
