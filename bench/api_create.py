@@ -6,6 +6,11 @@ PostgreSQL database, then C client threads POST /api/v1/tickets with keep-alive 
 `--role full --workers 1 --threads 400` measures the `web` process instead.
 
     .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--workers 2] [--threads 8]
+    .venv/bin/python bench/api_create.py --rate 200 --requests 6000    # the target: p99 at 200/s
+
+Closed loop (default) finds the saturation throughput: each client sends its next request when the
+last one returns, so latency there is clients / throughput. Open loop (--rate) sends on a fixed
+schedule and answers the target's question: at 200 tickets/s, what are the latencies?
 
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
@@ -94,6 +99,41 @@ def client_loop(port, token, n, latencies, errors):
             errors.append(resp.status)
 
 
+def open_loop(port, token, rate, total, connections, latencies, errors):
+    """Requests sent on a fixed schedule (`rate` per second) whatever the server does, over a pool
+    of keep-alive connections; latency counts from the scheduled send time, so a stalled server
+    is charged for the requests that had to wait (no coordinated omission)."""
+    payload = json.dumps(BODY, ensure_ascii=False).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    lock, counter = threading.Lock(), [0]
+    start = time.perf_counter() + 0.2
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                i = counter[0]
+                counter[0] += 1
+            if i >= total:
+                return
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            latencies.append(time.perf_counter() - due)
+            if resp.status != 201:
+                errors.append(resp.status)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
@@ -105,6 +145,10 @@ def main() -> None:
                     help="background jobs in the web process (the `make run` default) instead of the "
                          "production layout (Celery jobs, events over Redis)")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    ap.add_argument("--rate", type=float, default=0,
+                    help="open loop: send this many tickets per second on a fixed schedule (e.g. 200) over "
+                         "--connections connections, instead of --clients closed-loop clients")
+    ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args()
 
     recreate_database()
@@ -139,17 +183,22 @@ def main() -> None:
                    for _ in range(args.clients)]
         cpu0 = cpu_seconds(server.pid)
         t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        if args.rate:
+            open_loop(port, token, args.rate, args.requests, args.connections, latencies, errors)
+        else:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         elapsed = time.perf_counter() - t0
         cpu = cpu_seconds(server.pid) - cpu0
         lat = sorted(latencies)
         pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000  # noqa: E731
         layout = ("embedded (jobs in-process)" if args.embedded
                   else f"production `{'api' if args.role == 'api' else 'web'}` process (Celery jobs, Redis events)")
-        print(f"api_create: PostgreSQL, {layout}, gunicorn {args.workers} worker(s) x {args.threads} threads, {args.clients} clients, "
+        load = (f"open loop at {args.rate:.0f}/s over {args.connections} connections" if args.rate
+                else f"{args.clients} closed-loop clients")
+        print(f"api_create: PostgreSQL, {layout}, gunicorn {args.workers} worker(s) x {args.threads} threads, {load}, "
               f"{len(lat)} tickets in {elapsed:.2f}s")
         print(f"  throughput  {len(lat) / elapsed:8.1f} tickets/s   (target >= 200)")
         print(f"  latency ms  p50 {pct(50):6.1f}  p95 {pct(95):6.1f}  p99 {pct(99):6.1f}  max {lat[-1]*1000:6.1f}"
