@@ -2,11 +2,14 @@
 registered as extensions, the endpoint registered as ``hotline`` with the ACD attached."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.acd_helpers import (OperatorPhone, acd_endpoint, add_operator, citizen_call, proxy,  # noqa: F401
                                set_states, stop_endpoint)
 from tests.telephony_helpers import sipp_error_log, tmp_dir, wait_for
+
+pytestmark = pytest.mark.sip
 
 
 def _offers(app):

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tests.acd_helpers import OperatorPhone, acd_endpoint, citizen_call, proxy, stop_endpoint  # noqa: F401
 from tests.console_helpers import browser, live, login, new_context, screenshot  # noqa: F401 (fixtures)
 from tests.telephony_helpers import tmp_dir, wait_for
+
+pytestmark = [pytest.mark.sip, pytest.mark.browser]
 
 
 def test_operator_takes_a_queued_call_and_transfers_it_from_the_console(app, proxy, live, browser):

@@ -2,9 +2,13 @@
 outside service hours, nobody on duty, an unregistered phone, and wrap-up ending by itself."""
 from __future__ import annotations
 
+import pytest
+
 from tests.acd_helpers import OperatorPhone, acd_endpoint, citizen_call, proxy, set_states, stop_endpoint  # noqa: F401
 from tests.telephony_helpers import sipp_error_log, tmp_dir, wait_for
 from tests.test_acd_calls import _call, _offers, _state
+
+pytestmark = pytest.mark.sip
 
 
 def _one_call(proxy, endpoint, hold_ms):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import audioop
 
+import pytest
+
 from tests.acd_helpers import OperatorPhone, acd_endpoint, proxy, set_states, stop_endpoint  # noqa: F401
 from tests.bridge_helpers import Citizen, payloads
 from tests.telephony_helpers import AUDIO_DIR, tmp_dir, wait_for
 from tests.test_acd_calls import _offers
+
+pytestmark = pytest.mark.sip
 
 
 def _ulaw(pcm: bytes, frames: int = 25) -> bytes:

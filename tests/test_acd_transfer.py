@@ -3,9 +3,13 @@ department phones): the command travels as ``call.command`` to the call's sessio
 transfer or three-party join lands on the ticket's history."""
 from __future__ import annotations
 
+import pytest
+
 from tests.acd_helpers import OperatorPhone, acd_endpoint, citizen_call, proxy, set_states, stop_endpoint  # noqa: F401
 from tests.telephony_helpers import sipp_error_log, tmp_dir, wait_for
 from tests.test_acd_calls import _call, _state
+
+pytestmark = pytest.mark.sip
 
 
 def _connected(api, call_id_holder):
