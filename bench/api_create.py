@@ -85,26 +85,33 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def request_parts(token):
+    payload = json.dumps(BODY, ensure_ascii=False).encode()
+    return payload, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def post_ticket(conn, payload, headers, since, latencies, errors):
+    """One creation; its latency counts from `since` (the send time, or when it was due)."""
+    conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    latencies.append(time.perf_counter() - since)
+    if resp.status != 201:
+        errors.append(resp.status)
+
+
 def client_loop(port, token, n, latencies, errors):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    payload = json.dumps(BODY, ensure_ascii=False).encode()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    payload, headers = request_parts(token)
     for _ in range(n):
-        t0 = time.perf_counter()
-        conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
-        resp = conn.getresponse()
-        resp.read()
-        latencies.append(time.perf_counter() - t0)
-        if resp.status != 201:
-            errors.append(resp.status)
+        post_ticket(conn, payload, headers, time.perf_counter(), latencies, errors)
 
 
 def open_loop(port, token, rate, total, connections, latencies, errors):
     """Requests sent on a fixed schedule (`rate` per second) whatever the server does, over a pool
     of keep-alive connections; latency counts from the scheduled send time, so a stalled server
     is charged for the requests that had to wait (no coordinated omission)."""
-    payload = json.dumps(BODY, ensure_ascii=False).encode()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    payload, headers = request_parts(token)
     lock, counter = threading.Lock(), [0]
     start = time.perf_counter() + 0.2
 
@@ -120,12 +127,7 @@ def open_loop(port, token, rate, total, connections, latencies, errors):
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            latencies.append(time.perf_counter() - due)
-            if resp.status != 201:
-                errors.append(resp.status)
+            post_ticket(conn, payload, headers, due, latencies, errors)
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     for t in threads:

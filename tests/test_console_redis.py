@@ -34,11 +34,7 @@ def _server(port, database_url, redis_url, role="full"):
     raise AssertionError("web process did not start")
 
 
-@pytest.fixture
-def two_web_processes(app, database_url, redis_url):
-    ports = [free_port(), free_port()]
-    procs = [_server(p, database_url, redis_url) for p in ports]
-    yield [f"http://127.0.0.1:{p}" for p in ports], database_url, redis_url
+def _stop(procs):
     for p in procs:
         p.terminate()
     for p in procs:
@@ -46,6 +42,14 @@ def two_web_processes(app, database_url, redis_url):
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+@pytest.fixture
+def two_web_processes(app, database_url, redis_url):
+    ports = [free_port(), free_port()]
+    procs = [_server(p, database_url, redis_url) for p in ports]
+    yield [f"http://127.0.0.1:{p}" for p in ports], database_url, redis_url
+    _stop(procs)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -105,10 +109,4 @@ def test_an_api_role_process_reaches_consoles_on_the_web_process(app, database_u
         assert operator.names(number) == [("ticket.created", None)]
     finally:
         operator.client.disconnect()
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(procs)
