@@ -16,7 +16,9 @@ Three kinds of process, loopback only:
 Figures, over the measurement window (all calls bridged; the first 2 s are not counted):
   latency   arrival at the other party minus sending time, per frame, both directions (median, p95, max)
   drift     per stream, the slope of latency over the window, in ms per minute (largest |slope|)
-  lost      frames sent in the window that never reached the other party (per direction)
+  lost      voiced frames sent in the window that never reached the other party; pause frames
+            the bridge skipped to shrink its jitter buffer after a late frame are counted apart
+  underruns ticks at which a leg's next frame had not arrived yet (silence sent instead)
   CPU       endpoint process CPU time / wall time over the window; RSS of the endpoint at the end
 """
 from __future__ import annotations
@@ -42,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FRAME = 160
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; also the SCM type of the timestamp
 
 
 # -- the endpoint process (--serve) -----------------------------------------------------------------
@@ -110,12 +113,13 @@ def serve(args) -> None:
             wall, cpu = time.monotonic() - mark[0], t.user + t.system - mark[1]
             with open("/proc/self/status") as f:
                 status = dict(line.split(":", 1) for line in f if ":" in line)
-            inbox = {"underruns": 0, "dropped": 0}
+            inbox = {"underruns": 0, "dropped": 0, "skipped": 0}
             for session in list(endpoint.sessions.values()):
                 for leg in session.legs.values():
                     if leg.inbox is not None:
                         inbox["underruns"] += leg.inbox.stats["underruns"]
                         inbox["dropped"] += leg.inbox.stats["dropped"]
+                        inbox["skipped"] += leg.inbox.stats["skipped"]
             print(json.dumps({"cpu_percent": round(100 * cpu / wall, 1),
                               "rss_mb": round(int(status["VmRSS"].split()[0]) / 1024, 1),
                               "hwm_mb": round(int(status["VmHWM"].split()[0]) / 1024, 1),
@@ -150,10 +154,17 @@ class Stream:
         self.n = 0
 
     def packet(self) -> bytes:
+        """Speech-like: 1 s voiced, 0.6 s pause. Voiced frames carry their id as loud mu-law codes,
+        pauses as quiet ones (the bridge may skip a pause frame to shrink its jitter buffer)."""
         n = self.n
-        ident = bytes([0x80 + self.direction, 0x80 + self.call % 100, 0x80 + n // 10000 % 100,
-                       0x80 + n // 100 % 100, 0x80 + n % 100])
-        payload = ident + bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5))
+        if n % 80 < 50:
+            ident = bytes([0x80 + self.direction, 0x80 + self.call % 100, 0x80 + n // 10000 % 100,
+                           0x80 + n // 100 % 100, 0x80 + n % 100])
+            payload = ident + bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5))
+        else:
+            digits = [self.direction, self.call // 15 % 15, self.call % 15]
+            digits += [n // 15 ** k % 15 for k in range(4, -1, -1)]
+            payload = bytes(0xF0 + d for d in digits) + bytes(0xFE - (i & 1) for i in range(FRAME - 8))
         head = struct.pack("!BBHII", 0x80, 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF, self.ssrc)
         self.seq += 1
         self.ts += FRAME
@@ -161,7 +172,14 @@ class Stream:
         return head + payload
 
 
+def voiced(n: int) -> bool:
+    return n % 80 < 50
+
+
 def parse_ident(payload: bytes) -> tuple[int, int, int] | None:
+    if len(payload) >= 8 and all(0xF0 <= b < 0xFF for b in payload[:8]):
+        d = [b - 0xF0 for b in payload[:8]]
+        return d[0], d[1] * 15 + d[2], sum(v * 15 ** (4 - k) for k, v in enumerate(d[3:]))
     if len(payload) < 5 or not all(0x80 <= b < 0x80 + 100 for b in payload[:5]):
         return None
     d, c = payload[0] - 0x80, payload[1] - 0x80
@@ -179,6 +197,7 @@ class UA:
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.rtp.bind(("127.0.0.1", 0))
         self.rtp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.rtp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # kernel arrival time
         self.port, self.rtp_port = self.sip.getsockname()[1], self.rtp.getsockname()[1]
         self.user = f"{13900000000 + index}" if role == "citizen" else f"{8001 + index}"
         self.call_id = f"{uuid.uuid4().hex}@127.0.0.1"
@@ -288,10 +307,14 @@ class Generator:
             for key, _ in self.sel.select(0.2):
                 ua, kind = key.data
                 try:
-                    data, addr = key.fileobj.recvfrom(65535)
+                    data, ancdata, _flags, addr = key.fileobj.recvmsg(65535, socket.CMSG_SPACE(16))
                 except OSError:
                     continue
-                now = time.monotonic()
+                now = time.time()
+                for level_, type_, cdata in ancdata:  # when the kernel received it, not when we read it
+                    if level_ == socket.SOL_SOCKET and type_ == SO_TIMESTAMPNS:
+                        sec, nsec = struct.unpack("qq", cdata[:16])
+                        now = sec + nsec / 1e9
                 if kind == "sip":
                     ua.on_sip(data.decode("utf-8", "replace"), addr)
                     continue
@@ -315,10 +338,9 @@ class Generator:
         next_at = time.monotonic()
         while self.running:
             next_at += 0.02
-            now = time.monotonic()
             for ua in list(self.sending):
                 if ua.remote_rtp and not ua.ended.is_set():
-                    ua.out.sent[ua.out.n] = now
+                    ua.out.sent[ua.out.n] = time.time()
                     try:
                         ua.rtp.sendto(ua.out.packet(), ua.remote_rtp)
                     except OSError:
@@ -373,15 +395,15 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
         child.stdin.write("mark\n")
         child.stdin.flush()
         child.stdout.readline()
-        start = time.monotonic()
+        start = time.time()  # wall clock: kernel receive timestamps are CLOCK_REALTIME
         time.sleep(seconds)
-        end = time.monotonic()
+        end = time.time()
         child.stdin.write("report\n")
         child.stdin.flush()
         endpoint = json.loads(child.stdout.readline())
         gen.sending = []  # stop sending before reading what was sent
         time.sleep(0.5)  # frames in flight arrive
-        latencies, drifts, lost, counted = [], [], 0, 0
+        latencies, drifts, lost, lost_pause, counted = [], [], 0, 0, 0
         for ua in citizens + operators:
             s = ua.out
             points = []
@@ -389,8 +411,10 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
                 if start <= sent <= end:
                     counted += 1
                     arrived = s.arrived.get(frame)
-                    if arrived is None:
+                    if arrived is None and voiced(frame):
                         lost += 1
+                    elif arrived is None:
+                        lost_pause += 1
                     else:
                         latencies.append((arrived - sent) * 1000)
                         points.append((sent, arrived - sent))
@@ -404,7 +428,8 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
                 "latency_p95_ms": round(percentile(latencies, 0.95), 1),
                 "latency_max_ms": round(max(latencies), 1),
                 "drift_ms_per_min": round(max((abs(d) for d in drifts), default=0.0), 2),
-                "frames": counted, "lost_frames": lost, "generator_late_ticks": gen.late}
+                "frames": counted, "lost_frames": lost, "skipped_pause_frames": lost_pause,
+                "generator_late_ticks": gen.late}
     finally:
         if gen is not None:
             gen.running = False
@@ -435,13 +460,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bridge-load-"))
     print(f"bridged calls through Kamailio on loopback, {args.seconds:.0f} s window each (workdir {workdir})")
     print(f"{'calls':>5} {'CPU %':>6} {'RSS MB':>7} {'thr':>4} {'lat med':>8} {'p95':>6} {'max':>6} "
-          f"{'drift ms/min':>12} {'frames':>7} {'lost':>5} {'underruns':>9} {'dropped':>7}")
+          f"{'drift ms/min':>12} {'frames':>7} {'lost':>5} {'pause skipped':>13} {'underruns':>9}")
     for n in [int(x) for x in args.calls.split(",") if x.strip()]:
         r = run(n, args.seconds, workdir)
         print(f"{r['calls']:>5} {r['cpu_percent']:>6} {r['rss_mb']:>7} {r['threads']:>4} "
               f"{r['latency_median_ms']:>8} {r['latency_p95_ms']:>6} {r['latency_max_ms']:>6} "
-              f"{r['drift_ms_per_min']:>12} {r['frames']:>7} {r['lost_frames']:>5} {r['underruns']:>9} "
-              f"{r['dropped']:>7}", flush=True)
+              f"{r['drift_ms_per_min']:>12} {r['frames']:>7} {r['lost_frames']:>5} "
+              f"{r['skipped_pause_frames']:>13} {r['underruns']:>9}", flush=True)
         if r["dial_failures"] or r["bridged"] != n or r["generator_late_ticks"] > 5:
             print(f"      note: bridged {r['bridged']}/{n}, dial failures {r['dial_failures']}, "
                   f"generator late ticks {r['generator_late_ticks']}")

@@ -4,10 +4,12 @@ Every 20 ms tick of ``rtp.MediaEngine`` (before any packet leaves) the bridge ta
 received frame per leg from a short jitter buffer and gives every leg the sum of the frames of the
 other legs in its group: two legs = a plain bridge, three = a conference, a leg alone in its group
 hears nothing. A held leg hears hold audio. The same frames, summed, go to the mixed recording.
-The buffer starts after PREFILL frames. A burst (a late sender catching up, network jitter) is
-absorbed up to MAX_DEPTH frames and then drained by one frame per DRAIN_TICKS ticks while the buffer
-stays above PREFILL, so a sender whose clock runs fast or slow costs a dropped or a silent frame now
-and then, never a growing delay (drift 0).
+The jitter buffer starts playing after PREFILL frames. A frame that is late when its tick comes is
+replaced by silence (the frame itself is played when it arrives: nothing is lost, the buffer is one
+frame deeper). A buffer that stays deeper than its target for DRAIN_TICKS ticks skips one *quiet*
+frame (a speech pause), the way adaptive jitter buffers shrink; only beyond MAX_DEPTH are frames
+dropped whatever they contain. Latency therefore returns to its target after jitter and a sender
+whose clock runs fast never builds up delay (drift 0).
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ import threading
 from .rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
 
 PREFILL = 2
-MAX_DEPTH = 8  # 160 ms: beyond this, frames are dropped at once
-DRAIN_TICKS = 50  # a buffer above PREFILL for this long (1 s) loses one frame
+MAX_DEPTH = 8  # 160 ms: beyond this, frames are dropped whatever they contain
+DRAIN_TICKS = 50  # a buffer above its target for this long (1 s) skips its next quiet frame
+QUIET_RMS = 200  # 16-bit RMS below which a frame counts as a pause (may be skipped)
 SILENT = b"\x00" * FRAME_BYTES_PCM16
 
 
@@ -56,7 +59,7 @@ class Inbox:
         self.frames: collections.deque[bytes] = collections.deque()
         self.primed = False
         self._excess = 0
-        self.stats = {"frames_in": 0, "frames_out": 0, "underruns": 0, "dropped": 0}
+        self.stats = {"frames_in": 0, "frames_out": 0, "underruns": 0, "dropped": 0, "skipped": 0}
 
     def push(self, pcm16: bytes) -> None:  # RTP receive thread
         self._pending += pcm16
@@ -72,17 +75,16 @@ class Inbox:
                 return None
             self.primed = True
         if not frames:
-            self.primed = False
-            self.stats["underruns"] += 1
+            self.stats["underruns"] += 1  # late (or lost): silence now, the frame plays on arrival
             return None
         while len(frames) > MAX_DEPTH:
             frames.popleft()
             self.stats["dropped"] += 1
         if len(frames) > PREFILL:
             self._excess += 1
-            if self._excess >= DRAIN_TICKS:
+            if self._excess >= DRAIN_TICKS and audioop.rms(frames[0], 2) < QUIET_RMS:
                 frames.popleft()
-                self.stats["dropped"] += 1
+                self.stats["skipped"] += 1
                 self._excess = 0
         else:
             self._excess = 0

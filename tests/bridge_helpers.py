@@ -116,6 +116,27 @@ def cyclic_runs(received: list[bytes], source: list[bytes]) -> list[int]:
     return runs
 
 
+def describe_breaks(received: list[bytes], source: list[bytes]) -> list[str]:
+    """Where a frame-by-frame run breaks: the source indexes around it (for failure messages)."""
+    index = {frame: i for i, frame in enumerate(source)}
+    seq = [index.get(frame) for frame in received]
+    out = []
+    for k in range(1, len(seq)):
+        a, b = seq[k - 1], seq[k]
+        if a is not None and b is not None and b != (a + 1) % len(source):
+            out.append(f"at {k}: {seq[max(0, k - 3):k + 3]}")
+        elif (a is None) != (b is None):
+            out.append(f"at {k}: {seq[max(0, k - 3):k + 3]}")
+    return out[:10]
+
+
+def without_fill(received: list[bytes]) -> list[bytes]:
+    """The received frames minus the exact silence the endpoint sends when a frame was late
+    (jitter fill): what remains must be the source, frame by frame."""
+    fill = b"\xff" * FRAME
+    return [frame for frame in received if frame != fill]
+
+
 def silent_gaps(received: list[tuple[float, bytes]], start: float, end: float) -> float:
     """The longest stretch (seconds) of silent packets (all 0xFF / 0x7F) between start and end."""
     longest, since = 0.0, None
