@@ -11,7 +11,7 @@ import re
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from hotline.auth import User
 from hotline.events import publish
@@ -99,7 +99,9 @@ def mark_called_back(session, user, call_id: str, note: str | None) -> dict:
 
 
 def call_kpis(session, since, until=None) -> dict:
-    """接通率, 15 s answer share, average wait and talk over inbound calls that went to the queue."""
+    """接通率, 15 s answer share, average wait and talk over inbound calls that went to the queue
+    within service hours (a call outside them was never offered to an operator: GB/T 33358 counts
+    calls offered while the centre is staffed)."""
     Call, _ = _call_model()
     until = until or utcnow() + timedelta(seconds=1)
     answered = Call.outcome == "answered"
@@ -110,7 +112,8 @@ def call_kpis(session, since, until=None) -> dict:
         func.sum(func.cast(Call.outcome == "abandoned", type_=_int())),
         func.avg(Call.wait_seconds).filter(answered),
         func.avg(Call.talk_seconds).filter(answered),
-    ).where(Call.queued_at.is_not(None), Call.ringing_at >= since, Call.ringing_at < until)).one()
+    ).where(Call.queued_at.is_not(None), Call.ringing_at >= since, Call.ringing_at < until,
+            or_(Call.outcome.is_(None), Call.outcome != "out_of_hours"))).one()
     offered, ok, in_target, abandoned, wait, talk = (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0,
                                                      row[4], row[5])
     return {"offered": offered, "answered": ok, "answered_15s": in_target, "abandoned": abandoned,

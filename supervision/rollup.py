@@ -237,13 +237,16 @@ def _parse_time(value) -> datetime | None:
 
 
 def call_fact_from_payload(payload: dict) -> dict | None:
-    """Normalise a ``call.ended`` payload; None for calls that are not citizen calls to the hotline.
+    """Normalise a ``call.ended`` payload; None for calls that are not citizen calls to the hotline
+    or that came outside service hours (the queue's outcome ``out_of_hours``).
 
     Keys used: call_id; ringing_at, answered_at, ended_at (ISO 8601); wait_seconds (ringing or
     queueing until answered/abandoned), talk_seconds, answered (bool), direction ("inbound" when
     given). Missing seconds are derived from the timestamps.
     """
     if payload.get("direction", "inbound") != "inbound":
+        return None
+    if payload.get("outcome") == "out_of_hours":  # never offered to an operator: not in 接通率
         return None
     ringing = _parse_time(payload.get("ringing_at"))
     answered_at = _parse_time(payload.get("answered_at"))

@@ -38,7 +38,7 @@ def test_nobody_ready_within_max_wait_goes_to_voice_intake_and_the_callback_list
         stop_endpoint(endpoint, acd)
 
 
-def test_outside_service_hours_the_caller_goes_straight_to_voice_intake(app, proxy, events):
+def test_outside_service_hours_the_caller_goes_straight_to_voice_intake(app, proxy, events, api):
     from ticketing.clock import to_local, utcnow
 
     now = to_local(utcnow())
@@ -53,6 +53,8 @@ def test_outside_service_hours_the_caller_goes_straight_to_voice_intake(app, pro
         assert call.outcome == "out_of_hours" and call.ticket_number
         assert _offers(app) == []  # the ready operator was not rung
         assert not any(name == "call.queued" for name, _ in events)
+        kpis = api("supervisor").get("/api/v1/console/call-kpis").get_json()
+        assert kpis["offered"] == 0 and kpis["answer_rate"] is None  # not offered: not in 接通率
     finally:
         stop_endpoint(endpoint, acd)
         phone.stop()
