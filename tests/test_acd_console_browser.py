@@ -48,3 +48,30 @@ def test_operator_takes_a_queued_call_and_transfers_it_from_the_console(app, pro
         stop_endpoint(endpoint, acd)
         operator.stop()
         department.stop()
+
+
+def test_an_offer_the_operator_does_not_answer_leaves_their_screen(app, proxy, live, browser):
+    """The queue rings operator1's phone, nobody picks up: the console says why they are 示忙 now
+    and the call's popup goes away (the call rings another operator)."""
+    from playwright.sync_api import expect
+
+    app.config["HOTLINE"] = replace(app.config["HOTLINE"], sip_mode="register", sip_server=proxy.host,
+                                    sip_server_port=proxy.port)
+    phone = OperatorPhone(proxy, "1001", answer=False)
+    endpoint, acd = acd_endpoint(app, proxy, acd_ring_timeout=3, acd_max_wait=20)
+    citizen = None
+    try:
+        page = login(new_context(browser), live.url, "operator1")
+        page.get_by_role("button", name="示闲").click()
+        expect(page.locator("#agent-state")).to_have_text("示闲")
+        sc, citizen = citizen_call(proxy, tmp_dir(), hold_ms=8000, background=True)
+        expect(page.locator("#popup")).to_be_visible(timeout=15000)  # offered: the screen pops
+        expect(page.locator("#agent-state")).to_have_text("示忙", timeout=15000)  # ring timeout
+        expect(page.locator("#popup")).to_be_hidden()
+        expect(page.locator("#call-info")).to_contain_text("未接，已转其他话务员")
+        screenshot(page, "acd-offer-withdrawn")
+    finally:
+        if citizen is not None and citizen.poll() is None:
+            citizen.kill()
+        stop_endpoint(endpoint, acd)
+        phone.stop()

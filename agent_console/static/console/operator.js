@@ -65,7 +65,7 @@
     }
     S.call = call;
     $("call-info").textContent = `通话 ${call.call_id} · ${call.caller || "未知号码"} · ` +
-      ({ringing: "振铃中", talking: "通话中", ended: "已挂机"}[call.state] || call.state) +
+      ({ringing: "振铃中", talking: "通话中", ended: "已挂机", missed: "未接，已转其他话务员"}[call.state] || call.state) +
       (call.info && call.info.transcription === false ? ` · 转写未开启：${call.info.transcription_reason || ""}` : "");
     renderTranscript();
     showControls();
@@ -395,7 +395,12 @@
     else if (name === "agent.state") {
       showState({state: p.state, label: p.label});
       const why = {no_answer: "来电未接听，已自动置为示忙", busy: "话机占线，已自动置为示忙", unregistered: "话机未注册，已置为离线"}[p.reason];
-      if (p.by === "system" && why) toast(why, "error");
+      if (p.by === "system" && why) {
+        toast(why, "error");
+        if (S.call && S.call.state === "ringing") {  // the queue took the offer back: it rings someone else
+          S.call.state = "missed"; adoptCall(S.call); $("popup").hidden = true;
+        }
+      }
     }
     else if (name === "ticket.changed" || name === "ticket.created") {
       refreshLists();
