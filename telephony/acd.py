@@ -74,6 +74,7 @@ class QueueEntry:
     reason: str | None = None
     operator_hung_up: bool = False
     operator_released: bool = False  # the operator left (transfer): wrap-up already started
+    released_mono: float | None = None  # when the operator left before the citizen: talk ends there
     next_announce: float = 0.0
     ended: threading.Event = field(default_factory=threading.Event)
 
@@ -193,7 +194,9 @@ class Acd:
         arrived = getattr(session, "ringing_at", None) or entry.queued_at
         until = entry.connected_at or entry.intake_at or now
         hold = float(getattr(session, "hold_seconds", 0.0) or 0.0)
-        talk = round(now_mono - entry.connected_mono - hold, 3) if entry.connected_mono else None
+        # talk is the operator's: it ends when they hand the caller on (transfer), not at hang-up
+        talk_end = entry.released_mono or now_mono
+        talk = round(max(0.0, talk_end - entry.connected_mono - hold), 3) if entry.connected_mono else None
         op = entry.operator if entry.connected_mono else None
         facts = {
             "queued_at": entry.queued_at, "offered_at": entry.offered_at, "connected_at": entry.connected_at,
@@ -408,6 +411,7 @@ class Acd:
         if entry.operator is None or entry.operator_released:
             return
         entry.operator_released = True
+        entry.released_mono = time.monotonic()
         self._submit(self._after_call, entry, False)
 
     def _after_call(self, entry: QueueEntry, hangup_leg: bool = True) -> None:

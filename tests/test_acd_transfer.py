@@ -50,6 +50,9 @@ def test_blind_transfer_is_recorded_on_the_calls_ticket(app, proxy, api, events)
         assert wait_for(lambda: endpoint.finished, 15)
         call = _call(app, call_id)
         assert call.outcome == "answered" and call.ticket_number
+        # the operator's talk time ends at the transfer, not when the citizen hangs up later
+        assert call.talk_seconds < 0.5 * call.duration, \
+            (call.talk_seconds, call.duration)
         transfer = wait_for(lambda: [e for e in _history(op, call.ticket_number) if e["action"] == "transfer"], 10)
         assert len(transfer) == 1 and transfer[0]["actor"] == "operator1"
         assert transfer[0]["action_label"] == "转接"
