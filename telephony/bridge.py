@@ -6,10 +6,10 @@ other legs in its group: two legs = a plain bridge, three = a conference, a leg 
 hears nothing. A held leg hears hold audio. The same frames, summed, go to the mixed recording.
 The jitter buffer starts playing after PREFILL frames. A frame that is late when its tick comes is
 replaced by silence (the frame itself is played when it arrives: nothing is lost, the buffer is one
-frame deeper). A buffer that stays deeper than its target for DRAIN_TICKS ticks skips one *quiet*
-frame (a speech pause), the way adaptive jitter buffers shrink; only beyond MAX_DEPTH are frames
-dropped whatever they contain. Latency therefore returns to its target after jitter and a sender
-whose clock runs fast never builds up delay (drift 0).
+frame deeper). A buffer that stays deeper than its target for DRAIN_TICKS ticks skips *quiet* frames
+(speech pauses) until it is back to its target, the way adaptive jitter buffers shrink; only beyond
+MAX_DEPTH are frames dropped whatever they contain. Latency therefore returns to its target after
+jitter (at the next pause) and a sender whose clock runs fast never builds up delay (drift 0).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
 
 PREFILL = 2
 MAX_DEPTH = 8  # 160 ms: beyond this, frames are dropped whatever they contain
-DRAIN_TICKS = 50  # a buffer above its target for this long (1 s) skips its next quiet frame
+DRAIN_TICKS = 5  # a buffer above its target for this long (100 ms) skips its quiet frames
 QUIET_RMS = 200  # 16-bit RMS below which a frame counts as a pause (may be skipped)
 SILENT = b"\x00" * FRAME_BYTES_PCM16
 
@@ -85,7 +85,6 @@ class Inbox:
             if self._excess >= DRAIN_TICKS and audioop.rms(frames[0], 2) < QUIET_RMS:
                 frames.popleft()
                 self.stats["skipped"] += 1
-                self._excess = 0
         else:
             self._excess = 0
         self.stats["frames_out"] += 1

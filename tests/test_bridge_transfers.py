@@ -46,7 +46,8 @@ def level(np, payload_list, freq: float) -> float:
     spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm)))) ** 2
     freqs = np.fft.rfftfreq(len(pcm), 1 / 8000)
     band = (freqs > freq - 15) & (freqs < freq + 15)
-    return float(spectrum[band].sum() / spectrum.sum())
+    total = spectrum.sum()
+    return float(spectrum[band].sum() / total) if total else 0.0  # pure silence: nothing of it
 
 
 def heard_between(party, start: float, end: float) -> list[bytes]:
@@ -86,6 +87,26 @@ def test_blind_transfer_to_a_department_without_dead_air(call):
     assert legs["operator"]["cause"] == "transferred" and legs["department"]["extension"] == "2001"
 
 
+def test_hold_plays_hold_audio_and_is_counted(call):
+    np = pytest.importorskip("numpy")
+    endpoint, session, parties, frames, events = call
+    assert session.hold()
+    held_at = time.monotonic()
+    assert wait_for(lambda: time.monotonic() > held_at + 1.2, 3)
+    assert session.resume()
+    resumed_at = time.monotonic()
+    window = (held_at + 0.2, held_at + 1.1)
+    citizen_window = heard_between(parties["citizen"], *window)
+    assert level(np, citizen_window, TONES["operator"]) < 0.02  # the operator is not heard on hold
+    assert silent_gaps(payloads(parties["citizen"].capture), *window) < 0.1  # hold audio instead
+    assert level(np, heard_between(parties["operator"], *window), TONES["citizen"]) < 0.02
+    record = finish(endpoint, parties)
+    assert 1.0 < record["hold_seconds"] < 2.5
+    after = [p for at, p in payloads(parties["citizen"].capture) if at > resumed_at + 0.1]
+    assert max(cyclic_runs(after, frames["operator"])) >= 100
+    assert [p["held"] for n, p in events if n == "call.hold"] == [True, False]
+
+
 def test_consult_then_complete_transfer(call):
     np = pytest.importorskip("numpy")
     endpoint, session, parties, frames, events = call
@@ -104,7 +125,8 @@ def test_consult_then_complete_transfer(call):
     assert session.complete_transfer()["ok"]
     done_at = time.monotonic()
     assert parties["operator"].wait(10) == 0, parties["operator"].errors()
-    finish(endpoint, parties)
+    record = finish(endpoint, parties)
+    assert record["hold_seconds"] >= 1.5  # the citizen was on hold during the consult
     after = [p for at, p in payloads(parties["citizen"].capture) if at > done_at + 0.1]
     assert max(cyclic_runs(after, frames["department"])) >= 100
     states = [p["state"] for n, p in events if n == "call.consult"]
