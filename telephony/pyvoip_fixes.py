@@ -1,7 +1,6 @@
-"""Every correction of pyVoIP 1.6.8 we rely on, in one module (subclasses only; pyVoIP is not
-patched globally). Each entry names what pyVoIP does, what we do, and the test reproducing it
-(tests/test_telephony_pyvoip_fixes.py; "calls:" = tests/test_telephony_calls.py, SIPp). Calls we
-place (F16-F20: ACK, INVITE transaction, failures, CANCEL, offer) are in pyvoip_fixes_outbound.py.
+"""pyVoIP 1.6.8 corrections for calls we answer (subclasses, no global patch; calls we place: F16-F20
+in pyvoip_fixes_outbound.py). Each entry: what pyVoIP does, what we do, the reproducing test
+(tests/test_telephony_pyvoip_fixes.py; "calls:" = tests/test_telephony_calls.py, SIPp).
 
 F1  RTP receiver dies on an empty/short datagram or an RFC 4733 event code > 15 (IndexError kills
     its thread, the call stays ANSWERED in silence). -> RTP goes through ``telephony.rtp``: every
@@ -379,7 +378,7 @@ class HardenedCall(VoIPCall):
         raise NotImplementedError("audio is pushed to the call's sinks (F7/F9/F12)")
 
     def __del__(self):  # VoIPCall.__del__ would release ports it never had
-        pass
+        return None
 
 
 class HardenedPhone(VoIPPhone):
