@@ -60,17 +60,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(extra)
     errors.register(app)
 
+    from .events import redis_channel
+
+    # Socket.IO's message queue on the same per-database channel scheme as the event bus
+    channel = redis_channel("flask-socketio", config.redis_url) if config.redis_url else "flask-socketio"
     if config.web_role == "api":
         # REST API only (Procfile `api`, several processes): no browser sockets here, so emits
         # only go out through Redis to the `web` process, which holds the consoles' connections.
         from socketio import RedisManager
 
         socketio.init_app(app, async_mode="threading", cors_allowed_origins=[],
-                          client_manager=RedisManager(config.redis_url, channel="flask-socketio",
-                                                      write_only=True))
+                          client_manager=RedisManager(config.redis_url, channel=channel, write_only=True))
     else:
         socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
-                          cors_allowed_origins=[])
+                          channel=channel, cors_allowed_origins=[])
     if config.redis_url:
         bus.connect_redis(config.redis_url)
     from . import jobs

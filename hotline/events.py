@@ -2,8 +2,9 @@
 
 Services publish after commit (``publish_after_commit``); subscribers are Socket.IO rooms, jobs and
 tests. In the embedded default delivery is in-process. With ``REDIS_URL`` set, every event is also
-published on the Redis channel ``hotline:events`` so other processes (the ``sip`` process, other
-web processes) see it; each process ignores its own echoes.
+published on the Redis channel ``hotline:events:<db>`` (the database number of REDIS_URL) so other
+processes of the deployment (the ``sip`` process, other web processes) see it; each process ignores
+its own echoes.
 """
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ from typing import Callable
 log = logging.getLogger("hotline.events")
 
 CHANNEL = "hotline:events"
+
+
+def redis_channel(base: str, url: str) -> str:
+    """`base` scoped to the Redis database of `url`: Redis pub/sub ignores the database number, so
+    two deployments (or test runs) sharing one Redis on different databases would otherwise hear
+    each other's events. Every process of one deployment uses the same REDIS_URL, hence the same
+    channel."""
+    from redis.connection import parse_url
+
+    return f"{base}:{parse_url(url).get('db', 0)}"
 
 #: name -> required payload keys. Extra keys are allowed; missing ones are a programming error.
 CATALOGUE: dict[str, tuple[str, ...]] = {
@@ -69,6 +80,7 @@ class EventBus:
         self._lock = threading.Lock()
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._redis = None
+        self._channel = CHANNEL
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -108,7 +120,7 @@ class EventBus:
         self._deliver(name, payload)
         if self._redis is not None:
             try:
-                self._redis.publish(CHANNEL, json.dumps(
+                self._redis.publish(self._channel, json.dumps(
                     {"name": name, "payload": payload, "origin": self.origin},
                     ensure_ascii=False, default=str))
             except Exception:  # the local delivery already happened; Redis outage is logged
@@ -135,6 +147,7 @@ class EventBus:
         import redis
 
         self._redis = redis.Redis.from_url(url)
+        self._channel = redis_channel(CHANNEL, url)
         if listen and self._listener is None:
             self._stop.clear()
             self._listener = threading.Thread(target=self._listen, args=(url,), daemon=True,
@@ -151,7 +164,7 @@ class EventBus:
 
         client = redis.Redis.from_url(url)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(self._channel)
         while not self._stop.is_set():
             message = pubsub.get_message(timeout=0.5)
             if not message:

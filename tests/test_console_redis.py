@@ -110,3 +110,33 @@ def test_an_api_role_process_reaches_consoles_on_the_web_process(app, database_u
     finally:
         operator.client.disconnect()
         _stop(procs)
+
+
+def test_deployments_on_different_redis_databases_do_not_hear_each_other(redis_url):
+    """Redis pub/sub ignores the database number: the channels carry it, so a second deployment
+    (or test run) on the same Redis server but another database never gets our events."""
+    import redis
+
+    from hotline.events import CHANNEL, redis_channel
+
+    base = redis_url.rsplit("/", 1)[0]
+    ours, theirs = redis_channel(CHANNEL, f"{base}/3"), redis_channel(CHANNEL, f"{base}/4")
+    assert ours != theirs and ours.startswith("hotline:events")
+    listener = redis.Redis.from_url(f"{base}/4").pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(theirs)
+    try:
+        redis.Redis.from_url(f"{base}/3").publish(ours, "ours")
+        redis.Redis.from_url(f"{base}/4").publish(theirs, "theirs")
+        got = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and len(got) < 1:
+            message = listener.get_message(timeout=0.2)
+            if message:
+                got.append(message["data"])
+        time.sleep(0.3)
+        message = listener.get_message(timeout=0.2)
+        if message:
+            got.append(message["data"])
+        assert got == [b"theirs"]
+    finally:
+        listener.close()
