@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FRAME = 160
+VOICED_TAILS = [bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5)) for n in range(0x60)]
+QUIET_TAIL = bytes(0xFE - (i & 1) for i in range(FRAME - 8))
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; also the SCM type of the timestamp
 
 
@@ -160,11 +162,11 @@ class Stream:
         if n % 80 < 50:
             ident = bytes([0x80 + self.direction, 0x80 + self.call % 100, 0x80 + n // 10000 % 100,
                            0x80 + n // 100 % 100, 0x80 + n % 100])
-            payload = ident + bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5))
+            payload = ident + VOICED_TAILS[n % 0x60]
         else:
             digits = [self.direction, self.call // 15 % 15, self.call % 15]
             digits += [n // 15 ** k % 15 for k in range(4, -1, -1)]
-            payload = bytes(0xF0 + d for d in digits) + bytes(0xFE - (i & 1) for i in range(FRAME - 8))
+            payload = bytes(0xF0 + d for d in digits) + QUIET_TAIL
         head = struct.pack("!BBHII", 0x80, 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF, self.ssrc)
         self.seq += 1
         self.ts += FRAME
@@ -467,9 +469,10 @@ def main() -> None:
               f"{r['latency_median_ms']:>8} {r['latency_p95_ms']:>6} {r['latency_max_ms']:>6} "
               f"{r['drift_ms_per_min']:>12} {r['frames']:>7} {r['lost_frames']:>5} "
               f"{r['skipped_pause_frames']:>13} {r['underruns']:>9}", flush=True)
-        if r["dial_failures"] or r["bridged"] != n or r["generator_late_ticks"] > 5:
-            print(f"      note: bridged {r['bridged']}/{n}, dial failures {r['dial_failures']}, "
-                  f"generator late ticks {r['generator_late_ticks']}")
+        if r["dial_failures"] or r["bridged"] != n or r["generator_late_ticks"] > 5 or r["dropped"]:
+            print(f"      note: bridged {r['bridged']}/{n}, dial failures {r['dial_failures']}, voiced frames "
+                  f"dropped by the bridge (buffer > 160 ms) {r['dropped']}, media clock stalls > 1 s "
+                  f"{r['late_ticks']}, generator late ticks {r['generator_late_ticks']}")
 
 
 if __name__ == "__main__":
