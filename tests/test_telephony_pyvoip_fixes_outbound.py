@@ -26,7 +26,7 @@ class ScriptedProxy:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
 
-    def recv(self, timeout: float = 3.0) -> tuple[str, tuple] | tuple[None, None]:
+    def recv(self, timeout: float = 10.0) -> tuple[str, tuple] | tuple[None, None]:
         self.sock.settimeout(timeout)
         try:
             data, addr = self.sock.recvfrom(65535)
@@ -109,7 +109,7 @@ def test_dial_offer_and_answer_and_an_ack_inside_the_dialog(scripted):
     fake.reply(invite, addr, 180, "Ringing", tag="op1")
     assert wait_for(lambda: result.ringing, 3)
     fake.reply(invite, addr, 200, "OK", tag="op1", body=answer_sdp(8, "PCMA"))
-    assert result.wait(3) and result.leg is not None
+    assert result.wait(10) and result.leg is not None
     ack, _ = fake.recv()
     assert ack.startswith(f"ACK sip:1001@127.0.0.1:{fake.port} SIP/2.0")
     assert header(ack, "To").endswith(";tag=op1") and header(ack, "CSeq") == "1 ACK"
@@ -154,7 +154,7 @@ def test_dial_proxy_unreachable_retransmits_then_gives_up(scripted):
     started = time.monotonic()
     result = endpoint.dialer.start("1001", 10)
     invites = fake.requests("INVITE", 1.8)
-    assert result.wait(3) and result.failure == "proxy_unreachable"
+    assert result.wait(10) and result.failure == "proxy_unreachable"
     assert time.monotonic() - started < 4
     assert len(invites) >= 3 and len({header(i, "Via") for i in invites}) == 1  # same transaction
     assert endpoint.phone.ports.in_use == 0 and not endpoint.phone.calls
@@ -171,7 +171,7 @@ def test_dial_failures_are_mapped_and_acked(scripted, code, reason, failure):
     result = endpoint.dialer.start("1001", 5)
     invite, addr = fake.recv()
     fake.reply(invite, addr, code, reason, tag="f1")  # no 100 first (pyVoIP: KeyError)
-    assert result.wait(3) and result.failure == failure and result.sip_code == code
+    assert result.wait(10) and result.failure == failure and result.sip_code == code
     ack, _ = fake.recv()
     assert ack.startswith("ACK sip:1001@") and header(ack, "Via") == header(invite, "Via")
     assert header(ack, "To").endswith("tag=f1") and header(ack, "CSeq") == "1 ACK"
@@ -184,12 +184,12 @@ def test_dial_no_answer_is_cancelled_and_the_487_acked(scripted):
     result = endpoint.dialer.start("1001", 1.0)
     invite, addr = fake.recv()
     fake.reply(invite, addr, 180, "Ringing", tag="r1")
-    cancel, _ = fake.recv(3)
+    cancel, _ = fake.recv(10)
     assert cancel.startswith("CANCEL sip:1001@") and header(cancel, "Via") == header(invite, "Via")
     assert header(cancel, "CSeq") == "1 CANCEL" and ";tag=" not in header(cancel, "To")
     fake.reply(cancel, addr, 200, "OK")
     fake.reply(invite, addr, 487, "Request Terminated", tag="r1")
-    assert result.wait(3) and result.failure == "no_answer"
+    assert result.wait(10) and result.failure == "no_answer"
     ack, _ = fake.recv()
     assert ack.startswith("ACK ") and header(ack, "Via") == header(invite, "Via")
 
@@ -200,13 +200,13 @@ def test_a_200_crossing_the_cancel_is_acked_and_hung_up(scripted):
     invite, addr = fake.recv()
     fake.reply(invite, addr, 180, "Ringing", tag="x1")
     threading.Thread(target=result.cancel, daemon=True).start()
-    cancel, _ = fake.recv(3)
+    cancel, _ = fake.recv(10)
     assert cancel.startswith("CANCEL ")
     fake.reply(invite, addr, 200, "OK", tag="x1", body=answer_sdp())  # the phone answered anyway
     ack, _ = fake.recv()
     bye, _ = fake.recv()
     assert ack.startswith("ACK ") and bye.startswith("BYE ")
-    assert result.wait(3) and result.leg is None and result.failure == "cancelled"
+    assert result.wait(10) and result.leg is None and result.failure == "cancelled"
 
 
 def test_stopping_the_endpoint_cancels_a_ringing_outbound_call(app):
@@ -219,7 +219,7 @@ def test_stopping_the_endpoint_cancels_a_ringing_outbound_call(app):
         assert wait_for(lambda: result.ringing, 3)
         stopper = threading.Thread(target=endpoint.stop)
         stopper.start()
-        cancel, _ = fake.recv(3)
+        cancel, _ = fake.recv(10)
         assert cancel is not None and cancel.startswith("CANCEL ") and header(cancel, "Via") == header(invite, "Via")
         stopper.join(15)
         assert not stopper.is_alive()
