@@ -159,12 +159,15 @@ class OutboundCall(HardenedCall):
             now = time.monotonic()
             if not self.provisional.is_set():
                 if now - started >= no_response_timeout:
-                    self._fail("proxy_unreachable", None)
+                    self._fail(self.failure if self.cancel_requested else "proxy_unreachable", None)
                     return
                 if now >= next_retransmit:
                     self.send_invite()
                     interval = min(interval * 2, 4.0)
                     next_retransmit = now + interval
+            elif self.cancel_requested and self._cancel_sent_at is None:
+                self._cancel_sent_at = now  # cancelled before it rang: CANCEL now that we may (9.1)
+                self._send_cancel()
             elif now - started >= ring_timeout and not self.cancel_requested:
                 self._cancel("no_answer")
             elif self.cancel_requested and now - self._cancel_sent_at > 4.0:
@@ -174,15 +177,16 @@ class OutboundCall(HardenedCall):
 
     def cancel(self, reason: str = "cancelled") -> None:  # noqa: D401 - not VoIPCall.cancel(request)
         """Stop ringing the other party (F19). Before any provisional response a CANCEL may not be
-        sent: the dial then ends locally and a late 2xx is ACKed and hung up."""
+        sent (RFC 3261 9.1): it goes out as soon as one arrives, so the phone does not ring on for
+        a call that is gone; a 2xx that crosses it is ACKed and hung up. No response at all: the
+        dial ends locally after the no-response timeout."""
         with self.lock:
             if self.state not in (CallState.DIALING, CallState.RINGING):
                 return
         if self.provisional.is_set():
             self._cancel(reason)
         else:
-            self.cancel_requested, self._cancel_sent_at = True, time.monotonic()
-            self._fail(reason, None)
+            self.failure, self._cancel_sent_at, self.cancel_requested = reason, None, True
 
     def _cancel(self, reason: str) -> None:
         self.cancel_requested, self._cancel_sent_at = True, time.monotonic()

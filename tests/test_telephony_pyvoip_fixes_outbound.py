@@ -209,6 +209,28 @@ def test_a_200_crossing_the_cancel_is_acked_and_hung_up(scripted):
     assert result.wait(10) and result.leg is None and result.failure == "cancelled"
 
 
+def test_a_cancel_before_the_phone_rang_is_sent_once_it_rings(scripted):
+    """RFC 3261 9.1: no CANCEL before a provisional response, but the moment one arrives; the
+    operator's phone must not ring on for a caller who is gone."""
+    endpoint, fake = scripted
+    result = endpoint.dialer.start("1001", 30)
+    invite, addr = fake.recv()
+    threading.Thread(target=result.cancel, daemon=True).start()
+    early, _ = fake.recv(0.5)
+    assert early is None or not early.startswith("CANCEL ")  # nothing rang yet: no CANCEL
+    fake.reply(invite, addr, 180, "Ringing", tag="c1")
+    cancel, _ = fake.recv(10)
+    while cancel is not None and cancel.startswith("INVITE "):  # retransmissions sent before the 180
+        cancel, _ = fake.recv(10)
+    assert cancel is not None and cancel.startswith("CANCEL sip:1001@"), cancel
+    assert header(cancel, "Via") == header(invite, "Via")
+    fake.reply(cancel, addr, 200, "OK")
+    fake.reply(invite, addr, 487, "Request Terminated", tag="c1")
+    assert result.wait(10) and result.failure == "cancelled"
+    ack, _ = fake.recv()
+    assert ack.startswith("ACK ")
+
+
 def test_stopping_the_endpoint_cancels_a_ringing_outbound_call(app):
     fake = ScriptedProxy()
     endpoint = start_endpoint(app, sip_server="127.0.0.1", sip_server_port=fake.port)
