@@ -73,6 +73,26 @@ def register(proxy, user: str, port: int, expires: int = 300) -> str:
         return s.recv(65535).decode().split("\r\n", 1)[0]
 
 
+def free_media_port() -> int:
+    """An even port with the next three free too (SIPp binds RTP/RTCP for audio and video there):
+    a random pick collided with other tests' SIPp on this shared machine."""
+    for _ in range(200):
+        port = random.randrange(20000, 29000, 2)
+        socks = []
+        try:
+            for p in range(port, port + 4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free media port range")
+
+
 def make_source(path: Path, seconds: float = 3.0, freq: float = 440.0, seed: int = 1) -> list[bytes]:
     """A G.711 mu-law file with no silent frame (tone + noise): every 20 ms frame is distinct, so a
     received frame tells exactly which source frame it is. Returns the frames."""
@@ -175,7 +195,7 @@ class SippPhone:
         self.scenario.write_text(text)
         self.log = tmp / f"sipp-{user}.log"
         cmd = [SIPP, "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(self.port),
-               "-mi", "127.0.0.1", "-mp", str(random.randrange(20000, 29000, 2)), "-m", "1",
+               "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1",
                "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
                "-error_file", str(tmp / f"sipp-{user}-err.log")]
         self.proc = subprocess.Popen(cmd, cwd=tmp, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
@@ -219,7 +239,7 @@ class Citizen:
         self.scenario = sc
         self.proc = subprocess.Popen(
             [SIPP, f"{proxy.host}:{proxy.port}", "-sf", str(sc), "-s", "12345", "-i", "127.0.0.1",
-             "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(random.randrange(20000, 29000, 2)),
+             "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(free_media_port()),
              "-m", "1", "-l", "1", "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
              "-error_file", str(tmp / f"sipp-{sc.stem}-err.log")],
             cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -232,6 +252,11 @@ class Citizen:
             out, _ = self.proc.communicate()
         err = self.scenario.parent / f"sipp-{self.scenario.stem}-err.log"
         return self.proc.returncode, (out or "")[-1500:] + (err.read_text()[-1500:] if err.exists() else "")
+
+    def diagnose(self) -> str:
+        """For failure messages: SIPp's state and error log."""
+        err = self.scenario.parent / f"sipp-{self.scenario.stem}-err.log"
+        return f"citizen sipp rc={self.proc.poll()} " + (err.read_text()[-800:] if err.exists() else "")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -24,7 +24,7 @@ def test_bridged_audio_arrives_frame_by_frame_both_ways_and_is_recorded(app, pro
     citizen = None
     try:
         citizen = Citizen(proxy, tmp_path, tmp_path / "citizen.ulaw", hold_ms=7000)
-        assert router.bridged.wait(15), [r for r in router.results]
+        assert router.bridged.wait(15), (router.results, citizen.diagnose())
         code, out = citizen.wait(40)
         assert code == 0, out
         assert operator.wait(20) == 0, operator.errors()

@@ -69,7 +69,7 @@ def test_proxy_down_transfer_fails_with_recall_and_the_citizen_never_hears_silen
     router = FixedOperator(endpoint, "1001")
     citizen = Citizen(proxy, tmp_path, tmp_path / "citizen.ulaw", hold_ms=12000)
     try:
-        assert router.bridged.wait(15)
+        assert router.bridged.wait(15), (router.results, citizen.diagnose())
         session = router.sessions[0]
         assert wait_for(lambda: len(payloads(operator.capture)) > 50, 5)  # bridged audio flows
         proxy.stop()

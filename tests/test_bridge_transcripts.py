@@ -19,7 +19,7 @@ def test_citizen_and_operator_are_transcribed_separately(app, proxy, tmp_path, e
     router = FixedOperator(endpoint, "1001")
     citizen = Citizen(proxy, tmp_path, AUDIO_DIR / "ko_1.ulaw", loops=1, hold_ms=9000)
     try:
-        assert router.bridged.wait(15), router.results
+        assert router.bridged.wait(15), (router.results, citizen.diagnose())
         code, out = citizen.wait(40)
         assert code == 0, out
         assert endpoint.wait_idle(60)

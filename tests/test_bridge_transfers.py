@@ -31,7 +31,7 @@ def call(app, proxy, tmp_path, events):
     citizen = Citizen(proxy, tmp_path, tmp_path / "citizen.ulaw", hold_ms=9000)
     parties = {"citizen": citizen, "operator": operator, "department": department}
     try:
-        assert router.bridged.wait(15), router.results
+        assert router.bridged.wait(15), (router.results, citizen.diagnose())
         assert wait_for(lambda: len(payloads(operator.capture)) > 25, 5)  # audio flows both ways
         yield endpoint, router.sessions[0], parties, frames, events
     finally:
