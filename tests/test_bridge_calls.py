@@ -3,6 +3,7 @@ hotline endpoint registered as 'hotline' dialling a SIPp operator phone through 
 Bridged audio is checked frame by frame against both sources."""
 from __future__ import annotations
 
+import audioop
 import os
 
 import pytest
@@ -51,5 +52,11 @@ def test_bridged_audio_arrives_frame_by_frame_both_ways_and_is_recorded(app, pro
     rec_dir = endpoint.config.recordings_dir
     for rel in (record["recording_path"], leg["recording_path"], record["mixed_recording_path"]):
         assert os.path.getsize(os.path.join(rec_dir, rel)) > 8000 * 2 * 3
+    # each speaker's file holds exactly what that speaker sent, frame by frame
+    for rel, source in ((record["recording_path"], citizen_frames), (leg["recording_path"], operator_frames)):
+        samples, _ = read_wav(os.path.join(rec_dir, rel))
+        ulaw = audioop.lin2ulaw(samples.tobytes(), 2)
+        frames = [ulaw[i:i + 160] for i in range(0, len(ulaw) - 159, 160)]
+        assert max(cyclic_runs(frames, source)) >= 250
     for inbox in (leg["inbox"], record["stats"]["bridge"]["caller_inbox"]):
         assert inbox["dropped"] == 0 and inbox["skipped"] == 0, inbox

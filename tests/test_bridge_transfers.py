@@ -4,6 +4,7 @@ Kamailio. Each party streams its own tone (+ noise), so what a party hears tells
 from __future__ import annotations
 
 import audioop
+import os
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.bridge_helpers import (Citizen, FixedOperator, SippPhone, bridge_endpoint, cyclic_runs,
                                   make_source, payloads, proxy, silent_gaps)  # noqa: F401 - fixture
-from tests.telephony_helpers import wait_for
+from tests.telephony_helpers import read_wav, wait_for
 
 pytestmark = pytest.mark.sip
 
@@ -157,6 +158,12 @@ def test_three_party_call_each_hears_the_other_two(call):
     assert conference["extension"] == "2001" and set(conference["parties"]) == {"caller", "operator", "department"}
     speakers = {leg["speaker"] for leg in record["legs"]}
     assert speakers == {"operator", "department"} and record["mixed_recording_path"]
+    # the mixed recording holds all three voices while the three talked
+    samples, _ = read_wav(os.path.join(endpoint.config.recordings_dir, record["mixed_recording_path"]))
+    start = int((joined - session.answered_mono - record["mixed_offset"] + 0.5) * 8000)
+    mixed = audioop.lin2ulaw(samples[start:start + 12000].tobytes(), 2)
+    for freq in TONES.values():
+        assert level(np, [mixed], freq) > 0.15, freq
 
 
 def test_emergency_transfer_dials_the_configured_number(call, proxy, tmp_path):
