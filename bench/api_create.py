@@ -77,6 +77,32 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def named_cpu(name: str) -> float:
+    """CPU seconds of all processes called `name` (PostgreSQL's backends, redis-server)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        comm = data[data.index("(") + 1:data.rindex(")")]
+        if comm.startswith(name):
+            fields = data.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine (all cores) from /proc/stat."""
+    with open("/proc/stat") as fh:
+        values = [int(x) for x in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
@@ -184,6 +210,7 @@ def main() -> None:
         threads = [threading.Thread(target=client_loop, args=(port, token, per, latencies, errors))
                    for _ in range(args.clients)]
         cpu0 = cpu_seconds(server.pid)
+        pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()
         if args.rate:
             open_loop(port, token, args.rate, args.requests, args.connections, latencies, errors)
@@ -194,6 +221,9 @@ def main() -> None:
                 t.join()
         elapsed = time.perf_counter() - t0
         cpu = cpu_seconds(server.pid) - cpu0
+        pg, rds, machine = named_cpu("postgres") - pg0, named_cpu("redis-server") - redis0, machine_cpu() - machine0
+        client1 = os.times()
+        client = (client1.user - client0.user) + (client1.system - client0.system)
         lat = sorted(latencies)
         pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000  # noqa: E731
         layout = ("embedded (jobs in-process)" if args.embedded
@@ -207,6 +237,10 @@ def main() -> None:
               f"   (target p99 <= 50)  mean {statistics.mean(lat)*1000:.1f}")
         print(f"  server CPU  {cpu / len(lat) * 1000:8.2f} ms per ticket -> one core sustains "
               f"{len(lat) / cpu:6.0f} tickets/s  (1 min load average now {os.getloadavg()[0]:.1f})")
+        n = len(lat)
+        print(f"  CPU per ticket, ms: server {cpu / n * 1000:.2f}, PostgreSQL {pg / n * 1000:.2f}, Redis "
+              f"{rds / n * 1000:.2f}, this client {client / n * 1000:.2f}; whole machine {machine / n * 1000:.2f} "
+              f"({machine / elapsed:.2f} of {os.cpu_count()} cores busy)")
         print(f"  errors      {len(errors)}")
     finally:
         server.send_signal(signal.SIGTERM)
