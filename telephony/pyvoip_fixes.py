@@ -61,6 +61,7 @@ from pyVoIP import SIP
 from pyVoIP.VoIP.status import PhoneStatus
 
 from . import sdp
+from .pyvoip_fixes_register import ResilientRegistration
 from .rtp import PCMA, MediaEngine, PortPool, RtpStream
 
 log = logging.getLogger("telephony.sip")
@@ -125,7 +126,7 @@ class _DispatchingSocket:
                 raise TimeoutError("no answer to REGISTER")
 
 
-class HardenedSIPClient(SIP.SIPClient):
+class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fixes_register.py
     def __init__(self, *args, mode: str = "peer", **kwargs):
         self.mode = mode
         super().__init__(*args, **kwargs)
@@ -163,8 +164,9 @@ class HardenedSIPClient(SIP.SIPClient):
         if self.mode == "register":
             if self.registerThread:
                 self.registerThread.cancel()
-            try:
-                self.deregister()
+            try:  # not registered (registrar down, F21): nothing to remove, do not wait for it
+                if self.phone._status == PhoneStatus.REGISTERED:
+                    self.deregister()
             except Exception:  # noqa: BLE001 - shutting down anyway
                 log.warning("sip.deregister_failed")
         self.NSD = False

@@ -265,10 +265,10 @@ class Citizen:
         self.capture.close()
 
 
-def bridge_endpoint(app, proxy, **overrides):
-    """The hotline endpoint registered at the proxy as 'hotline'."""
+def bridge_endpoint(app, proxy, user: str = "hotline", **overrides):
+    """The hotline endpoint registered at the proxy (as 'hotline', where calls to 12345 go)."""
     ep = start_endpoint(app, sip_mode="register", sip_server=proxy.host, sip_server_port=proxy.port,
-                        sip_user="hotline", sip_password="secret", **overrides)
+                        sip_user=user, sip_password="secret", **overrides)
     assert wait_for(lambda: ep.phone.get_status().name == "REGISTERED", 10)
     return ep
 

@@ -89,3 +89,28 @@ def test_wrong_password_shows_in_status(app, tmp_path):
         assert invite(guarded, "12345") == "SIP/2.0 404 Not Found"
     finally:
         guarded.stop()
+
+
+def test_registrar_outage_does_not_stop_the_endpoint(app, proxy):
+    """F21: pyVoIP stops the SIP client (and hangs up every call) after three failed REGISTERs."""
+    from pyVoIP import SIP
+
+    victim = bridge_endpoint(app, proxy)
+    endpoint = bridge_endpoint(app, proxy, user="hotline2")
+    try:
+        proxy.stop()
+        victim.phone.sip.register_timeout = endpoint.phone.sip.register_timeout = 0.5
+        victim.phone.sip.registerFailures = 2
+        SIP.SIPClient.register(victim.phone.sip)  # pyVoIP's own policy, third failure
+        assert not victim.phone.sip.NSD and victim.phone.get_status().name == "FAILED"  # stopped
+
+        for _ in range(4):
+            assert not endpoint.phone.sip.register()
+        assert endpoint.phone.get_status().name == "FAILED"
+        assert endpoint.phone.sip.NSD and endpoint.phone.media._running  # still up: calls go on
+        proxy.start()
+        assert endpoint.phone.sip.register()
+        assert endpoint.phone.get_status().name == "REGISTERED"
+    finally:
+        victim.stop()
+        endpoint.stop()
