@@ -105,6 +105,7 @@ class Bridge:
         self.lock = threading.Lock()
         self.groups: list[set[str]] = []
         self.held: set[str] = set()
+        self.fill: set[str] = set()  # hear hold audio until someone in their group is heard
         self.hold_audio = hold_audio or default_hold_music()
         self._hold_pos: dict[str, int] = {}
         self.mixed = mixed_recorder
@@ -124,11 +125,15 @@ class Bridge:
             pass
 
     # -- topology (session, any thread) -------------------------------------------------------------
-    def set_groups(self, groups: list[set[str]], held: set[str] | None = None) -> None:
+    def set_groups(self, groups: list[set[str]], held: set[str] | None = None,
+                   fill: set[str] | None = None) -> None:
+        """``fill``: legs that keep hearing hold audio until the first frame of their new partners
+        (a transferred citizen hears no gap while the department's phone starts sending)."""
         with self.lock:
             self.groups = [set(g) for g in groups if g]
             self.held = set(held or ())
-            for name in self.held:
+            self.fill = set(fill or ())
+            for name in self.held | self.fill:
                 self._hold_pos.setdefault(name, 0)
 
     def group_of(self, name: str) -> set[str]:
@@ -143,7 +148,7 @@ class Bridge:
         legs = self.session.legs
         with self.lock:
             groups = [set(g) for g in self.groups]
-            held = set(self.held)
+            held, fill = set(self.held), self.fill
         frames: dict[str, bytes | None] = {}
         for name, leg in list(legs.items()):
             if leg.inbox is not None and not leg.ended:
@@ -156,6 +161,9 @@ class Bridge:
                 out = mix([frames[o] for o in group if o != name and frames.get(o) is not None])
                 if out is not None:
                     leg.call.stream.bridge_out = out
+                    fill.discard(name)
+                elif name in fill:
+                    leg.call.stream.bridge_out = self._hold_frame(name)
         for name in held:
             leg = legs.get(name)
             if leg is not None and not leg.ended:

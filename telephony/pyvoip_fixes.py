@@ -44,7 +44,7 @@ F14 The parser needs "Name: value", case-sensitive names, no compact headers; an
 F15 REGISTER (every ~2 minutes in register mode) reads the socket directly and takes the next
     datagram as the registrar's answer: a request arriving meanwhile (an INVITE!) is lost and the
     registration counted as failed. -> while pyVoIP waits, requests and other responses are handed
-    to the normal handlers (``_DispatchingSocket``).
+    to the normal handlers (``pyvoip_fixes_register._DispatchingSocket``).
                                         tests/test_telephony_register.py:test_requests_during_register_*
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ from pyVoIP import SIP
 from pyVoIP.VoIP.status import PhoneStatus
 
 from . import sdp
-from .pyvoip_fixes_register import ResilientRegistration
+from .pyvoip_fixes_register import ResilientRegistration, _DispatchingSocket
 from .rtp import PCMA, MediaEngine, PortPool, RtpStream
 
 log = logging.getLogger("telephony.sip")
@@ -95,35 +95,6 @@ class HardenedSIPMessage(SIP.SIPMessage):
 
     def header(self, name: str, default: str = "") -> str:
         return sdp.first(self.raw_headers, name, default)
-
-
-class _DispatchingSocket:
-    """F15: the SIP socket as pyVoIP's REGISTER code sees it: ``recv`` returns only responses to
-    REGISTER; everything else read meanwhile goes to the phone's handlers."""
-
-    def __init__(self, sock, client: "HardenedSIPClient") -> None:
-        self._sock, self._client = sock, client
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-    def recv(self, size: int) -> bytes:
-        deadline = time.monotonic() + self._client.register_timeout
-        while True:
-            self._sock.setblocking(True)
-            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                raw, source = self._sock.recvfrom(65535)
-            finally:
-                self._sock.settimeout(None)
-            start = raw.split(b"\r\n", 1)[0]
-            if start.startswith(b"SIP/2.0") and b"REGISTER" in sdp.first(
-                    sdp.split_message(raw)[1], "CSeq").encode():
-                return raw
-            if raw.strip(b"\r\n\x00 "):
-                self._client.dispatch(raw, source)
-            if time.monotonic() >= deadline:
-                raise TimeoutError("no answer to REGISTER")
 
 
 class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fixes_register.py

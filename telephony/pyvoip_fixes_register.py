@@ -1,4 +1,5 @@
-"""Registration at the proxy/PBX that does not give up (continues ``telephony.pyvoip_fixes``).
+"""Registration at the proxy/PBX (continues ``telephony.pyvoip_fixes``): F15's socket wrapper,
+which keeps requests arriving during a REGISTER, and F21:
 
 F21 After REGISTER_FAILURE_THRESHOLD (3) failed REGISTERs in a row, pyVoIP's ``register()`` calls
     ``SIPClient.stop()`` and the phone's fatal callback: the SIP socket is closed and every call in
@@ -12,14 +13,46 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pyVoIP
 from pyVoIP.SIP import InvalidAccountInfoError
 from pyVoIP.VoIP.status import PhoneStatus
 
+from . import sdp
+
 log = logging.getLogger("telephony.sip")
 
 RETRY_DELAYS = (2, 5, 10, 30, 60)  # seconds before the next REGISTER after 1, 2, 3... failures
+
+
+class _DispatchingSocket:
+    """F15: the SIP socket as pyVoIP's REGISTER code sees it: ``recv`` returns only responses to
+    REGISTER; everything else read meanwhile goes to the phone's handlers."""
+
+    def __init__(self, sock, client) -> None:
+        self._sock, self._client = sock, client
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def recv(self, size: int) -> bytes:
+        deadline = time.monotonic() + self._client.register_timeout
+        while True:
+            self._sock.setblocking(True)
+            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                raw, source = self._sock.recvfrom(65535)
+            finally:
+                self._sock.settimeout(None)
+            start = raw.split(b"\r\n", 1)[0]
+            if start.startswith(b"SIP/2.0") and b"REGISTER" in sdp.first(
+                    sdp.split_message(raw)[1], "CSeq").encode():
+                return raw
+            if raw.strip(b"\r\n\x00 "):
+                self._client.dispatch(raw, source)
+            if time.monotonic() >= deadline:
+                raise TimeoutError("no answer to REGISTER")
 
 
 class ResilientRegistration:

@@ -93,7 +93,7 @@ class TransfersMixin:
         leg = self.add_leg(leg_call, speaker, extension=extension)
         if leg is None:
             return self._failed(kind, extension, "caller_gone")
-        self.bridge_engine.set_groups([{"caller", leg.name}])
+        self.bridge_engine.set_groups([{"caller", leg.name}], fill={"caller"})
         self._end_hold()
         for other in operators:
             self.release_leg(other, "transferred")

@@ -11,7 +11,7 @@ import pytest
 from tests.bridge_helpers import (Citizen, FixedOperator, SippPhone, bridge_endpoint, cyclic_runs,
                                   describe_breaks, make_source, payloads, proxy,
                                   without_fill)  # noqa: F401 - fixture
-from tests.telephony_helpers import read_wav, wait_for
+from tests.telephony_helpers import read_wav
 
 pytestmark = pytest.mark.sip
 

@@ -2,7 +2,6 @@
 registered, the operator hanging up first, the proxy going away during a call."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
