@@ -1,11 +1,11 @@
 """Ticket creation through the REST API on PostgreSQL: tickets/s and latency percentiles.
 
-Starts the real API server as the Procfile's `api` process (gunicorn, 2 gthread workers x 8
-threads, HOTLINE_WEB_ROLE=api, Celery jobs, events and console pushes over Redis) against a scratch
-PostgreSQL database, then C client threads POST /api/v1/tickets with keep-alive connections.
-`--role full --workers 1 --threads 400` measures the `web` process instead.
+Starts the real API server as the Procfile's `api` process (gunicorn, 3 sync workers,
+HOTLINE_WEB_ROLE=api, Celery jobs, events and console pushes over Redis) against a scratch
+PostgreSQL database, then client threads POST /api/v1/tickets. `--role full --workers 1
+--worker-class gthread --threads 400` measures the `web` process instead.
 
-    .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--workers 2] [--threads 8]
+    .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--workers 3]
     .venv/bin/python bench/api_create.py --rate 200 --requests 6000    # the target: p99 at 200/s
 
 Closed loop (default) finds the saturation throughput: each client sends its next request when the
@@ -111,6 +111,18 @@ def children(pid: int) -> list[int]:
         return []
 
 
+SLOW: list[tuple[float, float]] = []  # (finished at, latency) of every request, for the slow-spells line
+
+
+def slow_spells(t0: float, threshold: float = 0.05) -> str:
+    """When in the run the requests over `threshold` finished (seconds after start, per second)."""
+    per_second: dict[int, int] = {}
+    for done, lat in SLOW:
+        if lat > threshold and done >= t0:
+            per_second[int(done - t0)] = per_second.get(int(done - t0), 0) + 1
+    return ", ".join(f"{sec}s:{n}" for sec, n in sorted(per_second.items())) or "none"
+
+
 def request_parts(token):
     payload = json.dumps(BODY, ensure_ascii=False).encode()
     return payload, {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -121,7 +133,9 @@ def post_ticket(conn, payload, headers, since, latencies, errors):
     conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
     resp = conn.getresponse()
     resp.read()
-    latencies.append(time.perf_counter() - since)
+    done = time.perf_counter()
+    latencies.append(done - since)
+    SLOW.append((done, done - since))
     if resp.status != 201:
         errors.append(resp.status)
 
@@ -133,13 +147,14 @@ def client_loop(port, token, n, latencies, errors):
         post_ticket(conn, payload, headers, time.perf_counter(), latencies, errors)
 
 
-def open_loop(port, token, rate, total, connections, latencies, errors):
+def open_loop(port, token, rate, total, connections, latencies, errors, started):
     """Requests sent on a fixed schedule (`rate` per second) whatever the server does, over a pool
     of keep-alive connections; latency counts from the scheduled send time, so a stalled server
     is charged for the requests that had to wait (no coordinated omission)."""
     payload, headers = request_parts(token)
     lock, counter = threading.Lock(), [0]
     start = time.perf_counter() + 0.2
+    started.append(start)
 
     def worker():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -166,9 +181,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=3000)
-    ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    ap.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
+    ap.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     ap.add_argument("--role", choices=["api", "full"], default="api", help="HOTLINE_WEB_ROLE")
+    ap.add_argument("--worker-class", default="sync", help="gunicorn worker class: sync (the Procfile's `api`) "
+                                                            "or gthread (with --threads > 1, the `web` kind)")
     ap.add_argument("--embedded", action="store_true",
                     help="background jobs in the web process (the `make run` default) instead of the "
                          "production layout (Celery jobs, events over Redis)")
@@ -192,7 +209,7 @@ def main() -> None:
     subprocess.run([str(bin_dir / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "--threads", str(args.threads), "-b",
+    server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads), "-b",
                                f"127.0.0.1:{port}", "--log-level", "warning", "hotline.wsgi:app"],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open("/tmp/hotline-bench-api.log", "w"))  # a pipe nobody reads would block it
@@ -213,7 +230,9 @@ def main() -> None:
         pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()
         if args.rate:
-            open_loop(port, token, args.rate, args.requests, args.connections, latencies, errors)
+            started: list[float] = []
+            open_loop(port, token, args.rate, args.requests, args.connections, latencies, errors, started)
+            t0 = started[0]  # the schedule's start (threads begin 0.2 s before it)
         else:
             for t in threads:
                 t.start()
@@ -230,7 +249,8 @@ def main() -> None:
                   else f"production `{'api' if args.role == 'api' else 'web'}` process (Celery jobs, Redis events)")
         load = (f"open loop at {args.rate:.0f}/s over {args.connections} connections" if args.rate
                 else f"{args.clients} closed-loop clients")
-        print(f"api_create: PostgreSQL, {layout}, gunicorn {args.workers} worker(s) x {args.threads} threads, {load}, "
+        threads = f" x {args.threads} threads" if args.worker_class != "sync" else ""
+        print(f"api_create: PostgreSQL, {layout}, gunicorn {args.workers} {args.worker_class} worker(s){threads}, {load}, "
               f"{len(lat)} tickets in {elapsed:.2f}s")
         print(f"  throughput  {len(lat) / elapsed:8.1f} tickets/s   (target >= 200)")
         print(f"  latency ms  p50 {pct(50):6.1f}  p95 {pct(95):6.1f}  p99 {pct(99):6.1f}  max {lat[-1]*1000:6.1f}"
@@ -241,6 +261,7 @@ def main() -> None:
         print(f"  CPU per ticket, ms: server {cpu / n * 1000:.2f}, PostgreSQL {pg / n * 1000:.2f}, Redis "
               f"{rds / n * 1000:.2f}, this client {client / n * 1000:.2f}; whole machine {machine / n * 1000:.2f} "
               f"({machine / elapsed:.2f} of {os.cpu_count()} cores busy)")
+        print(f"  over 50 ms  by second of the run (s:count): {slow_spells(t0)}")
         print(f"  errors      {len(errors)}")
     finally:
         server.send_signal(signal.SIGTERM)
