@@ -5,13 +5,7 @@ from .call_service import COMMANDS, EMERGENCY
 
 
 def openapi_paths() -> dict:
-    err = {"$ref": "#/components/schemas/Error"}
-
-    def resp(desc, schema=None):
-        out = {"description": desc}
-        if schema is not None:
-            out["content"] = {"application/json": {"schema": schema}}
-        return out
+    from hotline.openapi import ERROR as err, response as resp
 
     call_id = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
     callback = {"type": "object", "properties": {

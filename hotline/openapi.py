@@ -14,7 +14,8 @@ bp = Blueprint("openapi", __name__)
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _resp(desc: str, schema=None) -> dict:
+def response(desc: str, schema=None) -> dict:
+    """An OpenAPI response object (JSON body when `schema` is given); packages use it too."""
     out = {"description": desc}
     if schema is not None:
         out["content"] = {"application/json": {"schema": schema}}
@@ -24,7 +25,7 @@ def _resp(desc: str, schema=None) -> dict:
 def _errors(*codes: int) -> dict:
     text = {400: "bad request / invalid JSON", 401: "not authenticated", 403: "role not allowed",
             404: "not found", 409: "illegal action or concurrent change", 422: "validation failed"}
-    return {str(c): _resp(text[c], ERROR) for c in codes}
+    return {str(c): response(text[c], ERROR) for c in codes}
 
 
 @lru_cache(maxsize=1)
@@ -54,26 +55,26 @@ def document() -> dict:
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["username", "password"],
                 "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
-            "responses": {"200": _resp("token", {"type": "object", "properties": {
+            "responses": {"200": response("token", {"type": "object", "properties": {
                 "token": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}),
                 **_errors(400, 401, 422)}}},
         "/api/v1/tickets": {
             "post": {"summary": "Register a ticket (draft)",
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": "#/components/schemas/TicketIn"}}}},
-                     "responses": {"201": _resp("created", {"$ref": "#/components/schemas/Ticket"}),
+                     "responses": {"201": response("created", {"$ref": "#/components/schemas/Ticket"}),
                                    **_errors(400, 401, 403, 422)}},
             "get": {"summary": "List tickets visible to the caller", "parameters": [
                 {"name": n, "in": "query", "schema": {"type": t}} for n, t in (
                     ("status", "string"), ("type", "string"), ("department", "string"), ("from", "string"),
                     ("to", "string"), ("overdue", "boolean"), ("q", "string"), ("page", "integer"),
                     ("per_page", "integer"))],
-                "responses": {"200": _resp("page of tickets"), **_errors(401, 422)}}},
+                "responses": {"200": response("page of tickets"), **_errors(401, 422)}}},
         "/api/v1/tickets/{number}": {"get": {
             "summary": "One ticket with its full history, oldest first", "parameters": [number],
-            "responses": {"200": _resp("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},
+            "responses": {"200": response("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},
         "/api/v1/departments": {"get": {"summary": "Units that receive tickets",
-                                        "responses": {"200": _resp("list")}}},
+                                        "responses": {"200": response("list")}}},
     }
     for action in ACTIONS:
         model = ACTION_SCHEMAS[action]
@@ -81,7 +82,7 @@ def document() -> dict:
             "summary": f"{action} ({ACTION_LABELS[action]})", "parameters": [number],
             "requestBody": {"content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}},
-            "responses": {"200": _resp("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
+            "responses": {"200": response("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
                           **_errors(400, 401, 403, 404, 409, 422)}}}
     for module in optional_modules("routing.schemas", "telephony.schemas", "supervision.schemas",
                                    "knowledge.schemas", "agent_console.schemas"):

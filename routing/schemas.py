@@ -45,13 +45,7 @@ class EntryPatch(Strict):
 
 def openapi_paths() -> dict:
     """OpenAPI path items of the routing API, for hotline/openapi.py to merge into its document."""
-    err = {"$ref": "#/components/schemas/Error"}
-
-    def resp(desc, schema=None):
-        out = {"description": desc}
-        if schema is not None:
-            out["content"] = {"application/json": {"schema": schema}}
-        return out
+    from hotline.openapi import ERROR as err, response as resp
 
     dept = {"type": "object", "required": ["code", "name", "score", "evidence"], "properties": {
         "code": {"type": "string"}, "name": {"type": "string"}, "score": {"type": "number"},

@@ -3,9 +3,7 @@ baresip) registered there, citizens (SIPp UAC) calling 12345 through it, and fra
 from __future__ import annotations
 
 import audioop
-import os
 import random
-import shutil
 import socket
 import subprocess
 import threading
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.telephony_helpers import (IN_CI, SIPP, SIPP_DIR, UdpCapture, free_udp_port, require_sipp,
+from tests.telephony_helpers import (SIPP, SIPP_DIR, UdpCapture, free_udp_port, require_sipp, require_tool,
                                      scenario, start_endpoint, wait_for)
 
 FRAME = 160  # 20 ms of G.711
@@ -24,22 +22,11 @@ FRAME = 160  # 20 ms of G.711
 def require_kamailio() -> None:
     from telephony.proxy import KAMAILIO
 
-    if os.path.exists(KAMAILIO):
-        return
-    message = "kamailio not installed: apt-get install -y --no-install-recommends kamailio"
-    if IN_CI:
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
+    require_tool("kamailio", "kamailio", KAMAILIO)
 
 
 def require_baresip() -> str:
-    path = shutil.which("baresip")
-    if path:
-        return path
-    message = "baresip not installed: apt-get install -y --no-install-recommends baresip"
-    if IN_CI:
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
+    return require_tool("baresip", "baresip")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -24,12 +23,9 @@ PASSWORDS = {"operator1": "operator1-pass", "operator2": "operator2-pass", "supe
 
 
 def require_chromium() -> None:
-    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
-        return
-    message = f"chromium not found at {CHROMIUM}; install Debian's chromium (apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("CI=true and " + message, pytrace=False)
-    pytest.skip(message)
+    from tests.telephony_helpers import require_tool
+
+    require_tool(CHROMIUM, "chromium", CHROMIUM)
 
 
 class LiveServer:

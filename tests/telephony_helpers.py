@@ -24,14 +24,21 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 CALLER = "13800138000"
 
 
-def require_sipp() -> None:
-    """Skip loudly without SIPp (Debian package sip-tester); fail under CI=true."""
-    if os.path.exists(SIPP):
-        return
-    message = "sipp not installed: apt-get install -y --no-install-recommends sip-tester"
+def require_tool(name: str, package: str, path: str | None = None) -> str:
+    """The tool's path (`path` if it exists, else `name` on PATH). Missing: skip loudly with the
+    apt command that installs it, or fail under CI=true (scripts/system-deps.sh installs it there)."""
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    if found:
+        return found
+    message = f"{name} not installed: apt-get install -y --no-install-recommends {package}"
     if IN_CI:
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message)
+
+
+def require_sipp() -> None:
+    """SIPp is Debian's sip-tester."""
+    require_tool("sipp", "sip-tester", SIPP)
 
 
 def free_udp_port() -> int:

@@ -3,24 +3,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from tests.telephony_helpers import AUDIO_DIR, IN_CI, free_udp_port, read_wav, start_endpoint
+from tests.bridge_helpers import require_baresip
+from tests.telephony_helpers import AUDIO_DIR, free_udp_port, read_wav, start_endpoint
 
 pytestmark = pytest.mark.sip
 
 
-def require_baresip() -> str:
-    path = shutil.which("baresip")
-    if path:
-        return path
-    message = "baresip not installed: apt-get install -y --no-install-recommends baresip"
-    if IN_CI:
-        pytest.fail(f"CI=true and {message}", pytrace=False)
-    pytest.skip(message)
 
 
 def test_baresip_call_is_answered_recorded_and_ended_cleanly(app, tmp_path):
