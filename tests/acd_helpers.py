@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from tests.bridge_helpers import proxy, register  # noqa: F401 - the Kamailio fixture, re-exported
-from tests.telephony_helpers import (SIPP, free_udp_port, run_sipp, scenario, start_endpoint, tmp_dir,
-                                     udp_port_bound, wait_for)
+from tests.telephony_helpers import (SIPP, free_udp_port, run_sipp, scenario, start_endpoint, stop_process,
+                                     tmp_dir, udp_port_bound, wait_for)
 
 
 class OperatorPhone:
@@ -39,13 +39,7 @@ class OperatorPhone:
             return None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.telephony_helpers import (SIPP, SIPP_DIR, UdpCapture, free_udp_port, require_sipp, require_tool,
+from tests.telephony_helpers import (SIPP, SIPP_DIR, UdpCapture, free_udp_port, require_sipp, require_tool, stop_process,
                                      scenario, start_endpoint, wait_for)
 
 FRAME = 160  # 20 ms of G.711
@@ -200,13 +200,7 @@ class SippPhone:
         return (err.read_text()[-2000:] if err.exists() else "") + self.log.read_text()[-1500:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.capture.close()
 
 

@@ -36,6 +36,17 @@ def require_tool(name: str, package: str, path: str | None = None) -> str:
     pytest.skip(message)
 
 
+def stop_process(proc, grace: float = 5.0) -> None:
+    """Terminate a child process, kill it if it does not exit within `grace` seconds, reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+
+
 def require_sipp() -> None:
     """SIPp is Debian's sip-tester."""
     require_tool("sipp", "sip-tester", SIPP)

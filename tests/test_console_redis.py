@@ -14,6 +14,7 @@ import requests
 
 from tests.conftest import free_port
 from tests.console_helpers import wait_until
+from tests.telephony_helpers import stop_process
 from tests.test_console_api import Listener
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +37,7 @@ def _server(port, database_url, redis_url, role="full"):
 
 def _stop(procs):
     for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+        stop_process(p, 10)
 
 
 @pytest.fixture
