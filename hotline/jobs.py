@@ -3,6 +3,7 @@ default (HOTLINE_BACKGROUND_JOBS=inprocess). Callers never block on the job eith
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger("hotline.jobs")
@@ -54,20 +55,19 @@ class Batcher:
     lose at most one window, which the task's periodic sweep must tolerate.
     """
 
-    def __init__(self, task_getter, *, window: float = 0.05, max_items: int = 100) -> None:
-        import threading
-
+    def __init__(self, task_getter, *, window: float = 0.05, max_items: int = 100,
+                 items: bool = True) -> None:
+        """``items=False``: a nudge. What was added is not kept; ``task()`` runs without arguments."""
         self._task_getter = task_getter  # a callable: tasks are imported lazily (no import cycles)
-        self.window, self.max_items = window, max_items
+        self.window, self.max_items, self.with_items = window, max_items, items
         self._items: list = []
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
 
-    def add(self, item) -> None:
-        import threading
-
+    def add(self, item=None) -> None:
         with self._lock:
-            self._items.append(item)
+            if self.with_items or not self._items:  # one pending nudge is all a nudge needs
+                self._items.append(item)
             if len(self._items) >= self.max_items:
                 batch, self._items = self._items, []
                 if self._timer is not None:
@@ -92,6 +92,9 @@ class Batcher:
 
     def _send(self, batch: list) -> None:
         try:
-            enqueue(self._task_getter(), batch)
+            if self.with_items:
+                enqueue(self._task_getter(), batch)
+            else:
+                enqueue(self._task_getter())
         except Exception:
             log.exception("job.batch_enqueue_failed items=%d", len(batch))

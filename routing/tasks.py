@@ -1,8 +1,12 @@
 """Background jobs of routing. Tasks take ids, reload rows and are safe to retry."""
 from __future__ import annotations
 
+import logging
+
 from hotline.celery_app import celery
 from hotline.extensions import db
+
+log = logging.getLogger("hotline.routing")
 
 
 @celery.task(name="routing.retrain")
@@ -45,9 +49,7 @@ def suggest_for_tickets(numbers: list[str]):
                 done += 1
         except Exception:  # one bad ticket must not cost the rest of the batch their suggestion
             db.session.rollback()
-            import logging
-
-            logging.getLogger("hotline.routing").exception("routing.suggest_failed number=%s", number)
+            log.exception("routing.suggest_failed number=%s", number)
     return done
 
 

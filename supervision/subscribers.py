@@ -29,7 +29,7 @@ def _catch_up_task():
     return kpi_catch_up
 
 
-_nudges = Batcher(_catch_up_task, window=NUDGE_EVERY, max_items=10**9)
+_nudges = Batcher(_catch_up_task, window=NUDGE_EVERY, items=False)
 
 
 def install(app) -> None:
@@ -53,5 +53,5 @@ def _on_call_ended(_name: str, payload: dict) -> None:
         record_call(session, payload)
 
 
-def _nudge(_name: str, payload: dict) -> None:
-    _nudges.add(payload.get("number"))
+def _nudge(_name: str, _payload: dict) -> None:
+    _nudges.add()

@@ -24,9 +24,7 @@ def scan() -> dict:
 
 
 @celery.task(name="supervision.kpi_catch_up")
-def kpi_catch_up(_numbers: list | None = None) -> int:
-    """Fold new ticket events into the KPI tables; `_numbers` (the tickets that nudged) is unused:
-    the catch-up reads everything after its watermark."""
+def kpi_catch_up() -> int:
     from flask import current_app
 
     from hotline.extensions import db

@@ -18,6 +18,7 @@ Why it is shaped like this (measured; see shared/probes/asr-vosk.md and bench/sp
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -266,6 +267,7 @@ class SpeechEngine:
             self._live = max(0, self._live - 1)
 
 
+@functools.lru_cache(maxsize=None)
 def _audioop():
     """The stdlib audioop (deprecated, gone in 3.13 where pyVoIP needs audioop-lts anyway)."""
     import warnings

@@ -47,3 +47,20 @@ def test_a_full_batch_goes_out_at_once_and_flush_sends_the_rest():
     assert wait_for(lambda: len(task.batches) == 3, timeout=5)
     assert sorted(x for b in task.batches for x in b) == list(range(25))
     assert sorted(len(b) for b in task.batches) == [5, 10, 10]
+
+
+class Nudged(Collect):
+    def run(self):
+        with self.lock:
+            self.batches.append(None)
+
+
+def test_a_nudge_batcher_runs_the_task_once_per_window_without_arguments():
+    jobs.configure(None, "inprocess")
+    task = Nudged()
+    batcher = jobs.Batcher(lambda: task, window=0.2, items=False)
+    for n in range(500):
+        batcher.add(n)
+    assert wait_for(lambda: task.batches, timeout=5)
+    time.sleep(0.3)
+    assert task.batches == [None]
