@@ -111,13 +111,10 @@ def children(pid: int) -> list[int]:
         return []
 
 
-SLOW: list[tuple[float, float]] = []  # (finished at, latency) of every request, for the slow-spells line
-
-
-def slow_spells(t0: float, threshold: float = 0.05) -> str:
+def slow_spells(samples, t0: float, threshold: float = 0.05) -> str:
     """When in the run the requests over `threshold` finished (seconds after start, per second)."""
     per_second: dict[int, int] = {}
-    for done, lat in SLOW:
+    for done, lat in samples:
         if lat > threshold and done >= t0:
             per_second[int(done - t0)] = per_second.get(int(done - t0), 0) + 1
     return ", ".join(f"{sec}s:{n}" for sec, n in sorted(per_second.items())) or "none"
@@ -129,13 +126,13 @@ def request_parts(token):
 
 
 def post_ticket(conn, payload, headers, since, latencies, errors):
-    """One creation; its latency counts from `since` (the send time, or when it was due)."""
+    """One creation, recorded as (finished at, latency); latency counts from `since` (the send time,
+    or when it was due)."""
     conn.request("POST", "/api/v1/tickets", body=payload, headers=headers)
     resp = conn.getresponse()
     resp.read()
     done = time.perf_counter()
-    latencies.append(done - since)
-    SLOW.append((done, done - since))
+    latencies.append((done, done - since))
     if resp.status != 201:
         errors.append(resp.status)
 
@@ -221,7 +218,7 @@ def main() -> None:
         token = json.loads(c.getresponse().read())["token"]
         warm: list = []
         client_loop(port, token, 50, warm, [])
-        latencies: list[float] = []
+        latencies: list[tuple[float, float]] = []
         errors: list[int] = []
         per = args.requests // args.clients
         threads = [threading.Thread(target=client_loop, args=(port, token, per, latencies, errors))
@@ -243,7 +240,7 @@ def main() -> None:
         pg, rds, machine = named_cpu("postgres") - pg0, named_cpu("redis-server") - redis0, machine_cpu() - machine0
         client1 = os.times()
         client = (client1.user - client0.user) + (client1.system - client0.system)
-        lat = sorted(latencies)
+        lat = sorted(x for _, x in latencies)
         pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000  # noqa: E731
         layout = ("embedded (jobs in-process)" if args.embedded
                   else f"production `{'api' if args.role == 'api' else 'web'}` process (Celery jobs, Redis events)")
@@ -261,7 +258,7 @@ def main() -> None:
         print(f"  CPU per ticket, ms: server {cpu / n * 1000:.2f}, PostgreSQL {pg / n * 1000:.2f}, Redis "
               f"{rds / n * 1000:.2f}, this client {client / n * 1000:.2f}; whole machine {machine / n * 1000:.2f} "
               f"({machine / elapsed:.2f} of {os.cpu_count()} cores busy)")
-        print(f"  over 50 ms  by second of the run (s:count): {slow_spells(t0)}")
+        print(f"  over 50 ms  by second of the run (s:count): {slow_spells(latencies, t0)}")
         print(f"  errors      {len(errors)}")
     finally:
         server.send_signal(signal.SIGTERM)
