@@ -42,24 +42,33 @@ def render(*, host: str, port: int, run_dir: str, password: str = "secret", ring
     return text
 
 
-def sip_options(host: str, port: int, timeout: float = 0.5) -> str | None:
-    """Send one OPTIONS to host:port; the response's status line, or None."""
+def sip_request(host: str, port: int, method: str, uri: str, from_uri: str, to_uri: str, *,
+                headers: tuple[str, ...] = (), timeout: float = 0.5) -> str | None:
+    """Send one out-of-dialog request (OPTIONS, a third-party REGISTER) over UDP from a fresh
+    local port; the response's status line, or None when none came within `timeout`."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((host if host != "localhost" else "127.0.0.1", 0))
         s.settimeout(timeout)
         me = s.getsockname()
         call_id = uuid.uuid4().hex
         text = "\r\n".join([
-            f"OPTIONS sip:{host}:{port} SIP/2.0",
+            f"{method} {uri} SIP/2.0",
             f"Via: SIP/2.0/UDP {me[0]}:{me[1]};branch=z9hG4bK{call_id[:16]};rport",
-            "Max-Forwards: 70", f"From: <sip:probe@{me[0]}>;tag={call_id[:8]}",
-            f"To: <sip:{host}:{port}>", f"Call-ID: {call_id}", "CSeq: 1 OPTIONS",
+            "Max-Forwards: 70", f"From: <{from_uri}>;tag={call_id[:8]}",
+            f"To: <{to_uri}>", f"Call-ID: {call_id}", f"CSeq: 1 {method}", *headers,
             "Content-Length: 0"]) + "\r\n\r\n"
         s.sendto(text.encode(), (host, port))
         try:
             return s.recv(65535).decode("utf-8", "replace").split("\r\n", 1)[0]
         except (socket.timeout, ConnectionRefusedError):
             return None
+
+
+def sip_options(host: str, port: int, timeout: float = 0.5) -> str | None:
+    """Send one OPTIONS to host:port; the response's status line, or None."""
+    local = host if host != "localhost" else "127.0.0.1"
+    return sip_request(host, port, "OPTIONS", f"sip:{host}:{port}", f"sip:probe@{local}", f"sip:{host}:{port}",
+                       timeout=timeout)
 
 
 class KamailioProxy:

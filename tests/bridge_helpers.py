@@ -8,7 +8,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -44,20 +43,12 @@ def proxy(tmp_path):
 def register(proxy, user: str, port: int, expires: int = 300) -> str:
     """Register ``user`` at the proxy with a contact on 127.0.0.1:port (third-party REGISTER, as a
     provisioning system would for a desk phone). Returns the status line."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(3)
-        me = s.getsockname()[1]
-        host, pport = proxy.address
-        call_id = uuid.uuid4().hex
-        text = "\r\n".join([
-            f"REGISTER sip:{host}:{pport} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK{call_id[:12]};rport",
-            "Max-Forwards: 70", f"From: <sip:{user}@{host}:{pport}>;tag={call_id[:6]}",
-            f"To: <sip:{user}@{host}:{pport}>", f"Call-ID: {call_id}", "CSeq: 1 REGISTER",
-            f"Contact: <sip:{user}@127.0.0.1:{port}>", f"Expires: {expires}", "Content-Length: 0"])
-        s.sendto((text + "\r\n\r\n").encode(), proxy.address)
-        return s.recv(65535).decode().split("\r\n", 1)[0]
+    from telephony.proxy import sip_request
+
+    host, pport = proxy.address
+    aor = f"sip:{user}@{host}:{pport}"
+    return sip_request(host, pport, "REGISTER", f"sip:{host}:{pport}", aor, aor, timeout=3,
+                       headers=(f"Contact: <sip:{user}@127.0.0.1:{port}>", f"Expires: {expires}"))
 
 
 def free_media_port() -> int:
