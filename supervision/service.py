@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from hotline.events import publish
+from hotline.events import publish_after_commit
 from ticketing import deadlines, lifecycle
 from ticketing.clock import iso, to_local, utcnow
 from ticketing.exceptions import ValidationFailed
 from ticketing.models import Department, Ticket, Urging
 from ticketing.schemas import parse
-from ticketing.service import Actor, department_by_code, perform
+from ticketing.service import Actor, department_by_code, perform, perform_steps
 
 from .models import DeadlineCard, UrgingEscalation
 from .scan import UNANSWERED, WATCHED, _hour_based, due_card, warning_start
@@ -35,21 +35,25 @@ def _urge_body(p) -> dict:
     return {"note": p.note, **({"due_at": p.due_at.isoformat()} if p.due_at else {})}
 
 
-def _announce(ticket: Ticket, urging: Urging, unit: bool = False) -> dict:
+def _announce(session, ticket: Ticket, urging: Urging, unit: bool = False) -> dict:
     dept = ticket.main_department.code if ticket.main_department else None
-    publish("urging.created", {"number": ticket.number, "urging_id": urging.id, "department": dept,
-                               "due_at": iso(urging.due_at), "note": urging.note, "unit": unit})
+    publish_after_commit(session, "urging.created", {
+        "number": ticket.number, "urging_id": urging.id, "department": dept, "due_at": iso(urging.due_at),
+        "note": urging.note, "unit": unit})
     return urging_view(urging, ticket)
 
 
 def urge_ticket(session, number: str, actor: Actor, data: dict) -> dict:
     p = parse(UrgeIn, data)
-    ticket = perform(session, number, "urge", actor, _urge_body(p))
-    return _announce(ticket, ticket.urgings[-1])
+    ticket = perform(session, number, "urge", actor, _urge_body(p), commit=False)
+    view = _announce(session, ticket, ticket.urgings[-1])
+    session.commit()
+    return view
 
 
 def urge_unit(session, actor: Actor, data: dict, now: datetime | None = None) -> dict:
-    """督办 a whole unit: one urging on each of its overdue, unanswered tickets."""
+    """督办 a whole unit: one urging on each of its overdue, unanswered tickets, in one
+    transaction (one decision: either the unit is urged on all of them or on none)."""
     p = parse(UnitUrgeIn, data)
     dept = department_by_code(session, p.department, "department")
     now = now or utcnow()
@@ -62,8 +66,9 @@ def urge_unit(session, actor: Actor, data: dict, now: datetime | None = None) ->
                                {"department": "no overdue tickets"})
     urged = []
     for number in numbers:
-        ticket = perform(session, number, "urge", actor, _urge_body(p))
-        urged.append(_announce(ticket, ticket.urgings[-1], unit=True))
+        ticket = perform(session, number, "urge", actor, _urge_body(p), commit=False)
+        urged.append(_announce(session, ticket, ticket.urgings[-1], unit=True))
+    session.commit()
     log.info("supervision.unit_urged department=%s tickets=%d actor=%s", dept.code, len(urged), actor.username)
     return {"department": {"code": dept.code, "name": dept.name}, "urgings": urged}
 
@@ -71,12 +76,11 @@ def urge_unit(session, actor: Actor, data: dict, now: datetime | None = None) ->
 def record_callback(session, number: str, actor: Actor, data: dict) -> dict:
     """回访: record satisfaction and whether it was solved; 不满意 reopens the ticket (重办)."""
     p = parse(CallbackIn, data)
-    ticket = perform(session, number, "callback", actor,
-                     {"satisfaction": p.satisfaction, "solved": p.solved, **({"note": p.note} if p.note else {})})
-    reopened = False
-    if p.satisfaction == "不满意":
-        ticket = perform(session, number, "reopen", actor, {"note": "回访不满意，重办"})
-        reopened = True
+    steps = [("callback", {"satisfaction": p.satisfaction, "solved": p.solved, **({"note": p.note} if p.note else {})})]
+    reopened = p.satisfaction == "不满意"
+    if reopened:
+        steps.append(("reopen", {"note": "回访不满意，重办"}))
+    ticket = perform_steps(session, number, actor, steps)
     return {"number": number, "status": ticket.status, "satisfaction": p.satisfaction, "solved": p.solved,
             "reopened": reopened, "reopen_count": ticket.reopen_count}
 

@@ -217,14 +217,21 @@ def test_ranking_roles_and_exports(app, api):
     assert [line.split(",")[1] for line in r.data.decode("utf-8-sig").splitlines()[1:]] == ["water", ""]
 
 
-def test_callback_queue_and_unsatisfied_reopens(app, api):
+def test_callback_queue_and_unsatisfied_reopens(app, api, events):
     session, t = build(api)
     op = api("operator1")
     queue = op.get("/api/v1/supervision/callbacks").get_json()
     assert queue["total"] == 4 and {i["number"] for i in queue["items"]} == {t["t1"], t["t2"], t["t3"], t["t6"]}
+    events.clear()
     r = op.post(f"/api/v1/supervision/callbacks/{t['t2']}", json={"satisfaction": "不满意", "solved": False})
     body = r.get_json()
     assert body["reopened"] is True and body["status"] == "dispatched" and body["reopen_count"] == 1
+    # one decision, one published change: consoles never see the ticket closed in between
+    changes = [p for name, p in events if name == "ticket.changed" and p["number"] == t["t2"]]
+    assert [(c["action"], c["from_status"], c["to_status"], c["steps"]) for c in changes] == [
+        ("reopen", "callback", "dispatched", ["callback", "reopen"])]
+    ticket = op.get(f"/api/v1/tickets/{t['t2']}").get_json()
+    assert [e["action"] for e in ticket["events"]][-2:] == ["callback", "reopen"]
     assert op.post(f"/api/v1/supervision/callbacks/{t['t1']}", json={"satisfaction": "很好"}).status_code == 422
     assert api("housing").get("/api/v1/supervision/callbacks").status_code == 403
     assert op.get("/api/v1/supervision/callbacks").get_json()["total"] == 3

@@ -195,7 +195,41 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000)
 
 
 # -- actions -------------------------------------------------------------------------------------
-def perform(session, number: str, action: str, actor: Actor, data: dict | None = None) -> Ticket:
+def perform(session, number: str, action: str, actor: Actor, data: dict | None = None, *,
+            commit: bool = True) -> Ticket:
+    """Apply one lifecycle action. ``commit=False``: the caller owns the transaction (the ticket
+    is one part of a larger decision, e.g. registering a ticket from a call); a failed check still
+    rolls back the session."""
+    ticket, change = _apply(session, number, action, actor, data)
+    publish_after_commit(session, "ticket.changed", change)
+    if commit:
+        _commit(session, number)
+    return ticket
+
+
+def perform_steps(session, number: str, actor: Actor, steps: list[tuple[str, dict | None]], *,
+                  commit: bool = True) -> Ticket:
+    """One decision of the user that takes several lifecycle steps (回访 不满意 → 重办): every step
+    checked and hash-chained as usual, all in one transaction, published as one ``ticket.changed``
+    (the last step's action and data, the first ``from_status``, the last ``to_status``, and
+    ``steps`` naming every action). A failing step leaves nothing written, and no console sees a
+    passing state (closed, then reopened)."""
+    if not steps:
+        raise ValueError("no steps")
+    ticket, changes = None, []
+    for action, data in steps:
+        ticket, change = _apply(session, number, action, actor, data)
+        changes.append(change)
+    publish_after_commit(session, "ticket.changed", dict(
+        changes[-1], from_status=changes[0]["from_status"], steps=[c["action"] for c in changes]))
+    if commit:
+        _commit(session, number)
+    return ticket
+
+
+def _apply(session, number: str, action: str, actor: Actor, data: dict | None) -> tuple[Ticket, dict]:
+    """Check and apply one action and append its event, without committing; returns the ticket
+    and the ``ticket.changed`` payload to publish after the commit."""
     if not lifecycle.is_known(action):
         raise NotFound(f"unknown action {action!r}; known: {', '.join(lifecycle.ACTIONS)}")
     try:
@@ -215,9 +249,8 @@ def perform(session, number: str, action: str, actor: Actor, data: dict | None =
         target = transition.target or status
         note, event_data = HANDLERS[action](session, ticket, actor, payload)
         ticket.status = target
-        _record(session, ticket, actor, action, status, target, note, event_data)
+        _append_event(session, ticket, actor, action, status, target, note, event_data)
         session.flush()
-        session.commit()
     except (StaleDataError, IntegrityError):
         session.rollback()
         raise _concurrent_change(number) from None
@@ -225,7 +258,18 @@ def perform(session, number: str, action: str, actor: Actor, data: dict | None =
         session.rollback()
         raise
     log.info("ticket.%s number=%s from=%s to=%s actor=%s", action, number, status, target, actor.username)
-    return ticket
+    return ticket, _change(ticket, actor, action, status, target, event_data)
+
+
+def _commit(session, number: str) -> None:
+    try:
+        session.commit()
+    except (StaleDataError, IntegrityError):
+        session.rollback()
+        raise _concurrent_change(number) from None
+    except Exception:
+        session.rollback()
+        raise
 
 
 def _concurrent_change(number: str) -> Conflict:
@@ -235,9 +279,13 @@ def _concurrent_change(number: str) -> Conflict:
 def _record(session, ticket: Ticket, actor: Actor, action: str, from_status, to_status, note, data) -> None:
     """Append the event to the chain and queue ``ticket.changed`` for after the commit."""
     _append_event(session, ticket, actor, action, from_status, to_status, note, data)
-    publish_after_commit(session, "ticket.changed", {
-        "number": ticket.number, "action": action, "from_status": from_status, "to_status": to_status,
-        "actor": actor.username, "departments": sorted(d.code for d in _holders(ticket)), "data": data or {}})
+    publish_after_commit(session, "ticket.changed", _change(ticket, actor, action, from_status, to_status, data))
+
+
+def _change(ticket: Ticket, actor: Actor, action: str, from_status, to_status, data) -> dict:
+    """The ``ticket.changed`` payload of one action."""
+    return {"number": ticket.number, "action": action, "from_status": from_status, "to_status": to_status,
+            "actor": actor.username, "departments": sorted(d.code for d in _holders(ticket)), "data": data or {}}
 
 
 def _holders(ticket: Ticket) -> list[Department]:
