@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.orm import Session
-
 from hotline.events import bus
 
 log = logging.getLogger("hotline.supervision")
@@ -44,13 +42,13 @@ def install(app) -> None:
 
 
 def _on_call_ended(_name: str, payload: dict) -> None:
-    from hotline.extensions import db
+    """Count the call in the rollup as a background job: the publisher (the SIP process's
+    ``call-facts`` worker, an after-commit hook) never waits on the database."""
+    from hotline import jobs
 
-    from .rollup import record_call
+    from .tasks import record_call
 
-    # A session of its own: this runs inside another session's after-commit hook.
-    with Session(db.engine) as session:
-        record_call(session, payload)
+    jobs.enqueue(record_call, payload)
 
 
 def _nudge(_name: str, _payload: dict) -> None:

@@ -32,3 +32,14 @@ def kpi_catch_up() -> int:
     from .rollup import catch_up
     from .schemas import Settings
     return catch_up(db.session, settings=Settings.from_config(current_app.config["HOTLINE"]))
+
+
+@celery.task(name="supervision.record_call")
+def record_call(payload: dict) -> bool:
+    """Count one ended call (``call.ended`` payload) in the call rollup; insert-or-ignore by call id,
+    so a retry or a second delivery counts it once."""
+    from hotline.extensions import db
+
+    from .rollup import record_call as add
+
+    return add(db.session, payload)

@@ -109,6 +109,8 @@ class Acd:
         """Make ``endpoint`` queue its answered calls here and greet with the queue welcome."""
         endpoint.acd = self
         self.dialer = self.dialer or endpoint.dialer
+        if self.publish == bus.publish and hasattr(endpoint, "facts"):
+            self.publish = endpoint.facts.put  # one ordered stream of call facts, off the SIP thread
         endpoint.greeting = self.prompts.welcome
         if hasattr(endpoint, "hold_audio"):
             endpoint.hold_audio = self.prompts.hold  # what a held or transferred caller hears

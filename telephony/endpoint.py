@@ -1,8 +1,10 @@
 """The SIP endpoint: answers calls, owns their sessions, publishes call events, stores records.
 
 Threads: pyVoIP's SIP receive loop (signalling), the RTP receive thread and the 20 ms media clock
-(``telephony.rtp``), and a small pool that finishes calls (flushes transcription, writes the call
-record and the draft ticket) so signalling never waits on the database.
+(``telephony.rtp``), the ``call-facts`` worker that hands call facts to the event bus
+(``telephony.facts``: subscribers may write to the database or publish on Redis), and a small pool
+that finishes calls (flushes transcription, writes the call record and the draft ticket). Signalling
+and media never wait on the database or Redis.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from hotline.events import bus
 
 from .bridge import default_hold_music
 from .dialer import Dialer
+from .facts import FactQueue
 from .pyvoip_fixes import HardenedCall, HardenedPhone
 from .session import CallSession
 
@@ -100,6 +103,7 @@ class Endpoint:
         tasks.share_engine(self.speech)
         self.answer_delay = config.sip_answer_delay_ms / 1000 if answer_delay is None else answer_delay
         self.publish = publish or bus.publish
+        self.facts = FactQueue(self.publish)  # what the SIP/RTP/speech threads report goes here
         self.acd = None  # telephony.acd.Acd when operators are reachable through a proxy (issue 7)
         self.sessions: dict[str, CallSession] = {}
         self.finished: list[dict] = []  # the last call records (tests and benches read them)
@@ -134,9 +138,11 @@ class Endpoint:
         self.phone.stop()
         self.wait_idle(10)
         self._pool.shutdown(wait=True)
+        self.facts.stop()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every ended call has been stored (tests, shutdown)."""
+        """Block until every ended call has been stored and every call fact published (tests,
+        shutdown)."""
         deadline = time.monotonic() + timeout
         with self._pending_lock:
             while self._pending:
@@ -144,7 +150,7 @@ class Endpoint:
                 if left <= 0:
                     return False
                 self._pending_lock.wait(left)
-        return True
+        return self.facts.wait_idle(max(0.0, deadline - time.monotonic()))
 
     # -- pyVoIP listener (SIP thread: return quickly) ------------------------------------------------
     def on_incoming(self, call: HardenedCall) -> None:
@@ -244,7 +250,5 @@ class Endpoint:
                 self._pending_lock.notify_all()
 
     def _safe_publish(self, name: str, payload: dict) -> None:
-        try:
-            self.publish(name, payload)
-        except Exception:
-            log.exception("event.publish_failed name=%s", name)
+        """Report a call fact: queued for the ``call-facts`` worker, never blocks the caller."""
+        self.facts.put(name, payload)

@@ -17,7 +17,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hotline.events import bus
 from supervision import kpis
@@ -26,6 +26,7 @@ from supervision.rollup import catch_up, rebuild
 from ticketing.models import Ticket
 
 from .conftest import both_databases
+from .telephony_helpers import wait_for
 from .supervision_helpers import cst, new_ticket, set_times
 
 P1, P2, P3 = "13800000001", "13800000002", "13800000003"
@@ -109,6 +110,14 @@ CALLS = [
 ]
 
 
+def _calls_counted(session) -> int:
+    from supervision.models import CallDaily
+
+    offered = session.scalar(select(func.coalesce(func.sum(CallDaily.offered), 0)))
+    session.rollback()  # SQLite: BEGIN IMMEDIATE holds the write lock the job needs
+    return offered
+
+
 def _daily(session):
     return sorted(tuple(getattr(r, c) for c in ("day", "department_id", "type", *COUNTERS))
                   for r in session.scalars(select(KpiDaily)) if any(getattr(r, c) for c in COUNTERS))
@@ -122,6 +131,9 @@ def test_every_kpi_equals_the_hand_computed_value(app, api):
     for payload in CALLS:
         bus.publish("call.ended", payload)
     catch_up(session, lag=timedelta(0))  # ... then the rest
+    session.commit()
+    # call.ended is counted by a background job (its publisher never waits on the database)
+    assert wait_for(lambda: _calls_counted(session) == 4, timeout=30), _calls_counted(session)
     assert session.get(Ticket, session.scalar(select(Ticket.id).where(Ticket.number == t["t2"]))).reopen_count == 1
     session.rollback()  # end the read transaction (SQLite: BEGIN IMMEDIATE holds the write lock)
 
