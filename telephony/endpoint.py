@@ -169,11 +169,18 @@ class Endpoint:
         session: CallSession = call.app
         if call.state.name != "RINGING":
             return  # cancelled while ringing (F3)
-        session.prepare(self.greeting)
         try:
+            session.prepare(self.greeting)
             call.answer()
         except InvalidStateError:
             return  # cancelled meanwhile: finish() discards the prepared recording
+        except Exception:  # disk full, speech engine...: refuse the call, release port + recorder
+            log.exception("call.answer_failed call=%s", session.call_uuid)
+            try:
+                call.deny(500, "Server Internal Error")
+            except InvalidStateError:
+                pass
+            return
         session.answered()
         self._safe_publish("call.answered", {"call_id": session.call_uuid, "caller": session.caller,
                                              "called": session.called,

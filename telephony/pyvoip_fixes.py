@@ -46,6 +46,12 @@ F15 REGISTER (every ~2 minutes in register mode) reads the socket directly and t
     registration counted as failed. -> while pyVoIP waits, requests and other responses are handed
     to the normal handlers (``pyvoip_fixes_register._DispatchingSocket``).
                                         tests/test_telephony_register.py:test_requests_during_register_*
+F22 Next to nothing is validated: an INVITE without Call-ID/From took an RTP port and then raised
+    KeyError (the port leaked: 3 datagrams blocked a 3-port range); INVITEs without Via/CSeq, with
+    bad Content-Length or SDP became calls and draft tickets; FOO and SIP/3.0 got no answer. ->
+    every datagram is checked before it is parsed or anything allocated (400 with the reason, 501,
+    505, 513, or dropped: ``pyvoip_fixes_validate``); call setup releases its port on any error.
+                                        tests/test_telephony_sip_validation.py
 """
 from __future__ import annotations
 
@@ -60,6 +66,7 @@ from pyVoIP.VoIP import CallState, InvalidStateError, VoIPCall, VoIPPhone  # fir
 from pyVoIP import SIP
 from pyVoIP.VoIP.status import PhoneStatus
 
+from . import pyvoip_fixes_validate as validate
 from . import sdp
 from .pyvoip_fixes_register import ResilientRegistration, _DispatchingSocket
 from .rtp import PCMA, MediaEngine, PortPool, RtpStream
@@ -100,6 +107,7 @@ class HardenedSIPMessage(SIP.SIPMessage):
 class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fixes_register.py
     def __init__(self, *args, mode: str = "peer", **kwargs):
         self.mode = mode
+        self.refused: dict = {}  # F22: refused messages by response code ("dropped": no response)
         super().__init__(*args, **kwargs)
 
     # F11 -----------------------------------------------------------------------------------------
@@ -118,6 +126,7 @@ class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fi
             raise RuntimeError("SIP client already started")
         self.NSD = True
         self.s = SIP.socket.socket(SIP.socket.AF_INET, SIP.socket.SOCK_DGRAM)
+        self.s.setsockopt(SIP.socket.SOL_SOCKET, SIP.socket.SO_RCVBUF, 1 << 20)  # bursts, floods
         self.s.bind((self.myIP, self.myPort))
         self.out = self.s
         if self.mode == "register":
@@ -168,10 +177,17 @@ class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fi
             self.dispatch(raw, source)
 
     def dispatch(self, raw: bytes, source) -> None:
+        """F22: validated first (``pyvoip_fixes_validate``); nothing is allocated for a message
+        that fails, it gets its RFC 3261 error response or is dropped."""
+        verdict = validate.inspect(raw, source)
+        if not verdict.ok:
+            validate.refuse(self, verdict, source)
+            return
         try:
-            message = HardenedSIPMessage(raw, source)
-        except Exception as exc:  # noqa: BLE001 - malformed datagrams are dropped, never fatal
-            log.info("sip.unparseable source=%s error=%s", source, exc)
+            message = HardenedSIPMessage(verdict.data, source)
+        except Exception as exc:  # noqa: BLE001 - malformed datagrams are answered, never fatal
+            validate.refuse(self, verdict.reject(400, "Unparseable Message") if verdict.is_request
+                            and verdict.method != "ACK" else verdict, source, str(exc))
             return
         try:
             if message.type == SIP.SIPMessageType.MESSAGE:
@@ -462,10 +478,17 @@ class HardenedPhone(VoIPPhone):
             log.error("sip.no_rtp_port call_id=%s", msg.headers.get("Call-ID"))
             sip.send_response(msg, sip.response(msg, 503, "Service Unavailable", to_tag=sip.gen_tag()))
             return
-        stream.payload_type = pt
-        call = HardenedCall(self, msg, offer, stream, next(self._session_ids))
-        self.calls[call.call_id] = call
-        sip.tagLibrary[call.call_id] = call.to_tag
+        try:  # F8/F22: the port goes back to the pool on every error path until the call owns it
+            stream.payload_type = pt
+            call = HardenedCall(self, msg, offer, stream, next(self._session_ids))
+            self.calls[call.call_id] = call
+            sip.tagLibrary[call.call_id] = call.to_tag
+        except Exception:
+            self.media.remove(stream)
+            self.ports.release(stream.port)
+            log.exception("sip.call_setup_failed start=%s", msg.start_line)
+            sip.send_response(msg, sip.response(msg, 500, "Server Internal Error", to_tag=sip.gen_tag()))
+            return
         sip.send_response(msg, sip.response(msg, 180, "Ringing", to_tag=call.to_tag))
         try:
             self.listener.on_incoming(call)
