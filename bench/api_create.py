@@ -207,7 +207,7 @@ def main() -> None:
     subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads), "-b",
-                               f"127.0.0.1:{port}", "--log-level", "warning", "hotline.wsgi:app"],
+                               f"127.0.0.1:{port}", "--log-level", "warning", "hotline.app.wsgi:app"],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open("/tmp/hotline-bench-api.log", "w"))  # a pipe nobody reads would block it
     try:

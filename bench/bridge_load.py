@@ -85,8 +85,8 @@ class RoundRobinOperators:
 def serve(args) -> None:
     import logging
 
-    from hotline import create_app
-    from hotline.dbadmin import upgrade
+    from hotline.app import create_app
+    from hotline.app.dbadmin import upgrade
     from tests.telephony_helpers import start_endpoint
 
     logging.basicConfig(level=logging.WARNING)

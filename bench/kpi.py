@@ -227,7 +227,7 @@ def main() -> None:
     if args.database in ("test", "postgres"):
         sys.exit("refusing to use the test or postgres database")
 
-    from hotline.dbadmin import import_models, upgrade
+    from hotline.app.dbadmin import import_models, upgrade
     from ticketing import directory
 
     import_models()

@@ -54,7 +54,7 @@ def free_port() -> int:
 def serve(port: int, database_url: str, redis_url: str, seed: bool) -> None:
     import logging
 
-    from hotline import create_app
+    from hotline.app import create_app
     from hotline.extensions import db, socketio
 
     app = create_app({"database_url": database_url, "redis_url": redis_url, "sip_enabled": False,
@@ -62,7 +62,7 @@ def serve(port: int, database_url: str, redis_url: str, seed: bool) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if seed:
-        from hotline.dbadmin import seed as do_seed
+        from hotline.app.dbadmin import seed as do_seed
 
         with app.app_context():
             do_seed(db.session, demo=True)
@@ -264,7 +264,7 @@ def ensure_database(url: str | None) -> str:
             conn.execute(text("CREATE DATABASE bench_console"))
     admin.dispose()
     url = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_console"
-    from hotline.dbadmin import upgrade
+    from hotline.app.dbadmin import upgrade
 
     upgrade(url)
     return url

@@ -35,8 +35,8 @@ def make_app(url: str | None):
     tmp = tempfile.mkdtemp(prefix="routing_eval_")
     os.environ.setdefault("HOTLINE_INSTANCE_DIR", tmp)
     url = url or f"sqlite:///{tmp}/eval.db"
-    from hotline import create_app
-    from hotline.dbadmin import seed, upgrade
+    from hotline.app import create_app
+    from hotline.app.dbadmin import seed, upgrade
     from hotline.extensions import db
 
     if url.startswith("postgresql"):

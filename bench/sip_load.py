@@ -70,8 +70,8 @@ class Sampler(threading.Thread):
 
 
 def make_app(database_url: str | None, workdir: Path):
-    from hotline import create_app
-    from hotline.dbadmin import seed, upgrade
+    from hotline.app import create_app
+    from hotline.app.dbadmin import seed, upgrade
     from hotline.extensions import db
 
     url = database_url or f"sqlite:///{workdir / 'bench.db'}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from celery import Celery, Task
 from flask_socketio import SocketIO
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -73,5 +74,30 @@ def _sqlite_begin_immediate(conn):
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class AppTask(Task):
+    """Runs the task body inside the Flask app's context and releases the DB session afterwards.
+
+    The app comes from ``celery.flask_app`` (set by the app shell's worker module, which creates it
+    on first use in each worker process).
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        with self.app.flask_app().app_context():
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:
+                db.Session.remove()
+
+
+def _no_flask_app():
+    raise RuntimeError("Celery runs tasks only in a worker started from hotline.app.worker")
+
+
 db = Database()
 socketio = SocketIO()
+#: packages define their tasks on this app (``@celery.task``); the app shell configures it from
+#: Config and loads every package's tasks (hotline/app/worker.py)
+celery = Celery("hotline", task_cls=AppTask)
+celery.flask_app = _no_flask_app

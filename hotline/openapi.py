@@ -1,11 +1,10 @@
 """The OpenAPI 3.1 document, built from the same pydantic schemas that validate requests."""
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import Callable
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
-from hotline.packages import optional_modules
 from ticketing.lifecycle import ACTION_LABELS, ACTIONS, STATUSES
 from ticketing.schemas import ACTION_SCHEMAS, TicketIn
 
@@ -28,8 +27,22 @@ def _errors(*codes: int) -> dict:
     return {str(c): response(text[c], ERROR) for c in codes}
 
 
-@lru_cache(maxsize=1)
+def register_paths(app, *providers: Callable[[], dict]) -> None:
+    """Packages' ``openapi_paths`` functions whose path items join this app's document."""
+    app.extensions.setdefault("hotline.openapi_paths", []).extend(providers)
+    app.extensions.pop("hotline.openapi_document", None)
+
+
 def document() -> dict:
+    """The document of the current app (built once per app)."""
+    cached = current_app.extensions.get("hotline.openapi_document")
+    if cached is None:
+        cached = current_app.extensions["hotline.openapi_document"] = _build(
+            current_app.extensions.get("hotline.openapi_paths", ()))
+    return cached
+
+
+def _build(providers) -> dict:
     schemas: dict = {}
     ticket_in = TicketIn.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(ticket_in.pop("$defs", {}))
@@ -84,10 +97,8 @@ def document() -> dict:
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}},
             "responses": {"200": response("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
                           **_errors(400, 401, 403, 404, 409, 422)}}}
-    for module in optional_modules("routing.schemas", "telephony.schemas", "supervision.schemas",
-                                   "knowledge.schemas", "agent_console.schemas"):
-        if hasattr(module, "openapi_paths"):
-            paths.update(module.openapi_paths())
+    for provider in providers:
+        paths.update(provider())
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 Hotline API", "version": "1"},

@@ -7,12 +7,12 @@ import click
 @click.command("knowledge-seed")
 def knowledge_seed():
     """Load the bundled knowledge articles that are not in the database yet."""
-    from hotline import create_app
+    from hotline.commands import load_app
     from hotline.extensions import db
 
     from .service import seed
 
-    app = create_app()
+    app = load_app()
     with app.app_context():
         click.echo(f"knowledge articles added: {seed(db.session)}")
 

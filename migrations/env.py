@@ -3,7 +3,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from hotline.config import Config
-from hotline.dbadmin import import_models
+from hotline.app.dbadmin import import_models
 from hotline.extensions import Base
 
 import_models()

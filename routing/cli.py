@@ -9,9 +9,9 @@ import click
 
 
 def _app():
-    from hotline import create_app
+    from hotline.commands import load_app
 
-    return create_app()
+    return load_app()
 
 
 def _fail(exc) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from hotline.celery_app import celery
+from hotline.extensions import celery
 from hotline.extensions import db
 
 log = logging.getLogger("hotline.routing")

@@ -7,9 +7,9 @@ import click
 
 
 def _app():
-    from hotline import create_app
+    from hotline.commands import load_app
 
-    return create_app()
+    return load_app()
 
 
 def _settings(app):
@@ -83,7 +83,6 @@ def demo() -> None:
 @click.option("--seed", "rng_seed", type=int, default=12345, show_default=True, help="random seed")
 def demo_seed(count: int, days: int, rng_seed: int) -> None:
     """Generate COUNT tickets of realistic history (valid audit chains, rollups updated)."""
-    from hotline.dbadmin import seed as seed_directory
     from hotline.extensions import db
 
     from .demo import generate
@@ -91,7 +90,7 @@ def demo_seed(count: int, days: int, rng_seed: int) -> None:
     app = _app()
     started = time.perf_counter()
     with app.app_context():
-        seed_directory(db.session, demo=True)
+        app.extensions["hotline.seed"](db.session, demo=True)  # the app shell's first-run seed
         result = generate(db.session, count, days=days, seed=rng_seed, echo=click.echo)
     click.echo(f"seeded {result['tickets']} tickets and {result['events']} events "
                f"in {time.perf_counter() - started:.1f} s (rollups: {result['rollup_tickets']} tickets)")

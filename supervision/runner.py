@@ -1,5 +1,5 @@
 """Embedded default: the deadline scan (and KPI catch-up) every HOTLINE_SUPERVISION_SCAN_SECONDS in
-a daemon thread. Production uses Celery beat (``supervision.scan`` in hotline/celery_app.py)
+a daemon thread. Production uses Celery beat (``supervision.scan`` in hotline/app/worker.py)
 instead; running both is harmless (scans are idempotent), only wasteful."""
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ updater locks its high-water mark.
 """
 from __future__ import annotations
 
-from hotline.celery_app import celery
+from hotline.extensions import celery
 
 
 @celery.task(name="supervision.scan")

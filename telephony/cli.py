@@ -10,14 +10,14 @@ import click
 @click.command("sip")
 def sip() -> None:
     """Run the SIP endpoint (answer, record, transcribe, draft tickets) until SIGTERM/SIGINT."""
-    from hotline import create_app
+    from hotline.commands import load_app
     from hotline.config import Config
 
     from .acd import start_for
     from .endpoint import Endpoint
 
     config = Config.from_env()
-    app = create_app()  # connects the event bus to Redis when REDIS_URL is set
+    app = load_app()  # connects the event bus to Redis when REDIS_URL is set
     endpoint = Endpoint(app, config).start()
     acd = start_for(app, endpoint, config)
     speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"

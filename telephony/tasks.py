@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 
-from hotline.celery_app import celery
+from hotline.extensions import celery
 
 log = logging.getLogger("telephony.tasks")
 

@@ -86,11 +86,11 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once keeps tests fast)."""
-    from hotline.dbadmin import upgrade
+    from hotline.app.dbadmin import upgrade
 
     from sqlalchemy.orm import Session
 
-    from hotline.dbadmin import seed
+    from hotline.app.dbadmin import seed
 
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     upgrade(f"sqlite:///{path}")
@@ -126,7 +126,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 def _reset_postgres() -> None:
     global _pg_migrated
-    from hotline.dbadmin import upgrade
+    from hotline.app.dbadmin import upgrade
 
     if not _pg_migrated:
         _own_database(create=True)
@@ -165,8 +165,8 @@ both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgres"],
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    from hotline import create_app
-    from hotline.dbadmin import seed
+    from hotline.app import create_app
+    from hotline.app.dbadmin import seed
     from hotline.events import bus
     from hotline.extensions import db
     from ticketing import deadlines, service
@@ -217,7 +217,7 @@ class Api:
 @pytest.fixture
 def api(client):
     """api("operator1") -> an Api logged in as that demo user."""
-    from hotline.dbadmin import DEMO_USERS
+    from hotline.app.dbadmin import DEMO_USERS
 
     passwords = {u[0]: u[3] for u in DEMO_USERS}
     return lambda username: Api(client, username, passwords[username])
@@ -254,13 +254,13 @@ def celery_worker(app, database_url: str, redis_url: str, tmp_path, **env_extra)
     import sys
 
     from hotline import jobs
-    from hotline.celery_app import celery
+    from hotline.extensions import celery
 
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, HOTLINE_BACKGROUND_JOBS="celery",
                HOTLINE_INSTANCE_DIR=str(tmp_path / "worker-instance"), HOTLINE_SIP_ENABLED="false", **env_extra)
     log_path = tmp_path / "celery-worker.log"
     with open(log_path, "w") as log_file:
-        worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "hotline.celery_app",
+        worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "hotline.app.worker",
                                    "worker", "--pool", "solo", "--loglevel", "WARNING", "-Q", "celery"],
                                   env=env, stdout=log_file, stderr=subprocess.STDOUT)
     old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}

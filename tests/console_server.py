@@ -15,7 +15,7 @@ SECRET = "console-multiprocess-test"
 
 
 def app_for(database_url: str, redis_url: str, role: str = "full"):
-    from hotline import create_app
+    from hotline.app import create_app
 
     return create_app({"database_url": database_url, "redis_url": redis_url, "sip_enabled": False,
                        "secret_key": SECRET, "testing": True, "web_role": role})

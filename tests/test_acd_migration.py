@@ -14,7 +14,7 @@ def _check(url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from hotline.dbadmin import alembic_config, import_models, upgrade
+    from hotline.app.dbadmin import alembic_config, import_models, upgrade
     from hotline.extensions import Base
 
     upgrade(url)

@@ -20,7 +20,7 @@ def verify_process(database_url: str):
     """The installed command in its own process."""
     env = {**os.environ, "DATABASE_URL": database_url, "HOTLINE_SIP_ENABLED": "false"}
     env.pop("REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "hotline.cli", "audit", "verify"], env=env,
+    return subprocess.run([sys.executable, "-m", "hotline.app.cli", "audit", "verify"], env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -28,7 +28,7 @@ def verify(database_url: str):
     """The same click command run in this process (no interpreter start-up per call)."""
     from click.testing import CliRunner
 
-    from hotline.cli import main
+    from hotline.app.cli import main
 
     result = CliRunner().invoke(main, ["audit", "verify"], env={"DATABASE_URL": database_url,
                                                                 "HOTLINE_SIP_ENABLED": "false"})

@@ -59,7 +59,7 @@ def test_admin_adds_units_and_towns_with_validation(api):
 def run_cli(database_url, *args, stdin=""):
     env = {**os.environ, "DATABASE_URL": database_url, "HOTLINE_SIP_ENABLED": "false"}
     env.pop("REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "hotline.cli", *args], input=stdin, env=env,
+    return subprocess.run([sys.executable, "-m", "hotline.app.cli", *args], input=stdin, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

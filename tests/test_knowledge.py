@@ -8,7 +8,7 @@ from tests.conftest import both_databases
 
 @pytest.fixture
 def seeded(app):
-    """hotline.dbadmin.seed loads the bundled articles; loading them again adds nothing."""
+    """hotline.app.dbadmin.seed loads the bundled articles; loading them again adds nothing."""
     from sqlalchemy import func, select
 
     from hotline.extensions import db

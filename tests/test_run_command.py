@@ -16,7 +16,7 @@ def test_run_serves_healthz_and_login(tmp_path):
            "SIP_PORT": str(sip), "SIP_RTP_LOW": "31000", "SIP_RTP_HIGH": "31100"}
     for key in ("DATABASE_URL", "REDIS_URL", "VOSK_MODEL_DIR"):
         env.pop(key, None)
-    proc = subprocess.Popen([sys.executable, "-m", "hotline.cli", "run"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "hotline.app.cli", "run"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, status = time.time() + 90, None

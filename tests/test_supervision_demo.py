@@ -48,7 +48,7 @@ def test_demo_history_verifies_and_rollups_match_a_rebuild(app, api):
 
 
 def test_cli_demo_seed_and_kpi_rebuild(app, database_url, monkeypatch, tmp_path):
-    from hotline.cli import main
+    from hotline.app.cli import main
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("HOTLINE_SIP_ENABLED", "false")

@@ -27,7 +27,7 @@ def _options_ok(port: int) -> bool:
 
 
 def test_sip_process_publishes_call_events_through_redis(redis_url, tmp_path):
-    from hotline.dbadmin import upgrade
+    from hotline.app.dbadmin import upgrade
     from hotline.events import bus
 
     require_sipp()

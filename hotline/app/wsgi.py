@@ -6,7 +6,7 @@ queue. `api` (HOTLINE_WEB_ROLE=api): the REST API without sockets, so `gunicorn 
 """
 import gc
 
-from hotline import create_app
+from hotline.app import create_app
 
 app = create_app()
 # What exists after start-up (mappers, compiled queries, dictionaries) lives as long as the process:

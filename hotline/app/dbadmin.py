@@ -6,17 +6,18 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from .packages import optional_module, optional_modules
-
-ROOT = Path(__file__).resolve().parent.parent
-
-#: every module that defines tables; optional packages are skipped until they exist
-MODEL_MODULES = ("ticketing.models", "hotline.auth", "routing.models", "telephony.models",
-                 "knowledge.models", "supervision.models", "agent_console.models")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def import_models() -> None:
-    optional_modules(*MODEL_MODULES)
+    """Every module that defines tables (Alembic compares the metadata with the database)."""
+    import agent_console.models  # noqa: F401
+    import hotline.auth  # noqa: F401
+    import knowledge.models  # noqa: F401
+    import routing.models  # noqa: F401
+    import supervision.models  # noqa: F401
+    import telephony.models  # noqa: F401
+    import ticketing.models  # noqa: F401
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -49,15 +50,14 @@ def seed(session, demo: bool = True) -> list[tuple[str, str, str]]:
     """
     from sqlalchemy import select
 
+    from hotline.auth import User, create_user
+    from knowledge.service import seed as seed_articles
+    from routing.catalogue import ensure_seeded as seed_catalogue
     from ticketing import directory
 
-    from .auth import User, create_user
-
     directory.seed(session)
-    for module_name, function in (("routing.catalogue", "ensure_seeded"), ("knowledge.service", "seed")):
-        module = optional_module(module_name)
-        if module is not None:
-            getattr(module, function)(session)
+    seed_catalogue(session)
+    seed_articles(session)
     shown = []
     if demo:
         for username, role, dept, password, display, ext in DEMO_USERS:

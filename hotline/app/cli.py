@@ -5,18 +5,21 @@ import sys
 
 import click
 
-from .config import Config
+from hotline.commands import AppLoader, load_app
+from hotline.config import Config
 
 
 def _app():
-    from . import create_app
-
-    return create_app()
+    return load_app()
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """12345 hotline administration."""
+    from .factory import create_app
+
+    ctx.obj = AppLoader(create_app)  # package commands reach the app through hotline.commands
 
 
 @main.group()
@@ -44,8 +47,9 @@ def _safe_url(url: str) -> str:
 @click.option("--demo/--no-demo", default=True, help="also create the demo accounts")
 def seed(demo: bool) -> None:
     """Seed departments, towns and (by default) demo accounts; existing rows are kept."""
+    from hotline.extensions import db as database
+
     from .dbadmin import seed as do_seed
-    from .extensions import db as database
 
     _app()
     accounts = do_seed(database.session, demo=demo)
@@ -64,10 +68,11 @@ def _print_accounts(accounts) -> None:
 @click.option("--no-sip", is_flag=True, help="do not start the SIP endpoint in this process")
 def run(no_sip: bool) -> None:
     """Migrate, seed on first run, and serve web + Socket.IO (+ SIP) in one process."""
+    from hotline.extensions import db as database
+    from hotline.extensions import socketio
+
     from .dbadmin import seed as do_seed
     from .dbadmin import upgrade
-    from .extensions import db as database
-    from .extensions import socketio
     from .runtime import start_background
 
     config = Config.from_env()
@@ -94,10 +99,9 @@ def users() -> None:
 @click.option("--extension", default=None, help="SIP extension of the user's phone")
 def users_create(name, role, department, display_name, extension) -> None:
     """Create a user; the password is read from standard input."""
+    from hotline.auth import create_user
+    from hotline.extensions import db as database
     from ticketing.exceptions import TicketingError
-
-    from .auth import create_user
-    from .extensions import db as database
 
     password = sys.stdin.readline().rstrip("\n")
     _app()
@@ -117,9 +121,8 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check every ticket's hash chain; exit 1 naming the first broken ticket and event."""
+    from hotline.extensions import db as database
     from ticketing.audit import verify_all
-
-    from .extensions import db as database
 
     _app()
     checked = 0
@@ -132,10 +135,13 @@ def audit_verify() -> None:
 
 
 def _register_package_commands() -> None:
-    from .packages import optional_modules
+    import knowledge.cli
+    import routing.cli
+    import supervision.cli
+    import telephony.cli
 
-    for module in optional_modules("routing.cli", "telephony.cli", "supervision.cli", "knowledge.cli"):
-        for command in getattr(module, "COMMANDS", ()):
+    for module in (routing.cli, telephony.cli, supervision.cli, knowledge.cli):
+        for command in module.COMMANDS:
             main.add_command(command)
 
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from .packages import optional_modules
-
 log = logging.getLogger("hotline.runtime")
 
 
@@ -13,15 +11,21 @@ def wire_subscribers(app) -> None:
 
     They subscribe with ``remote=False``: an event is handled once, where it was committed.
     """
-    for module in optional_modules("routing.runner"):
-        module.wire()
+    from routing import runner as routing_runner
+
+    routing_runner.wire()
 
 
 def start_background(app, sip: bool) -> None:
-    """Start each package's in-process runner (``<package>.runner.start(app)``) if it has one."""
-    names = ["supervision.runner", "routing.runner", "agent_console.runner"]
+    """Start each package's in-process runner (``<package>.runner.start(app)``)."""
+    from agent_console import runner as console_runner
+    from routing import runner as routing_runner
+    from supervision import runner as supervision_runner
+    from telephony import runner as telephony_runner
+
+    runners = [supervision_runner, routing_runner, console_runner]
     if sip:
-        names.append("telephony.runner")
-    for module in optional_modules(*names):
+        runners.append(telephony_runner)
+    for module in runners:
         module.start(app)
         log.info("runtime.started %s", module.__name__)

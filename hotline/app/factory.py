@@ -1,0 +1,123 @@
+"""create_app(): wires config, database, auth, every package's blueprint, Socket.IO and the event bus."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from hotline.config import Config
+from hotline.extensions import db, socketio
+
+_hooks_installed = False
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    global _hooks_installed
+    from hotline import errors, openapi, web
+    from hotline.auth import csrf, csrf_guard, login_manager
+    from hotline.events import bus, install_session_hooks
+
+    overrides = dict(test_config or {})
+    flask_overrides = overrides.pop("flask", {})
+    config = Config.from_env(**overrides)
+
+    # "hotline": the core's templates and static files (hotline/templates, hotline/static)
+    app = Flask("hotline", template_folder="templates", static_folder="static")
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        HOTLINE=config,
+        TESTING=config.testing,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        CSRF_EXEMPT_ENDPOINTS={"web.issue_token_view"},
+    )
+    app.config.update(flask_overrides)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init(config.database_url)
+    if not _hooks_installed:
+        install_session_hooks(db.Session.session_factory)
+        _hooks_installed = True
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.before_request(_reject_oversized)
+    app.before_request(csrf_guard)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        db.Session.remove()
+
+    app.register_blueprint(web.bp)
+    for blueprint in _package_blueprints():
+        app.register_blueprint(blueprint)
+    app.register_blueprint(openapi.bp)
+    openapi.register_paths(app, *_package_openapi_paths())
+    from .dbadmin import seed
+
+    app.extensions["hotline.seed"] = seed  # directory, catalogue, articles, demo users (`hotline demo seed`)
+    errors.register(app)
+
+    from hotline.events import redis_channel
+
+    # Socket.IO's message queue on the same per-database channel scheme as the event bus
+    channel = redis_channel("flask-socketio", config.redis_url) if config.redis_url else "flask-socketio"
+    if config.web_role == "api":
+        # REST API only (Procfile `api`, several processes): no browser sockets here, so emits
+        # only go out through Redis to the `web` process, which holds the consoles' connections.
+        from socketio import RedisManager
+
+        socketio.init_app(app, async_mode="threading", cors_allowed_origins=[],
+                          client_manager=RedisManager(config.redis_url, channel=channel, write_only=True))
+    else:
+        socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
+                          channel=channel, cors_allowed_origins=[])
+    if config.redis_url:
+        bus.connect_redis(config.redis_url)
+    from hotline import jobs
+
+    from .worker import configure_celery
+
+    configure_celery(config)
+    jobs.configure(app, config.background_jobs)
+    if not config.testing:  # tests wire the subscribers they exercise themselves
+        from .runtime import wire_subscribers
+
+        wire_subscribers(app)
+    return app
+
+
+def _reject_oversized():
+    """Refuse bodies over MAX_CONTENT_LENGTH before anything parses them (silent JSON parsing
+    would otherwise turn the 413 into a misleading 400)."""
+    from flask import abort, current_app, request
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, description=f"request body larger than {limit // 1024} KiB")
+
+
+def _package_blueprints():
+    """Every package's blueprint, in registration order."""
+    import agent_console.views
+    import knowledge.api
+    import routing.api
+    import supervision.api
+    import telephony.api
+    import ticketing.api
+
+    return [ticketing.api.bp, routing.api.bp, telephony.api.bp, agent_console.views.bp, knowledge.api.bp,
+            supervision.api.bp]
+
+
+def _package_openapi_paths():
+    """The packages' OpenAPI path items, merged into /api/v1/openapi.json."""
+    import agent_console.schemas
+    import routing.schemas
+
+    return [routing.schemas.openapi_paths, agent_console.schemas.openapi_paths]
