@@ -119,15 +119,25 @@ def _load_user(user_id: str):
     return db.session.get(User, int(user_id))
 
 
-@login_manager.request_loader
-def _load_bearer(req):
-    header = req.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        user = user_for_token(db.session, header[7:].strip())
-        if user is not None:
-            g.bearer = True
-        return user
-    return None
+def authenticate_bearer() -> None:
+    """A request that carries ``Authorization`` is authenticated by that header alone.
+
+    A valid bearer token makes its user the request's user (``g.bearer_token`` is then set, which
+    is what exempts the request from CSRF); any other Authorization header leaves the request
+    anonymous, even when a session cookie came along, so a made-up header neither skips CSRF nor
+    borrows the browser's session.
+    """
+    header = request.headers.get("Authorization")
+    if header is None:
+        return  # cookie session (Flask-Login loads it lazily)
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    user = user_for_token(db.session, token) if scheme.lower() == "bearer" and token else None
+    if user is None:
+        g._login_user = login_manager.anonymous_user()
+        return
+    g._login_user = user
+    g.bearer_token = token
 
 
 @login_manager.unauthorized_handler
@@ -138,15 +148,26 @@ def _unauthorized():
     return redirect(url_for("web.login", next=request.path))
 
 
-def csrf_guard() -> None:
-    """CSRF for cookie sessions; bearer-token clients and the token endpoint are exempt."""
+def csrf_guard():
+    """CSRF on every write of a cookie session.
+
+    Exempt: requests a valid bearer token authenticated, and the endpoints listed in
+    ``CSRF_EXEMPT_ENDPOINTS`` (the token endpoint). Anonymous writes get the 401 they deserve
+    (log in first) rather than a CSRF error; the login form itself is the one anonymous write
+    that is CSRF-checked.
+    """
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if request.headers.get("Authorization", "").startswith("Bearer "):
-        return
-    if request.endpoint in current_app.config.get("CSRF_EXEMPT_ENDPOINTS", ()):
-        return
+        return None
+    if g.get("bearer_token") or request.endpoint in current_app.config.get("CSRF_EXEMPT_ENDPOINTS", ()):
+        return None
+    if not current_user.is_authenticated and request.endpoint not in CSRF_ANONYMOUS_ENDPOINTS:
+        return login_manager.unauthorized()
     csrf.protect()
+    return None
+
+
+#: anonymous form posts that are CSRF-checked instead of refused (login CSRF)
+CSRF_ANONYMOUS_ENDPOINTS = {"web.login"}
 
 
 def current_actor() -> Actor:

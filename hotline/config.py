@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,13 +34,22 @@ def _int(name: str, raw: str) -> int:
 
 
 def _secret_key() -> str:
-    """A stable development key kept in the instance dir so sessions survive restarts."""
+    """A stable development key kept in the instance dir so sessions survive restarts.
+
+    The file is readable by its owner only (0600); a looser file found from an older release is
+    tightened on the spot.
+    """
     path = INSTANCE_DIR / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
+        return path.read_text().strip()
     key = secrets.token_hex(32)
-    path.write_text(key)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
     return key
 
 
@@ -108,12 +118,14 @@ class Config:
     acd_announce_seconds: int = 20  # repeat the queue position this often
     emergency_numbers: str = ""  # "110=...,119=...,120=...,122=...": where the proxy reaches them
     service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
+    session_cookie_secure: bool = False  # send the session cookie over HTTPS only
     testing: bool = False
 
     ENV = {
         "database_url": ("DATABASE_URL", str),
         "redis_url": ("REDIS_URL", str),
         "secret_key": ("SECRET_KEY", str),
+        "session_cookie_secure": ("SESSION_COOKIE_SECURE", bool),
         "web_host": ("HOTLINE_HOST", str),
         "web_port": ("HOTLINE_PORT", int),
         "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),

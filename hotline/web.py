@@ -10,6 +10,7 @@ from ticketing.exceptions import ValidationFailed
 
 from .auth import authenticate, issue_token
 from .extensions import db
+from .security import safe_next
 
 bp = Blueprint("web", __name__)
 
@@ -33,10 +34,7 @@ def login():
                             request.form.get("password", ""))
         if user is not None:
             login_user(user)
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("web.home")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next")) or url_for("web.home"))
         error = "用户名或密码错误"
     return render_template("login.html", error=error), (401 if error else 200)
 

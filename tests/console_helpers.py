@@ -63,7 +63,7 @@ def login(context, base: str, username: str):
     page.get_by_label("密码").fill(PASSWORDS[username])
     page.get_by_role("button", name="登录", exact=True).click()
     page.wait_for_load_state("domcontentloaded")
-    page.wait_for_function("document.body.dataset.live === 'connected'", timeout=10000)
+    page.wait_for_function("() => document.body.dataset.live === 'connected'", timeout=10000)
     return page
 
 

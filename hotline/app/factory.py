@@ -14,8 +14,9 @@ _hooks_installed = False
 def create_app(test_config: dict | None = None) -> Flask:
     global _hooks_installed
     from hotline import errors, openapi, web
-    from hotline.auth import csrf, csrf_guard, login_manager
+    from hotline.auth import authenticate_bearer, csrf, csrf_guard, login_manager
     from hotline.events import bus, install_session_hooks
+    from hotline.security import add_security_headers
 
     overrides = dict(test_config or {})
     flask_overrides = overrides.pop("flask", {})
@@ -32,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.session_cookie_secure,
         CSRF_EXEMPT_ENDPOINTS={"web.issue_token_view"},
     )
     app.config.update(flask_overrides)
@@ -47,7 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     app.before_request(_reject_oversized)
+    app.before_request(authenticate_bearer)
     app.before_request(csrf_guard)
+    app.after_request(add_security_headers)
 
     @app.teardown_appcontext
     def _remove_session(_exc):
