@@ -122,7 +122,7 @@ def test_anonymous_writes_are_401(client):
 
 
 def test_secure_cookie_from_configuration(database_url, tmp_path):
-    from hotline import create_app
+    from hotline.app import create_app
 
     app = create_app({"database_url": database_url, "testing": True, "sip_enabled": False,
                       "secret_key": "k", "session_cookie_secure": True})
