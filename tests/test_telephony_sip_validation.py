@@ -4,6 +4,7 @@ process; the reference set is RFC 4475-style torture messages in tests/data/sip_
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -165,3 +166,44 @@ def test_a_call_whose_recording_cannot_be_opened_releases_its_port(app):
         assert endpoint.finished[-1]["recording_path"]
     finally:
         endpoint.stop()
+
+
+@pytest.mark.sip
+@pytest.mark.slow
+def test_100k_malformed_invites_then_a_good_sipp_call_is_answered_and_recorded(app, tmp_path):
+    """100,000 malformed requests of every refused kind (mostly INVITEs with valid SDP) against an
+    endpoint with 3 RTP ports, sent from another process in bursts paced by an OPTIONS barrier;
+    then one SIPp call must be answered and recorded. Prints the time it took."""
+    require_sipp()
+    endpoint = start_endpoint(app, **_three_ports())
+    count = 100_000
+    try:
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, str(HERE / "sip_flood.py"), "--port",
+                                 str(endpoint.config.sip_port), "--count", str(count)],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        flood = json.loads(result.stdout.strip().splitlines()[-1])
+        refused = dict(endpoint.phone.sip.refused)
+        assert endpoint.phone.ports.in_use == 0 and not endpoint.sessions and not endpoint.phone.calls
+        record = place_call(endpoint, scenario("uac_call.xml", tmp_path, HOLD_MS=2000), timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        endpoint.stop()
+    loop = time.perf_counter()
+    s = 0
+    for i in range(10**7):
+        s += i
+    loop = time.perf_counter() - loop  # DESIGN.md: the reference loop time L beside each figure
+    print(f"\n100k flood: {flood} endpoint refused={refused}; flood + good call {elapsed:.1f} s "
+          f"(L={loop:.2f} s)")
+    assert flood["sent"] == count
+    lost = count - sum(refused.values())  # datagrams the kernel dropped before the endpoint read them
+    assert lost == 0, f"{lost} datagrams never reached the endpoint: pace the sender"
+    answered = {k: v for k, v in flood["sent_by_expected"].items() if k != "drop"}
+    assert flood["responses"] == answered, (flood["responses"], answered)
+    assert refused.get("dropped", 0) == flood["sent_by_expected"]["drop"]
+    assert record["answered_at"] is not None and record["recording_seconds"] > 1.5
+    assert os.path.getsize(os.path.join(endpoint.config.recordings_dir, record["recording_path"])) > 16000
+    assert _counts(app) == (1, 1)  # the good call and its draft: nothing from the flood
+    assert elapsed < 400
