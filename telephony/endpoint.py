@@ -171,7 +171,7 @@ class Endpoint:
             return  # cancelled while ringing (F3)
         try:
             session.prepare(self.greeting)
-            call.answer()
+            call.answer(on_answered=session.answered)
         except InvalidStateError:
             return  # cancelled meanwhile: finish() discards the prepared recording
         except Exception:  # disk full, speech engine...: refuse the call, release port + recorder
@@ -181,7 +181,6 @@ class Endpoint:
             except InvalidStateError:
                 pass
             return
-        session.answered()
         self._safe_publish("call.answered", {"call_id": session.call_uuid, "caller": session.caller,
                                              "called": session.called,
                                              "transcription": session.transcription,

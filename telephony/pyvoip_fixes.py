@@ -266,8 +266,9 @@ class HardenedCall(VoIPCall):
         return sdp.answer_sdp(int(self.session_id), self.sdp_version, self.myIP, self.stream.port,
                               pt, self.offer.codec_name(pt), self.stream.dtmf_payload_type)
 
-    def answer(self) -> None:
-        """F3/F13: answers only a call that is still ringing (a CANCEL may have won the race)."""
+    def answer(self, on_answered=None) -> None:
+        """F3/F13: answers only a call that is still ringing (a CANCEL may have won the race).
+        ``on_answered`` runs under the call's lock, so a BYE racing the 200 OK finds it done."""
         with self.lock:
             if self.state != CallState.RINGING:
                 raise InvalidStateError("Call is not ringing")
@@ -277,6 +278,8 @@ class HardenedCall(VoIPCall):
             self.stream.sending = True
             self.state = CallState.ANSWERED
             self.answered_at = time.monotonic()
+            if on_answered is not None:
+                on_answered()
         self.sip.send_response(self.request, self.answer_text)
 
     def retransmit_answer(self) -> None:
