@@ -4,20 +4,20 @@ Rooms: ``user:<id>`` for everyone, ``operators`` and ``ext:<sip extension>`` for
 ``dept:<code>`` for department users, ``supervisors`` for supervisors and admins. A department
 user joins only its own unit's room, so another unit's ticket events never reach it.
 
-Every message is one ``event`` frame ``{"name", "payload", "ts"}`` where ``ts`` is the publish
-time (ms since the epoch) — right after the commit — so benches can measure commit → console.
+Every message is one ``event`` frame ``{"id", "name", "payload", "ts"}``: ``id`` is the event's
+unique id, ``ts`` the publish time (ms since the epoch) — right after the commit — so benches can
+measure commit → console.
 
-Catch-up after a reconnect: the browser re-fetches its state (inbox, current calls with the
-transcript so far, wallboard) over HTTP on every ``connect``, not only the first. Nothing is
-replayed from a buffer, so there is no window to size and no duplicate to filter: the REST read
-is the truth, the socket only says "something changed, here is what".
+Catch-up after a socket reconnect: the browser re-fetches its state (inbox, current calls with the
+transcript so far, wallboard) over HTTP on every ``connect``, not only the first: the REST read is
+the truth, the socket only says "something changed, here is what". A gap on the server side (this
+process's Redis listener lost its connection) is closed by the event bus itself, which replays the
+outbox rows committed meanwhile (``hotline.outbox``).
 
-Multi-process (REDIS_URL): Flask-SocketIO's Redis message queue makes an emit from any process
-reach clients of every web process. The event bus also copies every event to every process, so
-each process emits only the events *published in it* (not those arriving from the bus's Redis
-listener); otherwise a client would get one copy per web process. Every publishing process (web,
-Celery worker, SIP) builds the app with create_app, which registers this blueprint and therefore
-this fan-out.
+Multi-process (REDIS_URL): the event bus brings every event to every process exactly once (by
+event id, whether it came from this process's commit, Redis, or an outbox replay), so each web
+process emits every event to *its own* connected clients only (``ignore_queue``), never through
+Flask-SocketIO's message queue: that queue cannot hold what is sent while Redis is down.
 """
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ from .calls import board
 log = logging.getLogger("hotline.console.realtime")
 
 NAMESPACE = "/console"
-REDIS_LISTENER_THREAD = "events-redis-listener"
 _wiring_lock = threading.Lock()
 _unsubscribe = None
 _handlers_registered = False
@@ -124,21 +123,14 @@ def _public_payload(name: str, payload: dict) -> dict:
 
 
 def on_event(name: str, payload: dict) -> None:
-    """Bus subscriber: keep the call board current, then fan the event out to its rooms."""
+    """Bus subscriber: keep the call board current, then fan the event out to this process's rooms."""
     board.apply(name, payload)
-    if threading.current_thread().name == REDIS_LISTENER_THREAD and _uses_message_queue():
-        return
     if getattr(socketio, "server", None) is None:
         return
-    frame = {"name": name, "payload": _public_payload(name, payload), "ts": round(time.time() * 1000, 2)}
-    socketio.emit("event", frame, to=rooms_for_event(name, payload), namespace=NAMESPACE)
-
-
-def _uses_message_queue() -> bool:
-    from socketio import PubSubManager
-
-    server = getattr(socketio, "server", None)
-    return isinstance(getattr(server, "manager", None), PubSubManager)
+    envelope = bus.current or {}
+    frame = {"id": envelope.get("id"), "name": name, "payload": _public_payload(name, payload),
+             "ts": envelope.get("ts") or round(time.time() * 1000, 2)}
+    socketio.emit("event", frame, to=rooms_for_event(name, payload), namespace=NAMESPACE, ignore_queue=True)
 
 
 def _connect(auth=None):

@@ -119,6 +119,7 @@ class Config:
     emergency_numbers: str = ""  # "110=...,119=...,120=...,122=...": where the proxy reaches them
     service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
     session_cookie_secure: bool = False  # send the session cookie over HTTPS only
+    outbox_retention_hours: int = 24  # relayed outbox rows are deleted after this long
     testing: bool = False
 
     ENV = {
@@ -164,6 +165,7 @@ class Config:
         "acd_max_wait": ("HOTLINE_ACD_MAX_WAIT", int),
         "acd_announce_seconds": ("HOTLINE_ACD_ANNOUNCE_SECONDS", int),
         "service_hours": ("HOTLINE_SERVICE_HOURS", str),
+        "outbox_retention_hours": ("HOTLINE_OUTBOX_RETENTION_HOURS", int),
         "emergency_numbers": ("HOTLINE_EMERGENCY_NUMBERS", str),
     }
 
@@ -197,4 +199,6 @@ class Config:
         if cfg.acd_strategy not in {"longest_idle", "round_robin", "fewest_calls"}:
             raise ConfigError("HOTLINE_ACD_STRATEGY must be longest_idle, round_robin or fewest_calls")
         parse_service_hours(cfg.service_hours)
+        if cfg.outbox_retention_hours < 1:
+            raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")
         return cfg

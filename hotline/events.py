@@ -1,19 +1,22 @@
 """The one catalogue of domain events, and the bus that carries them.
 
-Services publish after commit (``publish_after_commit``); subscribers are Socket.IO rooms, jobs and
-tests. In the embedded default delivery is in-process. With ``REDIS_URL`` set, every event is also
-published on the Redis channel ``hotline:events:<db>`` (the database number of REDIS_URL) so other
-processes of the deployment (the ``sip`` process, other web processes) see it; each process ignores
-its own echoes.
+Services queue events on their session (``publish_after_commit``); subscribers are Socket.IO rooms,
+jobs and tests. In the embedded default (no Redis) the events are delivered in-process after the
+commit. With ``REDIS_URL`` set, they are also written to the outbox table in the same transaction
+as the data they describe, and relayed to the Redis channel ``hotline:events:<db>`` (the database
+number of REDIS_URL) so other processes (the ``sip`` process, other web processes, workers) see
+them, even after a Redis outage (``hotline.outbox``). Every event has a unique id; each process
+delivers each id once, whichever way it arrives.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
+import time
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from datetime import timedelta
 from typing import Callable
 
 log = logging.getLogger("hotline.events")
@@ -69,6 +72,9 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
 
 Handler = Callable[[str, dict], None]
 
+#: how many recently delivered event ids each process remembers to drop duplicates
+SEEN_MAX = 100_000
+
 
 class UnknownEvent(KeyError):
     pass
@@ -76,13 +82,18 @@ class UnknownEvent(KeyError):
 
 class EventBus:
     def __init__(self) -> None:
-        self._subs: dict[str, list[Handler]] = defaultdict(list)
+        self._subs: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
         self._lock = threading.Lock()
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._redis = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()
+        self._current = threading.local()
+        self._url: str | None = None
+        self._engine = None
         self._channel = CHANNEL
-        self._listener: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._relay = None
+        self._keeper = None
+        self._listener = None
 
     # -- subscription -------------------------------------------------------------------------
     def subscribe(self, name: str, handler: Handler, *, remote: bool = True) -> Callable[[], None]:
@@ -110,88 +121,180 @@ class EventBus:
         with self._lock:
             self._subs.clear()
 
+    @property
+    def current(self) -> dict | None:
+        """The envelope being delivered on this thread (``id``, ``name``, ``origin``, ``ts`` in ms
+        since the epoch at commit/publish time), for subscribers that pass the id on (console frames)."""
+        return getattr(self._current, "envelope", None)
+
     # -- publishing ---------------------------------------------------------------------------
-    def publish(self, name: str, payload: dict) -> None:
+    @staticmethod
+    def check(name: str, payload: dict) -> None:
         if name not in CATALOGUE:
             raise UnknownEvent(name)
         missing = [k for k in CATALOGUE[name] if k not in payload]
         if missing:
             raise ValueError(f"event {name} lacks {missing}")
-        self._deliver(name, payload)
-        if self._redis is not None:
-            try:
-                self._redis.publish(self._channel, json.dumps(
-                    {"name": name, "payload": payload, "origin": self.origin},
-                    ensure_ascii=False, default=str))
-            except Exception:  # the local delivery already happened; Redis outage is logged
-                log.exception("event.redis_publish_failed name=%s", name)
+
+    def envelope(self, name: str, payload: dict, durable: bool = False) -> dict:
+        return {"id": uuid.uuid4().hex, "name": name, "payload": payload, "origin": self.origin,
+                "ts": round(time.time() * 1000, 2), "durable": durable}
+
+    def publish(self, name: str, payload: dict) -> None:
+        """An event with no committed data behind it (call progress, transcripts): delivered here
+        at once and handed to the relay thread for other processes; never waits on Redis."""
+        self.check(name, payload)
+        envelope = self.envelope(name, payload)
+        self._deliver(envelope)
+        if self._relay is not None:
+            self._relay.enqueue([envelope])
 
     def publish_after_commit(self, session, name: str, payload: dict) -> None:
-        """Queue an event on a SQLAlchemy session; it is published only if the commit succeeds."""
-        pending = session.info.setdefault("pending_events", [])
-        pending.append((name, payload))
+        """Queue an event on a SQLAlchemy session: written to the outbox with the commit (when the
+        deployment has Redis), delivered after the commit succeeds, dropped on rollback."""
+        self.check(name, payload)
+        session.info.setdefault("pending_events", []).append(self.envelope(name, payload, durable=True))
 
-    def _deliver(self, name: str, payload: dict, *, from_remote: bool = False) -> None:
+    @property
+    def uses_outbox(self) -> bool:
+        return self._keeper is not None
+
+    def _first_time(self, event_id: str | None) -> bool:
+        if event_id is None:
+            return True
+        with self._seen_lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = None
+            if len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+            return True
+
+    def _deliver(self, envelope: dict, *, from_remote: bool = False) -> None:
+        if not self._first_time(envelope.get("id")):
+            return
+        name, payload = envelope["name"], envelope["payload"]
         with self._lock:
             entries = list(self._subs.get(name, ())) + list(self._subs.get("*", ()))
-        for handler, remote in entries:
-            if from_remote and not remote:
-                continue
-            try:
-                handler(name, payload)
-            except Exception:
-                log.exception("event.handler_failed name=%s handler=%r", name, handler)
+        previous = self.current
+        self._current.envelope = envelope
+        try:
+            for handler, remote in entries:
+                if from_remote and not remote:
+                    continue
+                try:
+                    handler(name, payload)
+                except Exception:
+                    log.exception("event.handler_failed name=%s handler=%r", name, handler)
+        finally:
+            self._current.envelope = previous
+
+    def _deliver_remote(self, envelope: dict) -> None:
+        """From the Redis listener (or its replay of the outbox): other processes' events only."""
+        if envelope.get("origin") == self.origin or envelope.get("name") not in CATALOGUE:
+            return
+        if not isinstance(envelope.get("payload"), dict):
+            return
+        self._deliver(envelope, from_remote=True)
 
     # -- Redis transport ----------------------------------------------------------------------
-    def connect_redis(self, url: str, listen: bool = True) -> None:
-        import redis
+    def connect_redis(self, url: str, listen: bool = True, engine=None,
+                      retention: timedelta = timedelta(hours=24)) -> None:
+        """Start the relay (and the listener) for `url`; with `engine`, events of committed data
+        go through the outbox table. Idempotent for the same url and engine."""
+        from .outbox import Keeper, Listener, Relay
 
-        self._redis = redis.Redis.from_url(url)
+        if self._url == url and self._engine is engine and self._relay is not None and self._relay.is_alive():
+            if listen and (self._listener is None or not self._listener.is_alive()):
+                self._start_listener(Listener)
+            return
+        self.disconnect_redis()
+        self._url, self._engine = url, engine
         self._channel = redis_channel(CHANNEL, url)
-        if listen and self._listener is None:
-            self._stop.clear()
-            self._listener = threading.Thread(target=self._listen, args=(url,), daemon=True,
-                                              name="events-redis-listener")
-            self._listener.start()
+        self._relay = Relay(url, self._channel)
+        if engine is not None:
+            self._keeper = Keeper(engine, self.origin, self._relay, retention)
+            self._keeper.start()
+        self._relay.start()
+        if listen:
+            self._start_listener(Listener)
+
+    def _start_listener(self, listener_cls) -> None:
+        self._listener = listener_cls(self._url, self._channel, self._engine, self._deliver_remote)
+        self._listener.start()
+
+    def _threads(self) -> list:
+        return [t for t in (self._relay, self._keeper, self._listener) if t is not None]
 
     def disconnect_redis(self) -> None:
-        self._stop.set()
-        self._redis = None
-        self._listener = None
+        threads = self._threads()
+        for thread in threads:
+            thread.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+        self._relay = self._keeper = self._listener = None
+        self._url = self._engine = None
 
-    def _listen(self, url: str) -> None:
-        import redis
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the events handed to the relay so far are on Redis (short-lived processes)."""
+        return self._relay is None or self._relay.flush(timeout)
 
-        client = redis.Redis.from_url(url)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self._channel)
-        while not self._stop.is_set():
-            message = pubsub.get_message(timeout=0.5)
-            if not message:
-                continue
-            try:
-                data = json.loads(message["data"])
-            except (ValueError, TypeError):
-                log.warning("event.redis_bad_message")
-                continue
-            if data.get("origin") == self.origin or data.get("name") not in CATALOGUE:
-                continue
-            self._deliver(data["name"], data.get("payload") or {}, from_remote=True)
-        pubsub.close()
+    def health(self) -> list[str]:
+        """Why cross-process events are not flowing right now; empty when they are (or when the
+        deployment has no Redis: in-process delivery cannot be down)."""
+        reasons = []
+        for thread in self._threads():
+            if not thread.is_alive():
+                reasons.append(f"event {thread.status.what} thread stopped")
+            elif thread.status.problem is not None:
+                down_for = time.monotonic() - thread.status.since
+                reasons.append(f"event {thread.status.what}: {thread.status.problem} (for {down_for:.0f} s)")
+        return reasons
+
+
+    def _after_fork(self) -> None:
+        """A forked child (gunicorn/Celery without preload is fine; with it, this) is a process of
+        its own: its own origin, no threads of its parent (create_app in the child starts them)."""
+        self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._relay = self._keeper = self._listener = None
+        self._url = self._engine = None
 
 
 bus = EventBus()
+os.register_at_fork(after_in_child=bus._after_fork)
 
 
 def install_session_hooks(session_factory) -> None:
-    """Publish queued events after commit, drop them after rollback."""
-    from sqlalchemy import event
+    """Outbox rows are inserted before the commit; events are delivered after it, dropped on rollback."""
+    from sqlalchemy import event, insert
+
+    from .outbox import TABLE, dumps, utcnow
+
+    @event.listens_for(session_factory, "before_commit")
+    def _before_commit(session):
+        pending = session.info.get("pending_events")
+        if not pending or not bus.uses_outbox:
+            return
+        now = utcnow()
+        session.execute(insert(TABLE), [
+            {"event_id": e["id"], "name": e["name"], "payload": dumps(e["payload"]), "origin": e["origin"],
+             "created_at": now} for e in pending])
 
     @event.listens_for(session_factory, "after_commit")
     def _after_commit(session):
         pending = session.info.pop("pending_events", [])
-        for name, payload in pending:
-            bus.publish(name, payload)
+        if not pending:
+            return
+        stamp = round(time.time() * 1000, 2)
+        for envelope in pending:
+            envelope["ts"] = stamp
+            bus._deliver(envelope)
+        relay = bus._relay
+        if relay is not None:
+            if not bus.uses_outbox:  # no outbox row was written: relay from memory
+                for envelope in pending:
+                    envelope["durable"] = False
+            relay.enqueue(pending)
 
     @event.listens_for(session_factory, "after_rollback")
     def _after_rollback(session):

@@ -22,8 +22,13 @@ LANDING = {"operator": "console.operator", "department": "console.department",
 
 @bp.get("/healthz")
 def healthz():
+    """`ok`, or `degraded` with the reasons while cross-process events cannot flow (Redis or the
+    outbox relay down: events wait in the outbox meanwhile). The process still serves: 200 both."""
+    from .events import bus
+
     db.session.execute(text("SELECT 1"))
-    return jsonify(status="ok")
+    reasons = bus.health()
+    return jsonify(status="degraded" if reasons else "ok", reasons=reasons)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ check espeak-ng espeak-ng
 check sox sox
 check baresip baresip
 check kamailio kamailio
+check redis-server redis-server  # outage tests start, kill and restart a private one
 # Chromium renders Chinese only with a CJK font (screenshots otherwise show boxes)
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -33,6 +33,9 @@ def sip() -> None:
     endpoint.stop()  # hangs up and stores every call (the queue records its facts meanwhile)
     if acd is not None:
         acd.stop()
+    from hotline.events import bus
+
+    bus.flush(10)  # the last call events leave for Redis before the process does
 
 
 from .proxy_cli import sip_proxy  # noqa: E402 - `hotline sip-proxy` (development Kamailio)

@@ -164,7 +164,13 @@ both_databases = pytest.mark.parametrize("database_url", ["sqlite", "postgres"],
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def app_config() -> dict:
+    """Extra create_app settings for the `app` fixture; a test module overrides it (e.g. a REDIS_URL)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, app_config):
     from hotline.app import create_app
     from hotline.app.dbadmin import seed
     from hotline.events import bus
@@ -175,12 +181,13 @@ def app(database_url, tmp_path):
     service.reset_number_blocks()
     application = create_app({"database_url": database_url, "testing": True, "sip_enabled": False,
                               "secret_key": "test-secret", "recordings_dir": str(tmp_path / "rec"),
-                              "flask": {"WTF_CSRF_ENABLED": True}})
+                              "flask": {"WTF_CSRF_ENABLED": True}, **app_config})
     with application.app_context():
         seed(db.session, demo=True)
         db.Session.remove()
     yield application
     bus.clear()
+    bus.disconnect_redis()
     db.Session.remove()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 
 SECRET = "console-multiprocess-test"
 
@@ -30,7 +29,7 @@ def main(argv: list[str]) -> None:
 
         with app.app_context():
             bus.publish(name, json.loads(payload))
-        time.sleep(0.5)  # let the Redis publishes leave before the process exits
+        assert bus.flush(30), "the event did not reach Redis"
         return
     port, database_url, redis_url = int(argv[0]), argv[1], argv[2]
     app = app_for(database_url, redis_url, argv[3] if len(argv) > 3 else "full")

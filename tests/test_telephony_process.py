@@ -50,7 +50,7 @@ def test_sip_process_publishes_call_events_through_redis(redis_url, tmp_path):
         result = run_sipp(sc, port, timeout=30)
         assert result.returncode == 0, result.stdout[-2000:] + sipp_error_log(sc)
         wanted = ["call.ringing", "call.answered", "call.ended", "call.ticket"]
-        assert wait_for(lambda: all(w in [n for n, _ in seen] for w in wanted), 15), seen
+        assert wait_for(lambda: all(w in [n for n, _ in seen] for w in wanted), 15), [n for n, _ in seen]
     finally:
         unsubscribe()
         bus.disconnect_redis()

@@ -81,8 +81,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
                           channel=channel, cors_allowed_origins=[])
-    if config.redis_url:
-        bus.connect_redis(config.redis_url)
+    if config.redis_url:  # events of committed data go through the outbox and its relay
+        from datetime import timedelta
+
+        bus.connect_redis(config.redis_url, engine=db.engine,
+                          retention=timedelta(hours=config.outbox_retention_hours))
+    else:
+        bus.disconnect_redis()
     from hotline import jobs
 
     from .worker import configure_celery
