@@ -168,7 +168,7 @@ def test_outbox_migration_matches_the_model_and_goes_down_and_up(tmp_path):
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine, inspect
 
-    from hotline.dbadmin import alembic_config, import_models, upgrade
+    from hotline.app.dbadmin import alembic_config, import_models, upgrade
     from hotline.extensions import Base
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
