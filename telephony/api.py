@@ -19,16 +19,33 @@ bp = Blueprint("telephony_api", __name__, url_prefix="/api/v1")
 @roles_required()
 def get_call(call_id: str):
     actor = current_actor()
-    return jsonify(service.call_view(service.get_call(db.session, call_id, actor), actor))
+    return jsonify(service.call_view(service.get_call(db.session, call_id, actor), actor, db.session))
 
 
 @bp.get("/calls/<call_id>/recording")
 @roles_required()
 def get_recording(call_id: str):
+    """The citizen's recording (kept for existing clients: same as .../recordings/caller)."""
+    return _send_recording(call_id, "caller")
+
+
+@bp.get("/calls/<call_id>/recordings")
+@roles_required()
+def list_recordings(call_id: str):
+    return jsonify(service.list_recordings(db.session, call_id, current_actor()))
+
+
+@bp.get("/calls/<call_id>/recordings/<leg>")
+@roles_required()
+def get_leg_recording(call_id: str, leg: str):
+    return _send_recording(call_id, leg)
+
+
+def _send_recording(call_id: str, leg: str):
     path = service.recording_file(db.session, call_id, current_actor(),
-                                  current_app.config["HOTLINE"].recordings_dir)
-    response = send_file(path, mimetype="audio/wav", conditional=True, download_name=f"{call_id}.wav",
-                         max_age=0)
+                                  current_app.config["HOTLINE"].recordings_dir, leg)
+    response = send_file(path, mimetype="audio/wav", conditional=True,
+                         download_name=f"{call_id}-{leg}.wav", max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -38,4 +55,4 @@ def get_recording(call_id: str):
 def ticket_calls(number: str):
     actor = current_actor()
     calls = service.calls_of_ticket(db.session, number, actor)
-    return jsonify({"items": [service.call_view(c, actor) for c in calls]})
+    return jsonify({"items": [service.call_view(c, actor, db.session) for c in calls]})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import Base
@@ -61,6 +61,8 @@ class Call(Base):
         back_populates="call", order_by="CallSegment.seq", cascade="all, delete-orphan")
     dtmf: Mapped[list["CallDtmf"]] = relationship(
         back_populates="call", order_by="CallDtmf.seq", cascade="all, delete-orphan")
+    recordings: Mapped[list["CallRecording"]] = relationship(
+        back_populates="call", order_by="CallRecording.id", cascade="all, delete-orphan")
 
     @property
     def transcript(self) -> str:
@@ -83,6 +85,31 @@ class CallSegment(Base):
     end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     call: Mapped[Call] = relationship(back_populates="segments")
+
+
+#: speaker kinds of a call's recordings (``CallRecording.speaker``); the leg name (operator2,
+#: department...) tells legs of the same kind apart.
+SPEAKERS = ("caller", "operator", "department", "emergency", "mixed")
+
+
+class CallRecording(Base):
+    """One audio file of a call: one per leg (the citizen, each operator/department/emergency leg
+    of a bridge) plus the mixed conversation. ``path`` is relative to RECORDINGS_DIR; ``offset``
+    is where the file starts, in seconds after the answer. ``Call.recording_path`` still names the
+    citizen's file (the first recording every call has)."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (UniqueConstraint("call_id", "leg", name="uq_call_recordings_call_leg"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    leg: Mapped[str] = mapped_column(String(32))  # caller, operator, operator2, department, mixed...
+    speaker: Mapped[str] = mapped_column(String(16))  # see SPEAKERS
+    extension: Mapped[str | None] = mapped_column(String(40))
+    path: Mapped[str] = mapped_column(String(500))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    offset: Mapped[float] = mapped_column(Float, default=0.0)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    call: Mapped[Call] = relationship(back_populates="recordings")
 
 
 class CallDtmf(Base):

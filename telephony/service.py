@@ -17,11 +17,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from hotline.events import publish_after_commit
 from ticketing import service as tickets
 from ticketing.clock import iso, utcnow
-from ticketing.exceptions import NotFound
+from ticketing.exceptions import Forbidden, NotFound
 from ticketing.lifecycle import DEPARTMENT
 from ticketing.schemas import CallerIn
 
-from .models import Call, CallDtmf, CallSegment
+from .models import Call, CallDtmf, CallRecording, CallSegment
 
 log = logging.getLogger("telephony.service")
 
@@ -63,6 +63,7 @@ def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
         transcription_note=(rec.get("transcription_note") or None), stats=rec.get("stats"))
     _set_queue_facts(call, rec.get("queue") or {})
     _set_segments(call, rec.get("segments") or [])
+    call.recordings = recordings_of(rec)
     call.dtmf = [CallDtmf(seq=i, digit=d, at=at) for i, (d, at) in enumerate(rec.get("dtmf") or [])]
     session.add(call)
     session.flush()
@@ -73,6 +74,25 @@ def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
     log.info("call.stored call=%s caller=%s cause=%s duration=%.2f ticket=%s", call.call_uuid,
              call.caller, call.hangup_cause, call.duration, call.ticket_number)
     return call
+
+
+def recordings_of(rec: dict) -> list[CallRecording]:
+    """Every file a finished call left (``CallSession.finish``): the citizen's leg, each bridged
+    leg (operator, department, emergency...), and the mixed conversation."""
+    out = []
+    if rec.get("recording_path"):
+        out.append(CallRecording(leg="caller", speaker="caller", path=rec["recording_path"],
+                                 seconds=rec.get("recording_seconds"), offset=0.0))
+    for leg in rec.get("legs") or []:
+        if leg.get("recording_path"):
+            out.append(CallRecording(leg=leg["leg"][:32], speaker=leg.get("speaker", "operator")[:16],
+                                     extension=(leg.get("extension") or None) and str(leg["extension"])[:40],
+                                     path=leg["recording_path"], seconds=leg.get("recording_seconds"),
+                                     offset=float(leg.get("offset") or 0.0)))
+    if rec.get("mixed_recording_path"):
+        out.append(CallRecording(leg="mixed", speaker="mixed", path=rec["mixed_recording_path"],
+                                 seconds=rec.get("mixed_seconds"), offset=float(rec.get("mixed_offset") or 0.0)))
+    return out
 
 
 QUEUE_TIMES = ("queued_at", "offered_at", "connected_at")
@@ -182,30 +202,84 @@ def calls_of_ticket(session, number: str, actor: tickets.Actor) -> list[Call]:
     return list(session.scalars(select(Call).where(Call.ticket_number == number).order_by(Call.id)))
 
 
-def recording_file(session, call_uuid: str, actor: tickets.Actor, recordings_dir: str) -> str:
+#: what the console shows for each speaker kind of a recording
+SPEAKER_LABELS = {"caller": "市民", "operator": "话务员", "department": "承办单位", "emergency": "应急联动单位",
+                  "mixed": "混音"}
+
+
+def check_recording_access(session, call: Call, actor: tickets.Actor) -> None:
+    """The one rule for playing or listing any recording of a call (every speaker, mixed too).
+
+    ``get_call`` already limits a department to calls of tickets it holds; a confidential caller's
+    voice is not given to departments at all. Raises Forbidden; tighten here, not in the views."""
+    if actor.role == DEPARTMENT and call.ticket_id is not None:
+        from ticketing.models import Ticket
+
+        ticket = session.get(Ticket, call.ticket_id)
+        if ticket is not None and ticket.confidential:
+            raise Forbidden("the caller asked for confidentiality: recordings are not available to departments")
+
+
+def live_recordings(call: Call) -> list[CallRecording]:
+    return [r for r in call.recordings if r.deleted_at is None]
+
+
+def recording_view(call: Call, rec: CallRecording) -> dict:
+    return {"leg": rec.leg, "speaker": rec.speaker, "label": SPEAKER_LABELS.get(rec.speaker, rec.speaker)
+            + (rec.leg[len(rec.speaker):] if rec.leg != rec.speaker and rec.leg.startswith(rec.speaker) else ""),
+            "extension": rec.extension, "seconds": rec.seconds, "offset": rec.offset,
+            "url": f"/api/v1/calls/{call.call_uuid}/recordings/{rec.leg}"}
+
+
+def list_recordings(session, call_uuid: str, actor: tickets.Actor) -> dict:
     call = get_call(session, call_uuid, actor)
-    if not call.recording_path or call.recording_deleted_at is not None:
-        raise NotFound(f"call {call_uuid} has no recording (retention or not answered)")
+    check_recording_access(session, call, actor)
+    return {"call_id": call.call_uuid, "items": [recording_view(call, r) for r in live_recordings(call)],
+            "deleted": [{"leg": r.leg, "speaker": r.speaker, "deleted_at": iso(r.deleted_at)}
+                        for r in call.recordings if r.deleted_at is not None]}
+
+
+def recording_file(session, call_uuid: str, actor: tickets.Actor, recordings_dir: str,
+                   leg: str = "caller") -> str:
+    """The file of one recording of a call (``leg``: caller, operator, department2, mixed...)."""
+    call = get_call(session, call_uuid, actor)
+    check_recording_access(session, call, actor)
+    rec = next((r for r in live_recordings(call) if r.leg == leg), None)
+    if rec is None:
+        raise NotFound(f"call {call_uuid} has no {leg} recording (retention, erased or not answered)")
     base = os.path.realpath(recordings_dir)
-    path = os.path.realpath(os.path.join(base, call.recording_path))
+    path = os.path.realpath(os.path.join(base, rec.path))
     if not path.startswith(base + os.sep) or not os.path.isfile(path):
-        raise NotFound(f"recording of call {call_uuid} is missing")
+        raise NotFound(f"{leg} recording of call {call_uuid} is missing")
+    log.info("recording.served call=%s leg=%s user=%s role=%s", call.call_uuid, leg, actor.username, actor.role)
     return path
 
 
-def call_view(call: Call, actor: tickets.Actor) -> dict:
+def may_play(session, call: Call, actor: tickets.Actor) -> bool:
+    try:
+        check_recording_access(session, call, actor)
+    except Forbidden:
+        return False
+    return True
+
+
+def call_view(call: Call, actor: tickets.Actor, session=None) -> dict:
+    """``session`` given: recordings the actor may not play (``check_recording_access``) are
+    left out of the view."""
     from ticketing.schemas import mask_phone
 
     dept = actor.role == DEPARTMENT
+    playable = session is None or may_play(session, call, actor)
     return {
         "call_id": call.call_uuid, "direction": call.direction,
         "caller": mask_phone(call.caller) if dept else call.caller, "called": call.called,
         "ringing_at": iso(call.ringing_at), "answered_at": iso(call.answered_at),
         "ended_at": iso(call.ended_at), "duration": call.duration, "hangup_cause": call.hangup_cause,
         "codec": call.codec, "ticket": call.ticket_number,
-        "recording": None if not call.recording_path or call.recording_deleted_at else {
+        "recording": None if not playable or not call.recording_path or call.recording_deleted_at else {
             "url": f"/api/v1/calls/{call.call_uuid}/recording", "seconds": call.recording_seconds},
         "recording_deleted_at": iso(call.recording_deleted_at),
+        "recordings": [recording_view(call, r) for r in live_recordings(call)] if playable else [],
         "transcription": {"status": call.transcription, "note": call.transcription_note},
         "transcript": [{"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
                        for s in call.segments],
@@ -213,21 +287,53 @@ def call_view(call: Call, actor: tickets.Actor) -> dict:
     }
 
 
+def _delete_files(recordings_dir: str, rows: list[CallRecording], now) -> None:
+    base = os.path.realpath(recordings_dir)
+    for rec in rows:
+        path = os.path.realpath(os.path.join(base, rec.path))
+        if path.startswith(base + os.sep):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+        rec.deleted_at = now
+        call = rec.call
+        if rec.leg == "caller" and call is not None and call.recording_deleted_at is None:
+            call.recording_deleted_at = now
+
+
+def delete_call_recordings(session, call_id: int, recordings_dir: str | None = None) -> int:
+    """Erase every recording of one call (each speaker and the mixed file): files removed, rows
+    marked deleted (the call row stays for the audit trail). For erasure (``hotline privacy
+    erase``) and retention. Does not commit: the caller's transaction decides. Returns the number
+    of recordings deleted now."""
+    if recordings_dir is None:
+        from flask import current_app
+
+        recordings_dir = current_app.config["HOTLINE"].recordings_dir
+    rows = list(session.scalars(select(CallRecording).where(
+        CallRecording.call_id == call_id, CallRecording.deleted_at.is_(None))))
+    _delete_files(recordings_dir, rows, utcnow())
+    call = session.get(Call, call_id)
+    if call is not None and call.recording_path and call.recording_deleted_at is None:
+        call.recording_deleted_at = utcnow()  # a legacy call row without recording rows
+        path = os.path.join(recordings_dir, call.recording_path)
+        if os.path.isfile(path):
+            os.remove(path)
+    session.flush()
+    log.info("recordings.erased call=%s count=%d", call_id, len(rows))
+    return len(rows)
+
+
 def cleanup_recordings(session, recordings_dir: str, retention_days: int) -> int:
-    """Delete recordings older than the retention period; the call rows stay (audit)."""
+    """Delete every recording (all speakers, mixed) of calls that ended before the retention
+    period; the call rows stay (audit). Returns the number of files deleted."""
     if retention_days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=retention_days)
-    rows = session.scalars(select(Call).where(Call.ended_at < cutoff, Call.recording_path.is_not(None),
-                                              Call.recording_deleted_at.is_(None)).limit(5000)).all()
-    now = utcnow()
-    for call in rows:
-        path = os.path.join(recordings_dir, call.recording_path)
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-        call.recording_deleted_at = now
+    rows = session.scalars(select(CallRecording).join(Call).where(
+        Call.ended_at < cutoff, CallRecording.deleted_at.is_(None)).limit(5000)).all()
+    _delete_files(recordings_dir, list(rows), utcnow())
     session.commit()
     if rows:
         log.info("recordings.deleted count=%d older_than_days=%d", len(rows), retention_days)

@@ -128,5 +128,6 @@ def _package_openapi_paths():
     """The packages' OpenAPI path items, merged into /api/v1/openapi.json."""
     import agent_console.schemas
     import routing.schemas
+    import telephony.schemas
 
-    return [routing.schemas.openapi_paths, agent_console.schemas.openapi_paths]
+    return [routing.schemas.openapi_paths, agent_console.schemas.openapi_paths, telephony.schemas.openapi_paths]

@@ -162,6 +162,23 @@ const Case = (() => {
       el("a", {href: `/api/v1/console/attachments/${encodeURIComponent(a.id)}`, class: "badge", text: "📎 " + a.name})));
   }
 
+  const SPEAKERS = {caller: "市民", operator: "话务员", department: "承办单位", emergency: "应急联动单位", mixed: "混音"};
+
+  /** One player per recording of a call (市民, 话务员, 承办单位..., 混音), labelled by speaker. */
+  function recordingPlayers(c) {
+    const list = (c.recordings && c.recordings.length) ? c.recordings
+      : (c.recording ? [{leg: "caller", speaker: "caller", label: "市民", url: c.recording.url}] : []);
+    if (!list.length) {
+      return el("p", {class: "muted", text: c.recording_deleted_at ? "录音已按保存期限删除" : "无录音"});
+    }
+    return el("div", {class: "recordings", "aria-label": "通话录音"}, ...list.map((r) => {
+      const label = r.label || SPEAKERS[r.speaker] || r.leg;
+      return el("div", {class: "row recording", "data-leg": r.leg},
+        el("span", {class: "speaker", text: label + (r.extension ? ` (${r.extension})` : "")}),
+        el("audio", {controls: true, preload: "none", src: r.url, "aria-label": `${label}录音`}));
+    }));
+  }
+
   /** Calls of the ticket (telephony's records: recording + transcript), including calls linked
    * by the console to a ticket registered during the call. Filled in asynchronously. */
   function callsSection(ticket) {
@@ -188,12 +205,11 @@ const Case = (() => {
             el("span", {class: "muted", text: fmt(c.answered_at || c.ringing_at)}),
             c.duration != null ? el("span", {class: "muted", text: `时长 ${Math.round(c.duration)} 秒`}) : null,
             c.transcription && c.transcription.status === "off" ? el("span", {class: "muted", text: "转写未开启：" + (c.transcription.note || "")}) : null),
-          c.recording ? el("audio", {controls: true, preload: "none", src: c.recording.url, "aria-label": "通话录音"})
-            : el("p", {class: "muted", text: c.recording_deleted_at ? "录音已按保存期限删除" : "无录音"}));
+          recordingPlayers(c));
         const tr = c.transcript || [];
         if (tr.length) {
           item.append(el("div", {class: "transcript", "aria-label": "通话转写"}, ...tr.map((s) =>
-            el("p", {}, el("span", {class: "speaker", text: s.speaker === "operator" ? "话务员" : "来电人"}), s.text))));
+            el("p", {}, el("span", {class: "speaker", text: SPEAKERS[s.speaker] || "来电人"}), s.text))));
         }
         body.append(item);
       }
