@@ -192,13 +192,13 @@ def test_erasure_deletes_every_recording_of_one_call(app, api):
 
 
 def _migrate_and_check(url: str) -> None:
-    """0007 moves an existing call's single recording_path into call_recordings."""
+    """0008 moves an existing call's single recording_path into call_recordings."""
     from alembic import command
 
     from hotline.app.dbadmin import alembic_config
 
     cfg = alembic_config(url)
-    command.upgrade(cfg, "0006")
+    command.upgrade(cfg, "0007")
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -214,23 +214,23 @@ def _migrate_and_check(url: str) -> None:
                               "ringing_at, ended_at, duration, hangup_cause, transcription, created_at) "
                               "VALUES (3, 'u3', 's', 'inbound', 'x', '12345', '2026-01-01', '2026-01-01', "
                               "0, 'cancelled', 'none', '2026-01-01')"))
-        command.upgrade(cfg, "0007")
+        command.upgrade(cfg, "0008")
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT call_id, leg, speaker, path, seconds, deleted_at IS NOT NULL "
                                      "FROM call_recordings ORDER BY call_id")).all()
         assert [tuple(r) for r in rows] == [(1, "caller", "caller", "2026/01/01/u1-caller.wav", 60.0, False),
                                             (2, "caller", "caller", "2026/01/01/u2-caller.wav", 60.0, True)]
-        command.downgrade(cfg, "0006")
+        command.downgrade(cfg, "0007")
         command.upgrade(cfg, "head")
     finally:
         engine.dispose()
 
 
-def test_migration_0007_on_sqlite(tmp_path):
+def test_migration_0008_on_sqlite(tmp_path):
     _migrate_and_check(f"sqlite:///{tmp_path / 'm.db'}")
 
 
-def test_migration_0007_on_postgres():
+def test_migration_0008_on_postgres():
     require_service("postgres")
     name = f"hotline_rec_mig_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
