@@ -189,6 +189,7 @@ def train(session, force: bool = False) -> TrainedModel | None:
         return None
     started = time.perf_counter()
     samples = training_samples(session)
+    session.commit()  # end the read: fitting takes seconds, no transaction (SQLite: write lock) meanwhile
     model = fit(samples)
     blob = zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 6)
     row = TrainedModel(catalogue_version=cat_version, last_example_id=last_example, n_examples=len(samples),
@@ -197,8 +198,10 @@ def train(session, force: bool = False) -> TrainedModel | None:
     session.add(row)
     session.commit()
     key = _state_key(session)
+    engine = build_engine(session, key, model=model, model_id=row.id)
+    session.commit()  # end the reads before the swap and the short clean-up write
     with live.lock:
-        live.swap(build_engine(session, key, model=model, model_id=row.id), key)
+        live.swap(engine, key)
     log.info("routing.trained model=%s samples=%s features=%s seconds=%s", row.id, len(samples),
              model.info["features"], row.seconds)
     session.execute(sql("DELETE FROM routing_models WHERE id < :keep"), {"keep": row.id - 4})

@@ -19,6 +19,7 @@ Call counters come from telephony's ``call.ended`` event: one ``call_facts`` row
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -36,6 +37,8 @@ log = logging.getLogger("hotline.supervision.rollup")
 
 LAG = timedelta(seconds=60)
 BATCH = 2000
+CATCH_UP_EVENTS = 1000  # events per catch-up transaction (at most that many tickets recomputed)
+SQLITE_YIELD_SECONDS = 0.15
 SATISFIED = ("满意", "基本满意")
 HISTORY_ACTIONS = ("dispatch", "reassign", "return", "approve_reply", "callback")
 STATE = "tickets"
@@ -183,15 +186,23 @@ def _lock_state(session) -> KpiState:
 
 def catch_up(session, *, settings: Settings | None = None, now: datetime | None = None,
              lag: timedelta = LAG) -> int:
-    """Recompute every ticket with events after the high-water mark; returns tickets recomputed."""
+    """Recompute every ticket with events after the high-water mark; returns tickets recomputed.
+
+    One short transaction per CATCH_UP_EVENTS events: after a bulk load (``hotline demo seed``)
+    the catch-up runs for minutes, and the server must be able to write between its steps. It
+    stops at the newest event that existed when it started: events written meanwhile are the next
+    run's (chasing them, a catch-up beside a busy server would never end)."""
     now = now or utcnow()
-    total, cursor, blocked = 0, None, False
+    total, cursor, blocked, top = 0, None, False, None
     while True:
         state = _lock_state(session)
+        if top is None:
+            top = session.scalar(select(func.max(TicketEvent.id))) or 0
         start = state.last_event_id if cursor is None else cursor
         events = session.execute(
             select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.created_at)
-            .where(TicketEvent.id > start).order_by(TicketEvent.id).limit(BATCH * 4)).all()
+            .where(TicketEvent.id > start, TicketEvent.id <= top).order_by(TicketEvent.id)
+            .limit(CATCH_UP_EVENTS)).all()
         if not events:
             session.commit()
             return total
@@ -204,6 +215,16 @@ def catch_up(session, *, settings: Settings | None = None, now: datetime | None 
             state.last_event_id = ev.id
         state.updated_at = now
         session.commit()
+        let_others_write(session)
+
+
+def let_others_write(session) -> None:
+    """Between two write transactions of a long job: on SQLite, pause so that a writer waiting on
+    the database (its busy handler polls every 50-100 ms) gets the lock before our next BEGIN
+    IMMEDIATE; without the pause a loop of transactions starves the server until the job ends.
+    PostgreSQL locks rows, not the database: no pause."""
+    if session.get_bind().dialect.name == "sqlite":
+        time.sleep(SQLITE_YIELD_SECONDS)
 
 
 def rebuild(session, settings: Settings | None = None) -> int:

@@ -39,6 +39,7 @@ from ticketing.service import Actor, record_event
 from ticketing.sla import WorkCalendar, extend
 
 from .models import DeadlineCard, UrgingEscalation
+from .rollup import let_others_write
 from .schemas import Settings
 
 log = logging.getLogger("hotline.supervision")
@@ -47,6 +48,7 @@ SYSTEM = Actor.system("supervision")
 WATCHED = {"sign": (lifecycle.DISPATCHED,), "reply": (lifecycle.DISPATCHED, lifecycle.IN_PROGRESS)}
 UNANSWERED = (lifecycle.DISPATCHED, lifecycle.IN_PROGRESS, lifecycle.RETURNED)
 CARD_ACTION = {"yellow": "yellow_card", "red": "red_card"}
+YIELD_EVERY = 20  # cards issued between two pauses for other writers (SQLite only, see rollup)
 
 
 def workdays_back(cal: WorkCalendar, day: date, n: int) -> date:
@@ -106,6 +108,7 @@ def scan_deadlines(session, now: datetime, settings: Settings | None = None) -> 
             select(DeadlineCard.ticket_id, DeadlineCard.card, DeadlineCard.deadline_at)
             .where(DeadlineCard.deadline_kind == kind,
                    DeadlineCard.ticket_id.in_([t.id for t in tickets]))).all())
+        session.commit()  # end the read (SQLite: it holds the write lock); each card commits alone
         for ticket in tickets:
             deadline = getattr(ticket, f"{kind}_by")
             hours = settings.warning_hours if (ticket.type, ticket.urgency) in hour_based else None
@@ -116,6 +119,8 @@ def scan_deadlines(session, now: datetime, settings: Settings | None = None) -> 
             result = _issue_card(session, ticket, kind, card, deadline, warn_from, now)
             if result is not None:
                 issued.append(result)
+                if len(issued) % YIELD_EVERY == 0:
+                    let_others_write(session)  # thousands of cards after a bulk load: let the server in
     return issued
 
 
