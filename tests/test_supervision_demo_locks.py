@@ -33,7 +33,7 @@ def test_seed_leaves_room_for_the_server(app, api, database_url, tmp_path):
     env = dict(os.environ, DATABASE_URL=database_url, HOTLINE_SIP_ENABLED="false",
                HOTLINE_BACKGROUND_JOBS="inprocess")
     log = (tmp_path / "seed.log").open("w")
-    seed = subprocess.Popen([sys.executable, "-m", "hotline.cli", "demo", "seed", "--tickets",
+    seed = subprocess.Popen([sys.executable, "-m", "hotline.app.cli", "demo", "seed", "--tickets",
                              str(SEED_TICKETS), "--days", "60"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     created, timings = [], []
