@@ -1,7 +1,7 @@
-"""Console services: operator presence, the wallboard snapshot, deadline lists, attachments.
+"""Console services: the wallboard snapshot, deadline lists, attachments, linking a call to a ticket.
 
-Presence changes commit and then publish ``agent.state`` (the ACD and the wallboard listen).
-Read models here are queries only; tickets change solely through ticketing.service.
+Operator presence is call distribution's (``routing.calls.presence``). Read models here are
+queries only; tickets change solely through ticketing.service.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import func, or_, select
 
-from hotline.auth import User
 from hotline.events import publish_after_commit
+from routing.calls import presence
 from ticketing import lifecycle
 from ticketing.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
@@ -24,57 +24,9 @@ from ticketing.schemas import ticket_view
 from ticketing.sla import TYPES
 
 from .calls import board
-from .exceptions import Conflict, Forbidden, NotFound, ValidationFailed
-from .models import OFFLINE, ONCALL, SETTABLE, STATE_LABELS, STATES, AgentState
+from .exceptions import NotFound, ValidationFailed
 
 log = logging.getLogger("hotline.console")
-
-
-# -- presence -------------------------------------------------------------------------------------
-def get_state(session, user_id: int) -> dict:
-    row = session.get(AgentState, user_id)
-    state = row.state if row else OFFLINE
-    return {"state": state, "label": STATE_LABELS[state], "since": iso(row.since) if row else None}
-
-
-def set_state(session, user, state: str, *, reason: str | None = None, by_system: bool = False) -> dict:
-    """Change an operator's presence. The ACD passes ``by_system`` (it alone sets 通话中) and a
-    ``reason`` such as ``no_answer`` that the console shows."""
-    if user.role != lifecycle.OPERATOR:
-        raise Forbidden("only operators have an agent state")
-    allowed = STATES if by_system else SETTABLE
-    if state not in allowed:
-        raise ValidationFailed("unknown state", {"state": f"one of {', '.join(allowed)}"})
-    row = session.get(AgentState, user.id)
-    previous = row.state if row else None
-    if previous == ONCALL and not by_system:
-        raise Conflict("通话中不能切换坐席状态，请先结束通话")
-    now = utcnow()
-    if row is None:
-        row = AgentState(user_id=user.id, state=state, since=now)
-        session.add(row)
-    elif row.state != state:
-        row.state, row.since = state, now
-    publish_after_commit(session, "agent.state", {
-        "user": user.username, "user_id": user.id, "state": state, "label": STATE_LABELS[state],
-        "extension": user.sip_extension, "since": iso(row.since), "previous": previous,
-        "by": "system" if by_system else "operator", "reason": reason})
-    session.commit()
-    log.info("agent.state user=%s state=%s previous=%s", user.username, state, previous)
-    return get_state(session, user.id)
-
-
-def operator_states(session) -> list[dict]:
-    rows = session.execute(select(User, AgentState).outerjoin(AgentState, AgentState.user_id == User.id)
-                           .where(User.role == lifecycle.OPERATOR, User.active.is_(True))
-                           .order_by(User.username)).all()
-    out = []
-    for user, st in rows:
-        state = st.state if st else OFFLINE
-        out.append({"username": user.username, "display_name": user.display_name,
-                    "extension": user.sip_extension, "state": state, "label": STATE_LABELS[state],
-                    "since": iso(st.since) if st else None})
-    return out
 
 
 # -- wallboard ------------------------------------------------------------------------------------
@@ -89,14 +41,11 @@ def wallboard(session) -> dict:
                                    .group_by(Ticket.type)).all())
     by_status = dict(session.execute(select(Ticket.status, func.count()).where(Ticket.received_at >= since)
                                      .group_by(Ticket.status)).all())
-    operators = operator_states(session)
-    states = {s: 0 for s in STATES}
-    for op in operators:
-        states[op["state"]] += 1
+    operators = presence.operator_states(session)
     return {
         "calls": board.counters(),
         "operators": operators,
-        "operator_states": [{"state": s, "label": STATE_LABELS[s], "count": states[s]} for s in STATES],
+        "operator_states": presence.state_counts(operators),
         "tickets_today": {
             "total": sum(by_type.values()),
             "by_type": [{"type": t, "count": by_type.get(t, 0)} for t in TYPES],

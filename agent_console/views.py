@@ -10,6 +10,9 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_login import current_user, login_required
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
+from routing.calls import presence
+from routing.calls import service as distribution
+from routing.calls.models import STATE_LABELS
 from ticketing import service as tickets
 from ticketing.api import _int_arg, json_body
 from ticketing.exceptions import NotFound
@@ -19,7 +22,6 @@ from ticketing.sla import TYPES
 
 from . import call_service, realtime, service
 from .calls import board
-from .models import STATE_LABELS
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
@@ -40,7 +42,7 @@ def _endpoints():
 
 
 def _acd_on(config) -> bool:
-    """The SIP process queues calls when it registers at a proxy (telephony.acd.start_for)."""
+    """The SIP process queues calls when it registers at a proxy (telephony.queue_media.start_for)."""
     return config.sip_mode == "register" and bool(config.sip_server)
 
 
@@ -97,14 +99,14 @@ def knowledge():
 @bp.get("/api/v1/console/state")
 @roles_required("operator")
 def get_state():
-    return jsonify(service.get_state(db.session, current_user.id))
+    return jsonify(presence.get_state(db.session, current_user.id))
 
 
 @bp.post("/api/v1/console/state")
 @roles_required("operator")
 def set_state():
     body = json_body()
-    return jsonify(service.set_state(db.session, current_user, body.get("state")))
+    return jsonify(presence.set_state(db.session, current_user, body.get("state")))
 
 
 @bp.get("/api/v1/console/calls")
@@ -187,17 +189,17 @@ def transfer_directory():
 @roles_required(*DESK)
 def callback_list():
     done = request.args.get("done") in ("1", "true")
-    return jsonify(items=call_service.callback_list(db.session, done=done))
+    return jsonify(items=distribution.callback_list(db.session, done=done))
 
 
 @bp.post("/api/v1/console/callbacks/<call_id>")
 @roles_required(*DESK)
 def mark_called_back(call_id):
     body = json_body() if request.get_data() else {}
-    return jsonify(call_service.mark_called_back(db.session, current_user, call_id, body.get("note")))
+    return jsonify(distribution.mark_called_back(db.session, current_user, call_id, body.get("note")))
 
 
 @bp.get("/api/v1/console/call-kpis")
 @roles_required(*SUPERVISORS)
 def call_kpis():
-    return jsonify(call_service.call_kpis(db.session, service.local_midnight_utc()))
+    return jsonify(distribution.call_kpis(db.session, service.local_midnight_utc()))

@@ -13,7 +13,7 @@ def sip() -> None:
     from hotline.commands import load_app
     from hotline.config import Config
 
-    from .acd import start_for
+    from .queue_media import start_for
     from .endpoint import Endpoint
 
     config = Config.from_env()

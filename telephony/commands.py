@@ -1,8 +1,9 @@
 """Console commands on a live call, executed in the SIP process, and their record on the ticket.
 
 The web process checks that the operator owns the call and publishes ``call.command``
-(``agent_console.call_commands``); here the command runs against the call's session (the bridge,
-transfers and conference are the session's, see telephony.session) and ``call.command_result``
+(``agent_console.call_service``); here the command runs against the call's session (the bridge,
+transfers and conference are the session's, see telephony.session) if the call queue
+(``routing.calls.queue``) says an operator is connected on it, and ``call.command_result``
 tells the console how it went. Every completed transfer, consult transfer, emergency transfer and
 three-party join is appended to the ticket's history with ``ticketing.service.record_event``: on
 the ticket the operator linked the call to, or, if none yet, on the call's draft ticket when it is
@@ -39,8 +40,8 @@ KEEP_TICKETS = 2000
 
 
 class CommandHandler:
-    def __init__(self, acd) -> None:
-        self.acd = acd
+    def __init__(self, queue, app) -> None:
+        self.queue, self.app = queue, app
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="call-cmd")
         self._lock = threading.Lock()
         self.tickets: OrderedDict[str, str] = OrderedDict()  # call uuid -> ticket number
@@ -57,7 +58,7 @@ class CommandHandler:
 
     # -- commands ----------------------------------------------------------------------------------
     def _on_command(self, _name: str, payload: dict) -> None:
-        if payload.get("call_id") in self.acd.entries:
+        if payload.get("call_id") in self.queue.entries:
             self._pool.submit(self.run, payload)
 
     def run(self, payload: dict) -> dict:
@@ -70,12 +71,15 @@ class CommandHandler:
         except Exception as exc:  # noqa: BLE001 - reported to the console, never kills the call
             log.exception("call.command_failed call=%s command=%s", call_id, command)
             result["error"] = f"执行失败：{exc}"[:200]
-        self.acd._safe_publish("call.command_result", result)
+        try:
+            bus.publish("call.command_result", result)
+        except Exception:  # noqa: BLE001 - the console times out; the call goes on
+            log.exception("event.publish_failed name=call.command_result")
         return result
 
     def _execute(self, call_id: str, command: str, operator: str, target: str) -> dict:
-        entry = self.acd.entries.get(call_id)
-        if entry is None or entry.state != "connected":
+        entry = self.queue.connected_call(call_id)
+        if entry is None:
             return {"error": "该通话已结束或尚未接通"}
         if entry.operator is None or entry.operator.username != operator:
             return {"error": "只有接听该通话的话务员可以操作"}
@@ -88,7 +92,7 @@ class CommandHandler:
             return {"error": "请指定转接号码"}
         if command == "emergency" and target not in EMERGENCY:
             return {"error": "紧急转接只支持 110/119/120/122"}
-        session = entry.session
+        session = entry.call
         if command == "hangup":
             entry.operator_hung_up = True
             if hasattr(session, "hangup"):
@@ -116,7 +120,7 @@ class CommandHandler:
         if command == "cancel_consult":
             self.consults.pop(call_id, None)
         if command in OPERATOR_LEAVES:
-            self.acd.operator_left(entry)
+            self.queue.operator_left(entry)
         return {"ok": True, "detail": detail}
 
     # -- ticket history ----------------------------------------------------------------------------
@@ -148,7 +152,9 @@ class CommandHandler:
         from hotline.auth import User
         from ticketing import service as tickets
 
-        with self.acd._db() as s:
+        from hotline.extensions import db
+
+        with self.app.app_context(), db.session_scope() as s:
             user = s.scalar(select(User).where(User.username == item["operator"]))
             actor = user.actor() if user else tickets.Actor.system("telephony")
             data = item["data"]

@@ -104,7 +104,7 @@ class Endpoint:
         self.answer_delay = config.sip_answer_delay_ms / 1000 if answer_delay is None else answer_delay
         self.publish = publish or bus.publish
         self.facts = FactQueue(self.publish)  # what the SIP/RTP/speech threads report goes here
-        self.acd = None  # telephony.acd.Acd when operators are reachable through a proxy (issue 7)
+        self.acd = None  # routing.calls.queue.CallQueue when operators are reachable through a proxy
         self.sessions: dict[str, CallSession] = {}
         self.finished: list[dict] = []  # the last call records (tests and benches read them)
         self._pending = 0
@@ -236,7 +236,6 @@ class Endpoint:
 
         try:
             record = session.finish()
-            record["queue"] = getattr(session, "queue_facts", None)
             with self.app.app_context(), db.session_scope() as s:
                 call = service.store_call(s, record, max_content=self.config.max_content_chars)
                 record["db_id"], record["ticket_number"] = call.id, call.ticket_number

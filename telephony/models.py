@@ -1,4 +1,7 @@
-"""Call records: one row per call, its transcript segments and DTMF digits. Services commit."""
+"""Call records: one row per call, its transcript segments and DTMF digits. Services commit.
+
+What the call queue decided (wait, operator, outcome, callback) is ``routing.calls``' record
+(``call_queue``, same ``call_uuid``)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,21 +44,6 @@ class Call(Base):
     ticket_number: Mapped[str | None] = mapped_column(String(20), index=True)
     stats: Mapped[dict | None] = mapped_column(JSONText)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # the queue and the operator (issue 7); NULL for calls taken by voice intake without a queue
-    queued_at: Mapped[datetime | None] = mapped_column(DateTime)
-    offered_at: Mapped[datetime | None] = mapped_column(DateTime)  # first operator phone rang
-    connected_at: Mapped[datetime | None] = mapped_column(DateTime)  # an operator answered
-    wait_seconds: Mapped[float | None] = mapped_column(Float)  # queued -> connected, or -> end
-    talk_seconds: Mapped[float | None] = mapped_column(Float)  # connected -> end, hold excluded
-    hold_seconds: Mapped[float | None] = mapped_column(Float)
-    wrapup_seconds: Mapped[float | None] = mapped_column(Float)  # the operator's 话后处理
-    hangup_side: Mapped[str | None] = mapped_column(String(10))  # citizen | operator | system
-    operator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    operator_extension: Mapped[str | None] = mapped_column(String(20))
-    outcome: Mapped[str | None] = mapped_column(String(16), index=True)  # see OUTCOMES
-    callback_at: Mapped[datetime | None] = mapped_column(DateTime)  # abandoned/missed call called back
-    callback_by: Mapped[str | None] = mapped_column(String(80))
-    callback_note: Mapped[str | None] = mapped_column(String(300))
 
     segments: Mapped[list["CallSegment"]] = relationship(
         back_populates="call", order_by="CallSegment.seq", cascade="all, delete-orphan")
@@ -120,32 +108,3 @@ class CallDtmf(Base):
     digit: Mapped[str] = mapped_column(String(1))
     at: Mapped[float] = mapped_column(Float)
     call: Mapped[Call] = relationship(back_populates="dtmf")
-
-
-#: answered: an operator talked to the caller; abandoned: the caller hung up while queued;
-#: missed: nobody ready within HOTLINE_ACD_MAX_WAIT -> voice intake; voice_intake: the caller was
-#: sent to voice intake because no operator was on duty; out_of_hours: outside service hours.
-OUTCOMES = ("answered", "abandoned", "missed", "voice_intake", "out_of_hours")
-CALLBACK_OUTCOMES = ("abandoned", "missed")
-OFFER_RESULTS = ("answered", "no_answer", "busy", "unregistered", "rejected", "proxy_unreachable",
-                 "cancelled")
-
-
-class CallOffer(Base):
-    """One attempt to put a queued call through to an operator's phone.
-
-    ``idle_since`` is the operator's ready-since time when chosen: the longest-idle order is
-    verifiable from these rows. Written while the call is live (the call row comes at its end), so
-    it refers to the call by ``call_uuid``.
-    """
-
-    __tablename__ = "call_offers"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    call_uuid: Mapped[str] = mapped_column(String(32), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    extension: Mapped[str] = mapped_column(String(20))
-    strategy: Mapped[str] = mapped_column(String(16))
-    idle_since: Mapped[datetime | None] = mapped_column(DateTime)
-    offered_at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
-    result: Mapped[str | None] = mapped_column(String(20))  # see OFFER_RESULTS; None while ringing

@@ -23,7 +23,7 @@ def start(app):
         log.error("sip.start_failed %s:%s: %s (set SIP_HOST/SIP_PORT or HOTLINE_SIP_ENABLED=false)",
                   config.sip_host, config.sip_port, exc)
         return None
-    from .acd import start_for
+    from .queue_media import start_for
 
     acd = start_for(app, endpoint, config)
     if acd is not None:

@@ -61,7 +61,6 @@ def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
         duration=rec["duration"], hangup_cause=rec["cause"], recording_path=rec["recording_path"],
         recording_seconds=rec["recording_seconds"], transcription=rec["transcription"],
         transcription_note=(rec.get("transcription_note") or None), stats=rec.get("stats"))
-    _set_queue_facts(call, rec.get("queue") or {})
     _set_segments(call, rec.get("segments") or [])
     call.recordings = recordings_of(rec)
     call.dtmf = [CallDtmf(seq=i, digit=d, at=at) for i, (d, at) in enumerate(rec.get("dtmf") or [])]
@@ -93,26 +92,6 @@ def recordings_of(rec: dict) -> list[CallRecording]:
         out.append(CallRecording(leg="mixed", speaker="mixed", path=rec["mixed_recording_path"],
                                  seconds=rec.get("mixed_seconds"), offset=float(rec.get("mixed_offset") or 0.0)))
     return out
-
-
-QUEUE_TIMES = ("queued_at", "offered_at", "connected_at")
-QUEUE_VALUES = ("wait_seconds", "talk_seconds", "hold_seconds", "hangup_side", "operator_id",
-                "operator_extension", "outcome")
-
-
-def _set_queue_facts(call: Call, facts: dict) -> None:
-    """The ACD's facts about the call (``Acd.on_ended``): queue, operator and KPI columns."""
-    from datetime import datetime
-
-    from ticketing.clock import to_utc_naive
-
-    for key in QUEUE_TIMES:
-        value = facts.get(key)
-        if isinstance(value, str):
-            value = to_utc_naive(datetime.fromisoformat(value.replace("Z", "+00:00")))
-        setattr(call, key, value)
-    for key in QUEUE_VALUES:
-        setattr(call, key, facts.get(key))
 
 
 def _set_segments(call: Call, segments: list[dict]) -> None:

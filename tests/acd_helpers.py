@@ -1,5 +1,8 @@
 """ACD tests: Kamailio on loopback, SIPp operator phones registered as extensions, an endpoint
-registered as ``hotline`` with the queue attached, and operator presence set as the console does."""
+registered as ``hotline`` with the queue attached, and operator presence set as the console does.
+
+``queued_call`` reads a call's record (telephony's ``calls`` row) together with its queue record
+(``routing.calls``' ``call_queue`` row, written by the queue's worker once the call ended)."""
 from __future__ import annotations
 
 import random
@@ -44,8 +47,8 @@ class OperatorPhone:
 
 
 def acd_endpoint(app, proxy, **settings):
-    """An endpoint registered at ``proxy`` as ``hotline`` with the ACD attached."""
-    from telephony.acd import Acd
+    """An endpoint registered at ``proxy`` as ``hotline`` with the call queue attached."""
+    from telephony.queue_media import attach_queue
 
     host, port = proxy.address
     cfg = dict(acd_ring_timeout=10, acd_wrapup=60, acd_max_wait=30, acd_announce_seconds=20,
@@ -56,7 +59,7 @@ def acd_endpoint(app, proxy, **settings):
                               **{k: v for k, v in settings.items() if k not in cfg})
     assert wait_for(lambda: endpoint.phone.get_status().name == "REGISTERED", 10), proxy.log_tail()
     config = replace(endpoint.config, **cfg)
-    acd = Acd(app, config).attach(endpoint)
+    acd = attach_queue(app, endpoint, config)
     endpoint.acd_config = config
     return endpoint, acd
 
@@ -84,16 +87,16 @@ def set_states(app, states: dict[str, str], *, ready_order: list[str] | None = N
     first named has been ready longest (10 s apart)."""
     from sqlalchemy import select
 
-    from agent_console import service as console
-    from agent_console.models import AgentState
     from hotline.auth import User
     from hotline.extensions import db
+    from routing.calls import presence
+    from routing.calls.models import AgentState
     from ticketing.clock import utcnow
 
     with app.app_context():
         users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(states)))}
         for name, state in states.items():
-            console.set_state(db.session, users[name], state)
+            presence.set_state(db.session, users[name], state)
         if ready_order:
             now = utcnow()
             for i, name in enumerate(ready_order):
@@ -105,3 +108,37 @@ def set_states(app, states: dict[str, str], *, ready_order: list[str] | None = N
 def citizen_call(proxy, tmpdir, hold_ms: int = 2000, background: bool = False):
     sc = scenario("uac_call.xml", tmpdir, HOLD_MS=hold_ms)
     return sc, run_sipp(sc, proxy.port, timeout=60, background=background)
+
+
+class CallView:
+    """A call's telephony record and its queue record read as one: queue facts come from the
+    queue row, the rest (ticket, recording...) from the call row."""
+
+    def __init__(self, call, queued) -> None:
+        self.call, self.queued = call, queued
+
+    def __getattr__(self, name):
+        if self.queued is not None and hasattr(self.queued, name) and name not in ("id", "caller"):
+            return getattr(self.queued, name)
+        return getattr(self.call, name)
+
+
+def queued_call(app, call_uuid: str, timeout: float = 15) -> CallView:
+    """The stored call once both records are written (the queue row has ended)."""
+    from sqlalchemy import select
+
+    from hotline.extensions import db
+    from routing.calls.models import QueuedCall
+    from telephony.models import Call
+
+    def read():
+        with app.app_context():
+            call = db.session.scalar(select(Call).where(Call.call_uuid == call_uuid))
+            queued = db.session.scalar(select(QueuedCall).where(QueuedCall.call_uuid == call_uuid))
+            db.session.expunge_all()
+            db.Session.remove()
+        return CallView(call, queued) if call is not None and queued is not None and queued.state == "ended" else None
+
+    view = wait_for(read, timeout)
+    assert view is not None, f"call {call_uuid} was not stored with its queue record"
+    return view

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.acd_helpers import (OperatorPhone, acd_endpoint, add_operator, citizen_call, proxy,  # noqa: F401
-                               set_states, stop_endpoint)
+                               queued_call, set_states, stop_endpoint)
 from tests.telephony_helpers import sipp_error_log, tmp_dir, wait_for
 
 pytestmark = pytest.mark.sip
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.sip
 def _offers(app):
     from hotline.auth import User
     from hotline.extensions import db
-    from telephony.models import CallOffer
+    from routing.calls.models import CallOffer
 
     with app.app_context():
         rows = db.session.execute(select(CallOffer, User.username).join(User, User.id == CallOffer.user_id)
@@ -26,24 +26,17 @@ def _offers(app):
 
 
 def _call(app, call_uuid):
-    from hotline.extensions import db
-    from telephony.models import Call
-
-    with app.app_context():
-        call = db.session.scalar(select(Call).where(Call.call_uuid == call_uuid))
-        db.session.expunge_all()
-        db.Session.remove()
-        return call
+    return queued_call(app, call_uuid)
 
 
 def _state(app, username):
-    from agent_console import service as console
     from hotline.auth import User
     from hotline.extensions import db
+    from routing.calls import presence
 
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        state = console.get_state(db.session, user.id)["state"]
+        state = presence.get_state(db.session, user.id)["state"]
         db.Session.remove()
         return state
 

@@ -59,15 +59,15 @@ def test_board_follows_the_queue_and_counts_waiting_calls(app, api):
 
 
 def test_presence_cannot_be_changed_by_hand_while_on_a_call(app, api):
-    from agent_console import service as console
     from hotline.auth import User
     from hotline.extensions import db
+    from routing.calls import presence
 
     op = api("operator1")
     assert op.post("/api/v1/console/state", json={"state": "oncall"}).status_code == 422  # system only
     with app.app_context():
         user = db.session.query(User).filter_by(username="operator1").one()
-        console.set_state(db.session, user, "oncall", reason="answered", by_system=True)
+        presence.set_state(db.session, user, "oncall", reason="answered", by_system=True)
         db.Session.remove()
     assert op.get("/api/v1/console/state").get_json()["label"] == "通话中"
     r = op.post("/api/v1/console/state", json={"state": "idle"})
@@ -83,26 +83,25 @@ def test_transfer_directory_lists_department_phones_and_emergency_numbers(app, a
 
 
 @both_databases
-def test_call_kpis_from_the_call_rows(app, api):
+def test_call_kpis_from_the_queue_records(app, api):
     from hotline.extensions import db
-    from telephony import service
+    from routing.calls import store
     from ticketing.clock import utcnow
 
     now = utcnow()
 
     def rec(i, outcome, wait, talk=None):
         start = now - timedelta(minutes=10 - i)
-        return {"call_uuid": f"{i:032x}", "sip_call_id": f"k{i}", "caller": "13800138000", "called": "12345",
-                "ringing_at": start, "answered_at": start, "ended_at": start + timedelta(seconds=60),
-                "duration": 60, "cause": "caller_hangup", "recording_path": None, "recording_seconds": None,
-                "transcription": "pending", "queue": {
-                    "queued_at": start, "connected_at": start + timedelta(seconds=wait) if talk else None,
-                    "wait_seconds": wait, "talk_seconds": talk, "outcome": outcome, "hangup_side": "citizen"}}
+        return f"{i:032x}", {
+            "caller": "13800138000", "called": "12345", "ringing_at": start, "queued_at": start, "state": "ended",
+            "ended_at": start + timedelta(seconds=60),
+            "connected_at": start + timedelta(seconds=wait) if talk else None,
+            "wait_seconds": wait, "talk_seconds": talk, "outcome": outcome, "hangup_side": "citizen"}
 
     with app.app_context():
-        for r in (rec(1, "answered", 5, 100), rec(2, "answered", 20, 200), rec(3, "answered", 9, 60),
-                  rec(4, "abandoned", 30), rec(5, "missed", 60)):
-            service.store_call(db.session, r)
+        for uuid, values in (rec(1, "answered", 5, 100), rec(2, "answered", 20, 200), rec(3, "answered", 9, 60),
+                             rec(4, "abandoned", 30), rec(5, "missed", 60)):
+            store.save_queued_call(db.session, uuid, values)
         db.Session.remove()
     k = api("supervisor").get("/api/v1/console/call-kpis").get_json()
     assert (k["offered"], k["answered"], k["answered_15s"], k["abandoned"]) == (5, 3, 2, 1)

@@ -25,7 +25,7 @@ def test_console_presence_and_commands_reach_the_sip_process(app, api, proxy, re
                                                               tmp_path, events):
     from hotline.events import bus
     from hotline.extensions import db
-    from telephony.models import Call
+    from routing.calls.models import QueuedCall
 
     phone = OperatorPhone(proxy, "1001")
     low, high = rtp_range()
@@ -57,8 +57,8 @@ def test_console_presence_and_commands_reach_the_sip_process(app, api, proxy, re
         code, out = citizen.wait(30)
         assert code == 0, out  # the citizen received the hotline's BYE
         with app.app_context():
-            call = wait_for(lambda: db.session.scalar(select(Call).where(Call.call_uuid == call_id)) or
-                            db.session.rollback(), 15)
+            call = wait_for(lambda: db.session.scalar(select(QueuedCall).where(
+                QueuedCall.call_uuid == call_id, QueuedCall.state == "ended")) or db.session.rollback(), 15)
             assert call is not None
             assert (call.outcome, call.hangup_side, call.operator_extension) == ("answered", "operator", "1001")
             db.Session.remove()

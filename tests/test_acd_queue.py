@@ -6,7 +6,7 @@ import audioop
 
 import pytest
 
-from tests.acd_helpers import OperatorPhone, acd_endpoint, proxy, set_states, stop_endpoint  # noqa: F401
+from tests.acd_helpers import OperatorPhone, acd_endpoint, proxy, queued_call, set_states, stop_endpoint  # noqa: F401
 from tests.bridge_helpers import Citizen, payloads
 from tests.telephony_helpers import AUDIO_DIR, tmp_dir, wait_for
 from tests.test_acd_calls import _offers
@@ -41,7 +41,7 @@ def test_first_caller_first_served_with_positions_and_no_silence(app, proxy, eve
     phone = OperatorPhone(proxy, "1001")
     set_states(app, {"operator1": "busy"})  # on duty, not ready yet: both callers wait
     endpoint, acd = acd_endpoint(app, proxy, acd_wrapup=60, acd_max_wait=40, acd_announce_seconds=20)
-    prompts = acd.prompts
+    prompts = acd.media.prompts
     tmp = tmp_dir()
     first = second = None
     try:
@@ -67,7 +67,7 @@ def test_first_caller_first_served_with_positions_and_no_silence(app, proxy, eve
         assert _longest_silence(second, started, waited_until) < 1.0
         assert first.wait(40)[0] == 0 and second.wait(40)[0] == 0
         assert wait_for(lambda: len(endpoint.finished) == 2, 15)
-        outcomes = {r["call_uuid"]: r["queue"]["outcome"] for r in endpoint.finished}
+        outcomes = {r["call_uuid"]: queued_call(app, r["call_uuid"]).outcome for r in endpoint.finished}
         assert outcomes[first_id] == "answered" and outcomes[queued[0]["call_id"]] == "abandoned"
     finally:
         for citizen in (first, second):

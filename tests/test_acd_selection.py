@@ -30,14 +30,14 @@ def _users(session):
 
 def _ready(session, users, order, *, others=None):
     """Set 示闲 through the console service, then date ready-since so ``order[0]`` waited longest."""
-    from agent_console import service as console
-    from agent_console.models import AgentState
+    from routing.calls import presence
+    from routing.calls.models import AgentState
     from ticketing.clock import utcnow
 
     for name in order:
-        console.set_state(session, users[name], "idle")
+        presence.set_state(session, users[name], "idle")
     for name, state in (others or {}).items():
-        console.set_state(session, users[name], state)
+        presence.set_state(session, users[name], state)
     now = utcnow()
     for i, name in enumerate(order):
         session.get(AgentState, users[name].id).since = now - timedelta(minutes=len(order) - i)
@@ -46,21 +46,23 @@ def _ready(session, users, order, *, others=None):
 
 @both_databases
 def test_longest_idle_reads_ready_operators_oldest_first(db_session):
-    from telephony import acd_data as data
+    from routing.calls import store as data
+    from routing.calls import strategies
 
     users = _users(db_session)
     _ready(db_session, users, ["operator3", "operator1", "operator4"], others={"operator2": "break"})
     ready = data.ready_operators(db_session)
     # operator4 has no extension, operator2 is on break: neither can take a call
     assert [c.username for c in ready] == ["operator3", "operator1"]
-    assert data.choose(ready, "longest_idle").username == "operator3"
+    assert strategies.choose(ready, "longest_idle").username == "operator3"
     assert [c.username for c in data.ready_operators(db_session, exclude={users["operator3"].id})] == ["operator1"]
     assert data.operators_on_duty(db_session) == 4
 
 
 @both_databases
 def test_fewest_calls_counts_answered_offers_today(db_session):
-    from telephony import acd_data as data
+    from routing.calls import store as data
+    from routing.calls import strategies
 
     users = _users(db_session)
     _ready(db_session, users, ["operator1", "operator2", "operator3"])
@@ -72,26 +74,28 @@ def test_fewest_calls_counts_answered_offers_today(db_session):
             data.close_offer(db_session, data.open_offer(db_session, "c" * 32, cand, "fewest_calls"), result)
     ready = data.ready_operators(db_session)
     assert {c.username: c.answered_today for c in ready} == {"operator1": 2, "operator2": 1, "operator3": 0}
-    assert data.choose(ready, "fewest_calls").username == "operator3"
-    assert data.choose([c for c in ready if c.username != "operator3"], "fewest_calls").username == "operator2"
+    assert strategies.choose(ready, "fewest_calls").username == "operator3"
+    assert strategies.choose([c for c in ready if c.username != "operator3"], "fewest_calls").username == "operator2"
 
 
 def test_round_robin_cycles_in_user_order(db_session):
-    from telephony import acd_data as data
+    from routing.calls import store as data
+    from routing.calls import strategies
 
     users = _users(db_session)
     _ready(db_session, users, ["operator3", "operator2", "operator1"])
     ready = data.ready_operators(db_session)
     picked, last = [], None
     for _ in range(4):
-        cand = data.choose(ready, "round_robin", last)
+        cand = strategies.choose(ready, "round_robin", last)
         picked.append(cand.username)
         last = cand.user_id
     assert picked == ["operator1", "operator2", "operator3", "operator1"]
 
 
 def test_nobody_on_duty_when_every_operator_is_offline(db_session):
-    from telephony import acd_data as data
+    from routing.calls import store as data
+    from routing.calls import strategies
 
     users = _users(db_session)
     assert data.operators_on_duty(db_session) == 0  # no presence row yet = 离线
@@ -104,7 +108,7 @@ def test_service_hours_are_china_time():
     from datetime import datetime
 
     from hotline.config import ConfigError, parse_service_hours
-    from telephony.acd_data import in_service_hours
+    from routing.calls.store import in_service_hours
 
     spans = parse_service_hours("08:00-12:00,13:30-21:00")
     assert in_service_hours(spans, datetime(2026, 3, 2, 1, 0))  # 09:00 in Beijing

@@ -11,10 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def import_models() -> None:
     """Every module that defines tables (Alembic compares the metadata with the database)."""
-    import agent_console.models  # noqa: F401
     import hotline.auth  # noqa: F401
     import hotline.outbox  # noqa: F401
     import knowledge.models  # noqa: F401
+    import routing.calls.models  # noqa: F401
     import routing.models  # noqa: F401
     import supervision.models  # noqa: F401
     import telephony.models  # noqa: F401
