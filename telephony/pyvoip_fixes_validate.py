@@ -11,7 +11,7 @@ problem (21.4.1) for a bad Request-Line, Via, From, To, Call-ID, CSeq, Max-Forwa
 Contact, Content-Length or SDP connection address, 416 for a Request-URI scheme we cannot serve,
 501 for methods we do not implement, 420 for a Require we do not support, 415 for INVITE bodies
 that are not SDP. Requests without a usable Via (no response can be addressed), ACKs and malformed
-responses are dropped. The reference set is RFC 4475's torture messages (tests/data/sip_torture).
+responses (bad status line, Via, Call-ID or CSeq) are dropped. The reference set is RFC 4475's torture messages (tests/data/sip_torture).
 Tests: tests/test_telephony_sip_validation.py.
 """
 from __future__ import annotations
@@ -336,8 +336,11 @@ def _check_sdp(body: bytes) -> None:
 def _check_response(v: Verdict, vias: list[str], head: bytes, sep: bytes, body: bytes) -> bytes:
     if not _STATUS.match(v.start_line):
         raise Rejected(400, "bad Status-Line")
-    if not vias or not _via_ok(vias[0]):
+    if vias and not _via_ok(vias[0]):
         raise Rejected(400, "bad Via")
+    # no Via at all is tolerated: a proxy relaying the 487 of a phone that copied the Via of the
+    # proxy's own hop-by-hop CANCEL (SIPp does) forwards it without one. Responses allocate
+    # nothing; they are matched by Call-ID and CSeq to calls we placed.
     if not _CALL_ID.match(_single(v.raw_headers, "Call-ID")):
         raise Rejected(400, "bad Call-ID")
     cseq = _CSEQ.match(_single(v.raw_headers, "CSeq"))
