@@ -1,15 +1,21 @@
-"""Users, roles, web sessions (Flask-Login + CSRF) and bearer tokens for machine clients."""
+"""Users, roles, web sessions (Flask-Login + CSRF) and bearer tokens for machine clients.
+
+Sessions end for real: a session cookie carries the user's ``auth_epoch`` (in Flask-Login's user
+id, ``"<id>:<epoch>"``), and logout, a password change or an admin's revocation raise the epoch and
+revoke the user's tokens in the database (:mod:`hotline.accounts`), so every saved cookie and
+token of that user stops working on its next request.
+"""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import current_app, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -35,11 +41,16 @@ class User(UserMixin, Base):
     sip_extension: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: raised whenever all of the user's sessions must end (logout, password change, revocation)
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     department: Mapped[Department | None] = relationship()
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login stores this in the session cookie
+        return f"{self.id}:{self.auth_epoch}"
 
     def actor(self) -> Actor:
         return Actor(username=self.username, role=self.role, department_id=self.department_id)
@@ -52,6 +63,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     user: Mapped[User] = relationship()
 
 
@@ -91,9 +103,21 @@ def create_user(session, username: str, password: str, role: str, department_cod
     return user
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password, made with the same method as real ones."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(session, username: str, password: str) -> User | None:
+    """The user if the password is right and the account active.
+
+    One password hash is checked whatever happens (against a dummy hash for an unknown name), so
+    the answer takes as long for an unknown user as for a known one: names cannot be found by timing.
+    """
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    matches = check_password_hash(user.password_hash if user is not None else _dummy_hash(), password)
+    if user is None or not matches or not user.active:
         return None
     return user
 
@@ -110,13 +134,20 @@ def user_for_token(session, token: str) -> User | None:
     # one entity, one indexed lookup: this runs on every machine-client request
     return session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
                           .where(ApiToken.token_hash == _hash_token(token), ApiToken.expires_at >= utcnow(),
-                                 User.active.is_(True)))
+                                 ApiToken.revoked_at.is_(None), User.active.is_(True)))
 
 
 # -- Flask wiring -----------------------------------------------------------------------------------
 @login_manager.user_loader
-def _load_user(user_id: str):
-    return db.session.get(User, int(user_id))
+def _load_user(session_id: str):
+    """The session's user while its epoch is current and the account active (else logged out)."""
+    user_id, sep, epoch = session_id.partition(":")
+    if not sep or not user_id.isdigit() or not epoch.isdigit():
+        return None  # a cookie from before sessions carried the epoch
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.auth_epoch != int(epoch):
+        return None
+    return user
 
 
 def authenticate_bearer() -> None:

@@ -53,6 +53,17 @@ def _secret_key() -> str:
     return key
 
 
+def _rate_limit(name: str, raw: str) -> None:
+    from limits import parse_many
+
+    try:
+        if parse_many(raw):
+            return
+    except ValueError:
+        pass
+    raise ConfigError(f"{name} must be a rate such as '10 per 15 minutes', got {raw!r}")
+
+
 def parse_service_hours(raw: str) -> list[tuple[int, int]]:
     """"08:00-12:00,13:30-21:00" -> [(480, 720), (810, 1260)] minutes of the day; "" -> whole day."""
     spans = []
@@ -120,6 +131,8 @@ class Config:
     service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
     session_cookie_secure: bool = False  # send the session cookie over HTTPS only
     outbox_retention_hours: int = 24  # relayed outbox rows are deleted after this long
+    login_failures_per_user: str = "10 per 15 minutes"  # then that username is locked (429)
+    login_failures_per_address: str = "50 per 15 minutes"  # then that client address is locked
     testing: bool = False
 
     ENV = {
@@ -127,6 +140,8 @@ class Config:
         "redis_url": ("REDIS_URL", str),
         "secret_key": ("SECRET_KEY", str),
         "session_cookie_secure": ("SESSION_COOKIE_SECURE", bool),
+        "login_failures_per_user": ("HOTLINE_LOGIN_FAILURES_PER_USER", str),
+        "login_failures_per_address": ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", str),
         "web_host": ("HOTLINE_HOST", str),
         "web_port": ("HOTLINE_PORT", int),
         "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),
@@ -201,4 +216,7 @@ class Config:
         parse_service_hours(cfg.service_hours)
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")
+        for name, value in (("HOTLINE_LOGIN_FAILURES_PER_USER", cfg.login_failures_per_user),
+                            ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", cfg.login_failures_per_address)):
+            _rate_limit(name, value)
         return cfg

@@ -23,7 +23,8 @@ def response(desc: str, schema=None) -> dict:
 
 def _errors(*codes: int) -> dict:
     text = {400: "bad request / invalid JSON", 401: "not authenticated", 403: "role not allowed",
-            404: "not found", 409: "illegal action or concurrent change", 422: "validation failed"}
+            404: "not found", 409: "illegal action or concurrent change", 422: "validation failed",
+            429: "too many failed logins: this username or address is locked for a while"}
     return {str(c): response(text[c], ERROR) for c in codes}
 
 
@@ -70,7 +71,7 @@ def _build(providers) -> dict:
                 "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
             "responses": {"200": response("token", {"type": "object", "properties": {
                 "token": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}),
-                **_errors(400, 401, 422)}}},
+                **_errors(400, 401, 422, 429)}}},
         "/api/v1/tickets": {
             "post": {"summary": "Register a ticket (draft)",
                      "requestBody": {"required": True, "content": {"application/json": {

@@ -8,6 +8,8 @@ from sqlalchemy import text
 from ticketing.clock import iso
 from ticketing.exceptions import ValidationFailed
 
+from . import throttle
+from .accounts import end_all_sessions
 from .auth import authenticate, issue_token
 from .extensions import db
 from .security import safe_next
@@ -32,6 +34,8 @@ def healthz():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@throttle.per_user
+@throttle.per_address
 def login():
     error = None
     if request.method == "POST":
@@ -47,6 +51,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Log out everywhere: every session cookie and bearer token of this user stops working."""
+    end_all_sessions(db.session, current_user._get_current_object(), reason="logout")
     logout_user()
     return redirect(url_for("web.login"))
 
@@ -61,6 +67,8 @@ def home():
 
 
 @bp.post("/api/v1/auth/token")
+@throttle.per_user
+@throttle.per_address
 def issue_token_view():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):

@@ -6,6 +6,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from hotline.demo_accounts import DEMO_USERS  # noqa: F401 (tests and tools read it here)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,26 +34,12 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-DEMO_USERS = (
-    # username, role, department, password, display name, SIP extension
-    ("operator1", "operator", None, "operator1-pass", "话务员一号", "1001"),
-    ("operator2", "operator", None, "operator2-pass", "话务员二号", "1002"),
-    ("supervisor", "supervisor", None, "supervisor-pass", "值班长", None),
-    ("admin", "admin", None, "admin-pass", "系统管理员", None),
-    ("housing", "department", "housing", "housing-pass", "住建局承办员", "2001"),
-    ("water", "department", "water", "water-pass", "水务局承办员", "2002"),
-    ("market", "department", "market", "market-pass", "市场监管局承办员", "2003"),
-)
-
-
-def seed(session, demo: bool = True) -> list[tuple[str, str, str]]:
+def seed(session, demo: bool = False) -> list[tuple[str, str, str]]:
     """Seed the directory; with ``demo`` create demo accounts that do not exist yet.
 
     Returns (username, password, role) of the demo accounts that exist after seeding.
     """
-    from sqlalchemy import select
-
-    from hotline.auth import User, create_user
+    from hotline.demo_accounts import create_demo_users
     from knowledge.service import seed as seed_articles
     from routing.catalogue import ensure_seeded as seed_catalogue
     from ticketing import directory
@@ -59,10 +47,22 @@ def seed(session, demo: bool = True) -> list[tuple[str, str, str]]:
     directory.seed(session)
     seed_catalogue(session)
     seed_articles(session)
-    shown = []
-    if demo:
-        for username, role, dept, password, display, ext in DEMO_USERS:
-            if session.scalar(select(User).where(User.username == username)) is None:
-                create_user(session, username, password, role, dept, display_name=display, sip_extension=ext)
-            shown.append((username, password, role))
-    return shown
+    return create_demo_users(session) if demo else []
+
+
+def is_fresh_database(url: str) -> bool:
+    """True before the first migration of ``url`` (no alembic_version table yet)."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        from pathlib import Path
+
+        if not Path(parsed.database).exists():
+            return True
+    engine = create_engine(url)
+    try:
+        return not inspect(engine).has_table("alembic_version")
+    finally:
+        engine.dispose()

@@ -13,7 +13,7 @@ _hooks_installed = False
 
 def create_app(test_config: dict | None = None) -> Flask:
     global _hooks_installed
-    from hotline import errors, openapi, web
+    from hotline import account_views, errors, openapi, throttle, web
     from hotline.auth import authenticate_bearer, csrf, csrf_guard, login_manager
     from hotline.events import bus, install_session_hooks
     from hotline.security import add_security_headers
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    throttle.init_app(app, config)
     app.before_request(_reject_oversized)
     app.before_request(authenticate_bearer)
     app.before_request(csrf_guard)
@@ -58,10 +59,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         db.Session.remove()
 
     app.register_blueprint(web.bp)
+    app.register_blueprint(account_views.bp)
     for blueprint in _package_blueprints():
         app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)
-    openapi.register_paths(app, *_package_openapi_paths())
+    openapi.register_paths(app, account_views.openapi_paths, *_package_openapi_paths())
     from .dbadmin import seed
 
     app.extensions["hotline.seed"] = seed  # directory, catalogue, articles, demo users (`hotline demo seed`)

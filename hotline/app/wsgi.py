@@ -7,8 +7,10 @@ queue. `api` (HOTLINE_WEB_ROLE=api): the REST API without sockets, so `gunicorn 
 import gc
 
 from hotline.app import create_app
+from hotline.app.startup import refuse_published_demo_passwords
 
 app = create_app()
+refuse_published_demo_passwords(app)  # a demo login on a production database: exit, saying why
 # What exists after start-up (mappers, compiled queries, dictionaries) lives as long as the process:
 # move it out of the collector's generations so full collections stay short (latency tails).
 gc.collect()
