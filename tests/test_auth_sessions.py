@@ -201,7 +201,7 @@ def test_account_routes_are_in_the_openapi_document(client):
 
 
 @both_databases
-def test_migration_0009_matches_the_models_and_goes_down_and_up(database_url):
+def test_migration_0010_matches_the_models_and_goes_down_and_up(database_url):
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -217,7 +217,7 @@ def test_migration_0009_matches_the_models_and_goes_down_and_up(database_url):
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
         assert [d for d in diff if "users" in str(d) or "api_tokens" in str(d)] == []
         if database_url.startswith("sqlite"):  # PostgreSQL's schema is shared by this process's tests
-            command.downgrade(alembic_config(database_url), "0008")
+            command.downgrade(alembic_config(database_url), "0009")
             assert "auth_epoch" not in {c["name"] for c in inspect(engine).get_columns("users")}
             upgrade(database_url)
             assert "revoked_at" in {c["name"] for c in inspect(engine).get_columns("api_tokens")}
