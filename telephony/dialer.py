@@ -114,8 +114,13 @@ class Dialer:
         except RuntimeError:
             log.error("dial.no_rtp_port extension=%s", extension)
             return DialResult(extension, None, "rejected")
-        call = OutboundCall(phone, extension, stream, next(phone._session_ids), display=display)
-        phone.calls[call.call_id] = call
+        try:
+            call = OutboundCall(phone, extension, stream, next(phone._session_ids), display=display)
+            phone.calls[call.call_id] = call
+        except Exception:  # F22: the port goes back to the pool on every error path
+            phone.media.remove(stream)
+            phone.ports.release(stream.port)
+            raise
         result = DialResult(extension, call)
         result._thread = threading.Thread(target=call.run, args=(ring_timeout, self.no_response_timeout),
                                           name=f"dial-{extension}", daemon=True)

@@ -214,8 +214,16 @@ class CallSession(TransfersMixin):
             return None
         name = self._new_leg_name(speaker)
         leg = Leg(name, call, extension=extension or getattr(call, "number", ""), offset=round(self.elapsed(), 3))
-        leg.recorder = WavRecorder(os.path.join(self.recordings_dir, getattr(self, "_day", utcnow().strftime(
-            "%Y/%m/%d")), f"{self.call_uuid}-{name}.wav"))
+        try:
+            leg.recorder = WavRecorder(os.path.join(self.recordings_dir, getattr(self, "_day", utcnow().strftime(
+                "%Y/%m/%d")), f"{self.call_uuid}-{name}.wav"))
+        except Exception:  # the leg's port is released with its call, not left to the RTP timeout
+            log.exception("call.leg_recording_failed call=%s leg=%s", self.call_uuid, name)
+            try:
+                call.hangup("recording_failed")
+            except Exception:  # noqa: BLE001 - it ended meanwhile
+                pass
+            raise
         leg.inbox = Inbox()
         self._open_transcriber(leg)
         call.app = self

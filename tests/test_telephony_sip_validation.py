@@ -13,6 +13,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from tests.bridge_helpers import proxy  # noqa: F401 - fixture
 from tests.sip_torture import Uac, cases, render, status
 from tests.telephony_helpers import (HERE, RawUac, place_call, require_sipp, scenario, start_endpoint,
                                      wait_for)
@@ -207,3 +208,44 @@ def test_100k_malformed_invites_then_a_good_sipp_call_is_answered_and_recorded(a
     assert os.path.getsize(os.path.join(endpoint.config.recordings_dir, record["recording_path"])) > 16000
     assert _counts(app) == (1, 1)  # the good call and its draft: nothing from the flood
     assert elapsed < 400
+
+
+@pytest.mark.sip
+def test_an_operator_leg_whose_recording_cannot_be_opened_is_hung_up_and_its_port_released(app, tmp_path,
+                                                                                           proxy):
+    """The bridge opens one recorder per leg: when the operator leg's cannot be opened (here the
+    day's directory became a file), that leg is hung up at once and its RTP port released instead
+    of staying up unrecorded until the RTP timeout."""
+    from tests.bridge_helpers import Citizen, FixedOperator, SippPhone, bridge_endpoint, make_source
+
+    make_source(tmp_path / "citizen.ulaw", 2.0, 440, seed=5)
+    make_source(tmp_path / "operator.ulaw", 2.0, 660, seed=6)
+    endpoint = bridge_endpoint(app, proxy)
+    operator = SippPhone(proxy, "1001", tmp_path, audio=tmp_path / "operator.ulaw")  # waits for our BYE
+    errors = []
+
+    class BrokenDisk(FixedOperator):
+        def _connect(self, session):
+            day = os.path.join(endpoint.config.recordings_dir, session._day)
+            os.rename(day, day + ".moved")  # the citizen's open file moves along
+            with open(day, "w") as f:
+                f.write("not a directory")
+            try:
+                super()._connect(session)
+            except OSError as exc:
+                errors.append(exc)
+
+    router = BrokenDisk(endpoint, "1001")
+    citizen = Citizen(proxy, tmp_path, tmp_path / "citizen.ulaw", hold_ms=6000)
+    try:
+        assert operator.wait(30) == 0, operator.errors()  # it got our BYE
+        assert errors and router.results[0].leg is not None
+        assert wait_for(lambda: endpoint.phone.ports.in_use == 1, 10)  # the citizen's port only
+        code, out = citizen.wait(40)
+        assert code == 0, out
+        assert wait_for(lambda: endpoint.finished, 20)
+        assert wait_for(lambda: endpoint.phone.ports.in_use == 0, 10)
+    finally:
+        citizen.stop()
+        operator.stop()
+        endpoint.stop()
