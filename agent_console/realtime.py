@@ -127,10 +127,22 @@ def on_event(name: str, payload: dict) -> None:
     board.apply(name, payload)
     if getattr(socketio, "server", None) is None:
         return
+    if name == "user.sessions_ended":
+        _drop_user_sockets(payload["user_id"])
+        return
     envelope = bus.current or {}
     frame = {"id": envelope.get("id"), "name": name, "payload": _public_payload(name, payload),
              "ts": envelope.get("ts") or round(time.time() * 1000, 2)}
     socketio.emit("event", frame, to=rooms_for_event(name, payload), namespace=NAMESPACE, ignore_queue=True)
+
+
+def _drop_user_sockets(user_id: int) -> None:
+    """Disconnect this process's sockets of a user whose sessions ended (every process gets the
+    event and drops its own; the dead session cookie cannot connect again)."""
+    server = socketio.server
+    for sid, _eio in list(server.manager.get_participants(NAMESPACE, f"user:{user_id}")):
+        server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+    log.info("console.sockets_dropped user_id=%s", user_id)
 
 
 def _connect(auth=None):

@@ -17,6 +17,7 @@ from ticketing.clock import utcnow
 from ticketing.exceptions import Conflict, NotFound, ValidationFailed
 
 from .auth import ApiToken, User, _hash_token
+from .events import bus
 
 log = logging.getLogger("hotline.accounts")
 
@@ -54,9 +55,12 @@ def password_problem(password: str, username: str) -> str | None:
     return None
 
 
-def _end_sessions(session, user: User) -> int:
-    """Raise the epoch and revoke every live token of ``user`` (inside the caller's transaction)."""
+def _end_sessions(session, user: User, reason: str) -> int:
+    """Raise the epoch and revoke every live token of ``user`` (inside the caller's transaction);
+    after the commit, ``user.sessions_ended`` tells the consoles to drop the user's open sockets."""
     user.auth_epoch = (user.auth_epoch or 0) + 1
+    bus.publish_after_commit(session, "user.sessions_ended",
+                             {"user_id": user.id, "username": user.username, "reason": reason})
     result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                              .values(revoked_at=utcnow()))
     return result.rowcount or 0
@@ -64,7 +68,7 @@ def _end_sessions(session, user: User) -> int:
 
 def end_all_sessions(session, user: User, reason: str, by: str | None = None) -> int:
     """End every session and revoke every token of ``user``; returns the number of tokens revoked."""
-    revoked = _end_sessions(session, user)
+    revoked = _end_sessions(session, user, reason)
     session.commit()
     log.info("auth.sessions_ended user=%s reason=%s by=%s tokens_revoked=%d", user.username, reason,
              by or user.username, revoked)
@@ -101,7 +105,7 @@ def change_password(session, user: User, old_password: str, new_password: str) -
         raise ValidationFailed("password not changed", {k: PASSWORD_RULES[v][0] for k, v in rules.items()},
                                rules=rules)
     user.password_hash = generate_password_hash(new_password)
-    revoked = _end_sessions(session, user)
+    revoked = _end_sessions(session, user, "password_changed")
     session.commit()
     log.info("auth.password_changed user=%s tokens_revoked=%d", user.username, revoked)
     return revoked
@@ -113,7 +117,7 @@ def set_password(session, user: User, new_password: str, by: str) -> None:
     if problem:
         raise ValidationFailed("password not changed", {"password": PASSWORD_RULES[problem][0]})
     user.password_hash = generate_password_hash(new_password)
-    _end_sessions(session, user)
+    _end_sessions(session, user, "password_set")
     session.commit()
     log.info("auth.password_set user=%s by=%s", user.username, by)
 
@@ -123,7 +127,7 @@ def set_active(session, user: User, active: bool, by: str) -> User:
     if not active and user.username == by:
         raise Conflict("you cannot deactivate your own account")
     user.active = active
-    revoked = 0 if active else _end_sessions(session, user)
+    revoked = 0 if active else _end_sessions(session, user, "deactivated")
     session.commit()
     log.info("auth.user_%s user=%s by=%s tokens_revoked=%d", "activated" if active else "deactivated",
              user.username, by, revoked)

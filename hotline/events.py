@@ -68,6 +68,9 @@ CATALOGUE: dict[str, tuple[str, ...]] = {
     "urging.escalated": ("number", "urging_id", "department"),
     # consoles: operator presence (示闲/示忙/小休/话后处理/离线), read by the ACD
     "agent.state": ("user", "state"),
+    # identity: every session and token of a user ended (logout, password change, revocation,
+    # deactivation); consoles drop that user's open sockets
+    "user.sessions_ended": ("user_id", "username", "reason"),
 }
 
 Handler = Callable[[str, dict], None]

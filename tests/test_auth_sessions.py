@@ -223,3 +223,19 @@ def test_migration_0010_matches_the_models_and_goes_down_and_up(database_url):
             assert "revoked_at" in {c["name"] for c in inspect(engine).get_columns("api_tokens")}
     finally:
         engine.dispose()
+
+
+def test_open_console_socket_is_dropped_when_sessions_end(live, browser, app, api):
+    """A console left open is cut off too: its socket is disconnected and cannot come back."""
+    from playwright.sync_api import expect
+
+    from tests.console_helpers import login
+
+    ctx = new_context(browser)
+    page = login(ctx, live.url, "housing")
+    assert api("admin").post("/api/v1/users/housing/revoke").status_code == 200
+    page.wait_for_function("() => document.body.dataset.live === 'disconnected'")
+    expect(page.locator("#live-status")).to_contain_text("断开")
+    page.reload()
+    assert "/login" in page.url  # the page's own session ended as well
+    ctx.close()
