@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_PASSWORD = "Bench-operator-2026"
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DB_URL = make_url(ADMIN_URL).set(database="hotline_bench_api").render_as_string(hide_password=False)
 BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
@@ -205,6 +206,9 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
+    # an operator of its own: the web/api processes refuse to start on PostgreSQL with demo logins
+    subprocess.run([str(bin_dir / "hotline"), "users", "create", "bench-operator", "--role", "operator"],
+                   input=BENCH_PASSWORD + "\n", text=True, env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-k", args.worker_class, "--threads", str(args.threads), "-b",
                                f"127.0.0.1:{port}", "--log-level", "warning", "hotline.app.wsgi:app"],
@@ -213,7 +217,7 @@ def main() -> None:
     try:
         wait_http(port)
         c = http.client.HTTPConnection("127.0.0.1", port)
-        c.request("POST", "/api/v1/auth/token", body=json.dumps({"username": "operator1", "password": "operator1-pass"}),
+        c.request("POST", "/api/v1/auth/token", body=json.dumps({"username": "bench-operator", "password": BENCH_PASSWORD}),
                   headers={"Content-Type": "application/json"})
         token = json.loads(c.getresponse().read())["token"]
         warm: list = []
