@@ -31,6 +31,8 @@ from flask_socketio import join_room
 
 from hotline.events import bus
 from hotline.extensions import socketio
+from ticketing import privacy
+from ticketing.lifecycle import DEPARTMENT, SUPERVISOR
 
 from .calls import board
 
@@ -115,15 +117,11 @@ def rooms_for_event(name: str, payload: dict) -> list[str]:
     return ["supervisors"]
 
 
-def _public_payload(name: str, payload: dict) -> dict:
-    """What a room may see: the caller's phone stays off department rooms' ticket events."""
-    if name == "ticket.created":
-        return payload
-    return {k: v for k, v in payload.items() if k != "caller_phone"}
-
-
 def on_event(name: str, payload: dict) -> None:
-    """Bus subscriber: keep the call board current, then fan the event out to this process's rooms."""
+    """Bus subscriber: keep the call board current, then fan the event out to this process's rooms.
+
+    Department rooms and desk rooms get separate frames, each projected by ``ticketing.privacy``.
+    """
     board.apply(name, payload)
     if getattr(socketio, "server", None) is None:
         return
@@ -131,9 +129,16 @@ def on_event(name: str, payload: dict) -> None:
         _drop_user_sockets(payload["user_id"])
         return
     envelope = bus.current or {}
-    frame = {"id": envelope.get("id"), "name": name, "payload": _public_payload(name, payload),
-             "ts": envelope.get("ts") or round(time.time() * 1000, 2)}
-    socketio.emit("event", frame, to=rooms_for_event(name, payload), namespace=NAMESPACE, ignore_queue=True)
+    base = {"id": envelope.get("id"), "name": name, "ts": envelope.get("ts") or round(time.time() * 1000, 2)}
+    rooms = rooms_for_event(name, payload)
+    dept_rooms = [r for r in rooms if r.startswith("dept:")]
+    desk_rooms = [r for r in rooms if not r.startswith("dept:")]
+    if desk_rooms:
+        socketio.emit("event", {**base, "payload": privacy.frame_payload(name, payload, SUPERVISOR)},
+                      to=desk_rooms, namespace=NAMESPACE, ignore_queue=True)
+    if dept_rooms:
+        socketio.emit("event", {**base, "payload": privacy.frame_payload(name, payload, DEPARTMENT)},
+                      to=dept_rooms, namespace=NAMESPACE, ignore_queue=True)
 
 
 def _drop_user_sockets(user_id: int) -> None:

@@ -20,7 +20,8 @@ from routing.calls import presence
 from ticketing import lifecycle
 from ticketing.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
-from ticketing.schemas import ticket_view
+from ticketing import access
+from ticketing.privacy import ticket_view
 from ticketing.sla import TYPES
 
 from .calls import board
@@ -65,7 +66,7 @@ def _due(ticket: Ticket) -> datetime | None:
         and ticket.sign_by and ticket.sign_by < (ticket.reply_by or ticket.sign_by) else ticket.reply_by
 
 
-def deadline_lists(session, role: str, near_hours: int = 24, limit: int = 200) -> dict:
+def deadline_lists(session, actor, near_hours: int = 24, limit: int = 200, *, via: str = "") -> dict:
     """Open tickets past their deadline and those due within ``near_hours`` (soonest first).
 
     The supervision package owns the official yellow/red cards; this list is the console's view of
@@ -83,15 +84,20 @@ def deadline_lists(session, role: str, near_hours: int = 24, limit: int = 200) -
             overdue.append(t)
         elif due < now + timedelta(hours=near_hours):
             near.append(t)
-    return {"overdue": [ticket_view(t, role) for t in overdue[:limit]],
-            "near": [ticket_view(t, role) for t in near[:limit]]}
+    overdue, near = overdue[:limit], near[:limit]
+    out = {"overdue": [ticket_view(t, actor.role) for t in overdue],
+           "near": [ticket_view(t, actor.role) for t in near]}
+    access.record_tickets(session, actor, overdue + near, via)
+    return out
 
 
-def pending_extensions(session, role: str) -> list[dict]:
+def pending_extensions(session, actor, *, via: str = "") -> list[dict]:
     rows = session.scalars(select(Ticket).join(Extension, Extension.ticket_id == Ticket.id)
                            .where(Extension.status == "pending", Ticket.status == lifecycle.IN_PROGRESS)
                            .order_by(Extension.requested_at)).unique().all()
-    return [ticket_view(t, role) for t in rows]
+    out = [ticket_view(t, actor.role) for t in rows]
+    access.record_tickets(session, actor, rows, via)
+    return out
 
 
 def my_tickets(session, username: str, q: str | None, limit: int = 50) -> list[Ticket]:

@@ -13,11 +13,12 @@ from hotline.extensions import db
 from routing.calls import presence
 from routing.calls import service as distribution
 from routing.calls.models import STATE_LABELS
+from ticketing import access
 from ticketing import service as tickets
 from ticketing.api import _int_arg, json_body
 from ticketing.exceptions import NotFound
 from ticketing.lifecycle import ACTION_LABELS, STATUS_LABELS
-from ticketing.schemas import ticket_view
+from ticketing.privacy import ticket_view
 from ticketing.sla import TYPES
 
 from . import call_service, realtime, service
@@ -95,6 +96,12 @@ def knowledge():
     return _page("console/knowledge.html", "knowledge", editor=current_user.role in SUPERVISORS)
 
 
+@bp.get("/console/privacy")
+@roles_required("admin")
+def privacy_records():
+    return _page("console/privacy.html", "privacy")
+
+
 # -- JSON -----------------------------------------------------------------------------------------
 @bp.get("/api/v1/console/state")
 @roles_required("operator")
@@ -133,21 +140,24 @@ def wallboard():
 @bp.get("/api/v1/console/deadlines")
 @roles_required(*SUPERVISORS)
 def deadlines():
-    return jsonify(service.deadline_lists(db.session, current_user.role,
-                                          near_hours=_int_arg("near_hours", 24, 1, 24 * 30)))
+    return jsonify(service.deadline_lists(db.session, current_actor(),
+                                          near_hours=_int_arg("near_hours", 24, 1, 24 * 30),
+                                          via=f"GET {request.path}"))
 
 
 @bp.get("/api/v1/console/extensions")
 @roles_required(*SUPERVISORS)
 def extensions():
-    return jsonify(items=service.pending_extensions(db.session, current_user.role))
+    return jsonify(items=service.pending_extensions(db.session, current_actor(), via=f"GET {request.path}"))
 
 
 @bp.get("/api/v1/console/my-tickets")
 @roles_required(*DESK)
 def my_tickets():
     rows = service.my_tickets(db.session, current_user.username, request.args.get("q"))
-    return jsonify(items=[ticket_view(t, current_user.role) for t in rows])
+    out = [ticket_view(t, current_user.role) for t in rows]
+    access.record_tickets(db.session, current_actor(), rows, f"GET {request.path}")
+    return jsonify(items=out)
 
 
 @bp.post("/api/v1/console/attachments")

@@ -110,6 +110,7 @@ class Config:
     max_live_transcriptions: int = 8
     recordings_dir: str = ""
     recording_retention_days: int = 180
+    personal_data_retention_days: int = 0  # erase callers' data of finished tickets after N days; 0 = keep
     duplicate_window_hours: int = 72  # routing: window for merge candidates (并单)
     sip_answer_delay_ms: int = 200
     sip_max_call_seconds: int = 4 * 3600
@@ -162,6 +163,7 @@ class Config:
         "max_live_transcriptions": ("HOTLINE_MAX_LIVE_TRANSCRIPTIONS", int),
         "recordings_dir": ("HOTLINE_RECORDINGS_DIR", str),
         "recording_retention_days": ("HOTLINE_RECORDING_RETENTION_DAYS", int),
+        "personal_data_retention_days": ("HOTLINE_PERSONAL_DATA_RETENTION_DAYS", int),
         "duplicate_window_hours": ("HOTLINE_DUPLICATE_WINDOW_HOURS", int),
         "sip_answer_delay_ms": ("SIP_ANSWER_DELAY_MS", int),
         "sip_max_call_seconds": ("SIP_MAX_CALL_SECONDS", int),
@@ -213,6 +215,8 @@ class Config:
             raise ConfigError("SIP_MODE must be 'peer' or 'register'")
         if cfg.acd_strategy not in {"longest_idle", "round_robin", "fewest_calls"}:
             raise ConfigError("HOTLINE_ACD_STRATEGY must be longest_idle, round_robin or fewest_calls")
+        if cfg.personal_data_retention_days < 0:
+            raise ConfigError("HOTLINE_PERSONAL_DATA_RETENTION_DAYS must be 0 (keep) or a number of days")
         parse_service_hours(cfg.service_hours)
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")

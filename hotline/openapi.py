@@ -89,6 +89,23 @@ def _build(providers) -> dict:
             "responses": {"200": response("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},
         "/api/v1/departments": {"get": {"summary": "Units that receive tickets",
                                         "responses": {"200": response("list")}}},
+        "/api/v1/privacy/access-records": {"get": {
+            "summary": "Who saw a caller's unmasked number / ID or played a recording (admins; PIPL art. 51)",
+            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in (
+                ("ticket", "string"), ("actor", "string"), ("from", "string"), ("to", "string"),
+                ("page", "integer"), ("per_page", "integer"))] + [
+                {"name": "kind", "in": "query",
+                 "schema": {"type": "string", "enum": ["phone", "id_number", "recording", "transcript"]}}],
+            "responses": {"200": response("page of access records, newest first", {
+                "type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
+                    "items": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                        "actor": {"type": "string"}, "actor_role": {"type": "string"},
+                        "kind": {"type": "string"}, "kind_label": {"type": "string"},
+                        "ticket": {"type": ["string", "null"]}, "call_id": {"type": ["string", "null"]},
+                        "via": {"type": "string"}}}},
+                    "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}}),
+                **_errors(401, 403, 422)}}},
     }
     for action in ACTIONS:
         model = ACTION_SCHEMAS[action]

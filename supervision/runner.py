@@ -1,13 +1,16 @@
 """Embedded default: the deadline scan (and KPI catch-up) every HOTLINE_SUPERVISION_SCAN_SECONDS in
-a daemon thread. Production uses Celery beat (``supervision.scan`` in hotline/app/worker.py)
+a daemon thread, and the personal-data retention job once an hour. Production uses Celery beat
+(``supervision.scan`` and ``supervision.privacy_retention`` in hotline/app/worker.py)
 instead; running both is harmless (scans are idempotent), only wasteful."""
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 log = logging.getLogger("hotline.supervision")
 
+RETENTION_SECONDS = 3600
 _thread: threading.Thread | None = None
 _stop = threading.Event()
 
@@ -38,7 +41,11 @@ def _loop(app, interval: int) -> None:
     from .schemas import Settings
 
     settings = Settings.from_config(app.config["HOTLINE"])
+    next_retention = 0.0
     while not _stop.is_set():
+        if time.monotonic() >= next_retention:
+            next_retention = time.monotonic() + RETENTION_SECONDS
+            _retention(app)
         try:
             with app.app_context():
                 result = run_scan(db.session, utcnow(), settings)
@@ -50,3 +57,20 @@ def _loop(app, interval: int) -> None:
         finally:
             db.Session.remove()
         _stop.wait(interval)
+
+
+def _retention(app) -> None:
+    from hotline.extensions import db
+    from ticketing.erasure import erase_expired
+    from ticketing.service import Actor
+
+    days = app.config["HOTLINE"].personal_data_retention_days
+    if days <= 0:
+        return
+    try:
+        with app.app_context():
+            erase_expired(db.session, days, Actor.system("retention"))
+    except Exception:
+        log.exception("privacy.retention_failed")
+    finally:
+        db.Session.remove()

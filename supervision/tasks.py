@@ -43,3 +43,16 @@ def record_call(payload: dict) -> bool:
     from .rollup import record_call as add
 
     return add(db.session, payload)
+
+
+@celery.task(name="supervision.privacy_retention")
+def privacy_retention() -> int:
+    """Erase the callers' data of tickets finished HOTLINE_PERSONAL_DATA_RETENTION_DAYS ago (0: never)."""
+    from flask import current_app
+
+    from hotline.extensions import db
+    from ticketing.erasure import erase_expired
+    from ticketing.service import Actor
+
+    days = current_app.config["HOTLINE"].personal_data_retention_days
+    return erase_expired(db.session, days, Actor.system("retention"))

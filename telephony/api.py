@@ -5,10 +5,11 @@ holds (same 404 as for a missing call). Recordings support HTTP Range so a brows
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, send_file
+from flask import Blueprint, current_app, jsonify, request, send_file
 
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
+from ticketing import access
 
 from . import service
 
@@ -19,7 +20,10 @@ bp = Blueprint("telephony_api", __name__, url_prefix="/api/v1")
 @roles_required()
 def get_call(call_id: str):
     actor = current_actor()
-    return jsonify(service.call_view(service.get_call(db.session, call_id, actor), actor, db.session))
+    call, ticket = service.get_call(db.session, call_id, actor)
+    out = service.call_view(call, ticket, actor)
+    access.record_calls(db.session, actor, [(call, ticket)], f"GET {request.path}")
+    return jsonify(out)
 
 
 @bp.get("/calls/<call_id>/recording")
@@ -42,8 +46,11 @@ def get_leg_recording(call_id: str, leg: str):
 
 
 def _send_recording(call_id: str, leg: str):
-    path = service.recording_file(db.session, call_id, current_actor(),
-                                  current_app.config["HOTLINE"].recordings_dir, leg)
+    actor = current_actor()
+    path, call, ticket = service.recording_file(db.session, call_id, actor,
+                                                current_app.config["HOTLINE"].recordings_dir, leg)
+    if request.range is None or request.range.ranges[0][0] == 0:  # a seek is not a new playback
+        access.record_recording(db.session, actor, call, ticket, f"GET {request.path}")
     response = send_file(path, mimetype="audio/wav", conditional=True,
                          download_name=f"{call_id}-{leg}.wav", max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
@@ -54,5 +61,7 @@ def _send_recording(call_id: str, leg: str):
 @roles_required()
 def ticket_calls(number: str):
     actor = current_actor()
-    calls = service.calls_of_ticket(db.session, number, actor)
-    return jsonify({"items": [service.call_view(c, actor, db.session) for c in calls]})
+    ticket, calls = service.calls_of_ticket(db.session, number, actor)
+    out = [service.call_view(c, ticket, actor) for c in calls]
+    access.record_calls(db.session, actor, [(c, ticket) for c in calls], f"GET {request.path}")
+    return jsonify({"items": out})

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
+from ticketing import privacy
 from ticketing import service as tickets
 from ticketing.clock import iso, utcnow
-from ticketing.exceptions import Forbidden, NotFound
+from ticketing.exceptions import NotFound
 from ticketing.lifecycle import DEPARTMENT
 from ticketing.schemas import CallerIn
 
@@ -164,21 +165,34 @@ def complete_offline_transcription(session, call_id: int, segments: list[dict] |
 
 
 # -- reading ------------------------------------------------------------------------------------
-def get_call(session, call_uuid: str, actor: tickets.Actor) -> Call:
-    """Staff see every call; a department only calls whose ticket it holds (same 404 otherwise)."""
+def _ticket_of(session, call: Call, actor: tickets.Actor):
+    """The call's ticket as ``actor`` may see it (None: no ticket). A department reaches only calls
+    whose ticket it holds (same 404 as for a missing call)."""
+    if not call.ticket_number:
+        if actor.role == DEPARTMENT:
+            raise NotFound(f"call {call.call_uuid} not found")
+        return None
+    try:
+        return tickets.get_ticket(session, call.ticket_number, actor)
+    except NotFound:
+        if actor.role == DEPARTMENT:
+            raise NotFound(f"call {call.call_uuid} not found") from None
+        return None
+
+
+def get_call(session, call_uuid: str, actor: tickets.Actor):
+    """(call, its ticket or None). Staff see every call; a department only calls whose ticket it
+    holds (same 404 otherwise)."""
     call = session.scalar(select(Call).where(Call.call_uuid == call_uuid))
     if call is None:
         raise NotFound(f"call {call_uuid} not found")
-    if actor.role == DEPARTMENT:
-        if not call.ticket_number:
-            raise NotFound(f"call {call_uuid} not found")
-        tickets.get_ticket(session, call.ticket_number, actor)
-    return call
+    return call, _ticket_of(session, call, actor)
 
 
-def calls_of_ticket(session, number: str, actor: tickets.Actor) -> list[Call]:
-    tickets.get_ticket(session, number, actor)
-    return list(session.scalars(select(Call).where(Call.ticket_number == number).order_by(Call.id)))
+def calls_of_ticket(session, number: str, actor: tickets.Actor):
+    """(ticket, its calls oldest first)."""
+    ticket = tickets.get_ticket(session, number, actor)
+    return ticket, list(session.scalars(select(Call).where(Call.ticket_number == number).order_by(Call.id)))
 
 
 #: what the console shows for each speaker kind of a recording
@@ -186,17 +200,17 @@ SPEAKER_LABELS = {"caller": "市民", "operator": "话务员", "department": "�
                   "mixed": "混音"}
 
 
-def check_recording_access(session, call: Call, actor: tickets.Actor) -> None:
+def check_recording_access(session, call: Call, actor: tickets.Actor, ticket=None) -> None:
     """The one rule for playing or listing any recording of a call (every speaker, mixed too).
 
-    ``get_call`` already limits a department to calls of tickets it holds; a confidential caller's
-    voice is not given to departments at all. Raises Forbidden; tighten here, not in the views."""
-    if actor.role == DEPARTMENT and call.ticket_id is not None:
+    ``get_call`` already limits a department to calls of tickets it holds; whether the voice may be
+    heard is ``ticketing.privacy``'s rule (a confidential caller's is not given to departments).
+    Raises Forbidden; tighten in the privacy policy, not in the views."""
+    if ticket is None and call.ticket_id is not None:
         from ticketing.models import Ticket
 
         ticket = session.get(Ticket, call.ticket_id)
-        if ticket is not None and ticket.confidential:
-            raise Forbidden("the caller asked for confidentiality: recordings are not available to departments")
+    privacy.check_recording(actor.role, ticket.confidential if ticket is not None else None)
 
 
 def live_recordings(call: Call) -> list[CallRecording]:
@@ -211,18 +225,19 @@ def recording_view(call: Call, rec: CallRecording) -> dict:
 
 
 def list_recordings(session, call_uuid: str, actor: tickets.Actor) -> dict:
-    call = get_call(session, call_uuid, actor)
-    check_recording_access(session, call, actor)
+    call, ticket = get_call(session, call_uuid, actor)
+    check_recording_access(session, call, actor, ticket)
     return {"call_id": call.call_uuid, "items": [recording_view(call, r) for r in live_recordings(call)],
             "deleted": [{"leg": r.leg, "speaker": r.speaker, "deleted_at": iso(r.deleted_at)}
                         for r in call.recordings if r.deleted_at is not None]}
 
 
 def recording_file(session, call_uuid: str, actor: tickets.Actor, recordings_dir: str,
-                   leg: str = "caller") -> str:
-    """The file of one recording of a call (``leg``: caller, operator, department2, mixed...)."""
-    call = get_call(session, call_uuid, actor)
-    check_recording_access(session, call, actor)
+                   leg: str = "caller"):
+    """(file of one recording of a call, the call, its ticket or None); ``leg``: caller, operator,
+    department2, mixed..."""
+    call, ticket = get_call(session, call_uuid, actor)
+    check_recording_access(session, call, actor, ticket)
     rec = next((r for r in live_recordings(call) if r.leg == leg), None)
     if rec is None:
         raise NotFound(f"call {call_uuid} has no {leg} recording (retention, erased or not answered)")
@@ -231,38 +246,30 @@ def recording_file(session, call_uuid: str, actor: tickets.Actor, recordings_dir
     if not path.startswith(base + os.sep) or not os.path.isfile(path):
         raise NotFound(f"{leg} recording of call {call_uuid} is missing")
     log.info("recording.served call=%s leg=%s user=%s role=%s", call.call_uuid, leg, actor.username, actor.role)
-    return path
+    return path, call, ticket
 
 
-def may_play(session, call: Call, actor: tickets.Actor) -> bool:
-    try:
-        check_recording_access(session, call, actor)
-    except Forbidden:
-        return False
-    return True
-
-
-def call_view(call: Call, actor: tickets.Actor, session=None) -> dict:
-    """``session`` given: recordings the actor may not play (``check_recording_access``) are
-    left out of the view."""
-    from ticketing.schemas import mask_phone
-
-    dept = actor.role == DEPARTMENT
-    playable = session is None or may_play(session, call, actor)
+def call_view(call: Call, ticket, actor: tickets.Actor) -> dict:
+    """A call record as ``actor`` may see it (``ticketing.privacy`` decides what of the caller and
+    whether its recordings and transcript may be heard); ``ticket`` is the call's ticket (None:
+    none, or not visible)."""
+    confidential = ticket.confidential if ticket is not None else None
+    role = actor.role
+    hear = privacy.may_hear(role, confidential)
+    scrub = privacy.ticket_scrubber(ticket, role) if ticket is not None else (lambda text: text)
     return {
         "call_id": call.call_uuid, "direction": call.direction,
-        "caller": mask_phone(call.caller) if dept else call.caller, "called": call.called,
+        "caller": privacy.call_caller(call.caller, role, confidential), "called": call.called,
         "ringing_at": iso(call.ringing_at), "answered_at": iso(call.answered_at),
         "ended_at": iso(call.ended_at), "duration": call.duration, "hangup_cause": call.hangup_cause,
         "codec": call.codec, "ticket": call.ticket_number,
-        "recording": None if not playable or not call.recording_path or call.recording_deleted_at else {
+        "recording": None if not hear or not call.recording_path or call.recording_deleted_at else {
             "url": f"/api/v1/calls/{call.call_uuid}/recording", "seconds": call.recording_seconds},
         "recording_deleted_at": iso(call.recording_deleted_at),
-        "recordings": [recording_view(call, r) for r in live_recordings(call)] if playable else [],
+        "recordings": [recording_view(call, r) for r in live_recordings(call)] if hear else [],
         "transcription": {"status": call.transcription, "note": call.transcription_note},
-        "transcript": [{"start": s.start, "end": s.end, "text": s.text, "speaker": s.speaker}
-                       for s in call.segments],
-        "dtmf": [{"digit": d.digit, "at": d.at} for d in call.dtmf],
+        "transcript": privacy.transcript_view(call.segments, role, confidential, scrub),
+        "dtmf": [{"digit": d.digit, "at": d.at} for d in call.dtmf] if role != DEPARTMENT else [],
     }
 
 
@@ -317,3 +324,41 @@ def cleanup_recordings(session, recordings_dir: str, retention_days: int) -> int
     if rows:
         log.info("recordings.deleted count=%d older_than_days=%d", len(rows), retention_days)
     return len(rows)
+
+
+# -- erasure (ticketing.erasure calls these; registered below) ------------------------------------
+def _erase_call(session, call: Call, recordings_dir: str) -> int:
+    """The caller's number, transcript and DTMF digits go; every recording file too."""
+    removed = delete_call_recordings(session, call.id, recordings_dir)
+    call.caller, call.caller_phone = "", None
+    call.segments = []
+    call.dtmf = []
+    return removed
+
+
+def _recordings_dir() -> str:
+    from flask import current_app
+
+    return current_app.config["HOTLINE"].recordings_dir  # erasure runs inside an app context
+
+
+def erase_ticket_calls(session, ticket) -> dict:
+    """A ticket's calls lose the caller's number, transcript, DTMF digits and recording files."""
+    calls = session.scalars(select(Call).where(
+        (Call.ticket_id == ticket.id) | (Call.ticket_number == ticket.number))).all()
+    base = _recordings_dir()
+    files = sum(_erase_call(session, c, base) for c in calls)
+    return {"calls": len(calls), "recordings": files}
+
+
+def erase_phone_calls(session, phone: str) -> dict:
+    """Calls from ``phone`` that no ticket holds (abandoned, missed) are erased the same way."""
+    calls = session.scalars(select(Call).where(Call.caller_phone == phone)).all()
+    base = _recordings_dir()
+    files = sum(_erase_call(session, c, base) for c in calls)
+    return {"calls": len(calls), "recordings": files}
+
+
+from ticketing import erasure as _erasure  # noqa: E402
+
+_erasure.register(ticket_eraser=erase_ticket_calls, phone_eraser=erase_phone_calls)

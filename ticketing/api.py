@@ -9,10 +9,10 @@ from flask_login import current_user
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
 
-from . import deadlines, directory, service
+from . import access, deadlines, directory, service
 from .exceptions import TicketingError, ValidationFailed
 from .lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
-from .schemas import ticket_view
+from .privacy import ticket_view
 
 bp = Blueprint("ticketing_api", __name__, url_prefix="/api/v1")
 DESK = (OPERATOR, SUPERVISOR, ADMIN)
@@ -54,6 +54,11 @@ def _date_arg(name: str):
         raise ValidationFailed(f"{name} must be an ISO date", {name: "expected YYYY-MM-DD or an ISO datetime"}) from None
 
 
+def _via() -> str:
+    """The endpoint an access record names (method and path, without the query string)."""
+    return f"{request.method} {request.path}"
+
+
 # -- tickets -------------------------------------------------------------------------------------
 @bp.post("/tickets")
 @roles_required(*DESK)
@@ -75,15 +80,18 @@ def list_tickets():
         department=request.args.get("department"), date_from=_date_arg("from"), date_to=_date_arg("to"),
         overdue=overdue, phone=request.args.get("phone") if current_user.role != DEPARTMENT else None,
         q=request.args.get("q"), page=page, per_page=per_page)
-    return jsonify(items=[ticket_view(t, current_user.role) for t in rows], total=total, page=page,
-                   per_page=per_page)
+    out = [ticket_view(t, current_user.role) for t in rows]
+    access.record_tickets(db.session, current_actor(), rows, _via())
+    return jsonify(items=out, total=total, page=page, per_page=per_page)
 
 
 @bp.get("/tickets/<number>")
 @roles_required()
 def get_ticket(number):
     ticket = service.get_ticket(db.session, number, current_actor())
-    return jsonify(ticket_view(ticket, current_user.role, with_events=True))
+    out = ticket_view(ticket, current_user.role, with_events=True)
+    access.record_tickets(db.session, current_actor(), [ticket], _via())
+    return jsonify(out)
 
 
 @bp.post("/tickets/<number>/actions/<action>")
@@ -93,14 +101,18 @@ def act(number, action):
     if body is None or not isinstance(body, dict):
         raise InvalidJSON("request body must be a JSON object")
     ticket = service.perform(db.session, number, action, current_actor(), body)
-    return jsonify(ticket_view(ticket, current_user.role, with_events=True))
+    out = ticket_view(ticket, current_user.role, with_events=True)
+    access.record_tickets(db.session, current_actor(), [ticket], _via())
+    return jsonify(out)
 
 
 @bp.get("/callers/<phone>/tickets")
 @roles_required(*DESK)
 def caller_tickets(phone):
     rows = service.caller_history(db.session, phone, exclude=request.args.get("exclude"))
-    return jsonify(items=[ticket_view(t, current_user.role) for t in rows])
+    out = [ticket_view(t, current_user.role) for t in rows]
+    access.record_tickets(db.session, current_actor(), rows, _via())
+    return jsonify(items=out)
 
 
 # -- directory -----------------------------------------------------------------------------------
@@ -186,3 +198,16 @@ def enter_calendar_year(year):
     body = json_body()
     return jsonify(deadlines.enter_year(db.session, year, body.get("holidays", []), body.get("workdays", []),
                                         current_user.username))
+
+
+# -- privacy -------------------------------------------------------------------------------------
+@bp.get("/privacy/access-records")
+@roles_required(ADMIN)
+def access_records():
+    per_page = _int_arg("per_page", 50, 1, current_app.config["HOTLINE"].page_size_max)
+    page = _int_arg("page", 1, 1, 1_000_000)
+    total, items = access.listing(db.session, ticket=request.args.get("ticket") or None,
+                                  actor=request.args.get("actor") or None, kind=request.args.get("kind") or None,
+                                  date_from=_date_arg("from"), date_to=_date_arg("to"), page=page,
+                                  per_page=per_page)
+    return jsonify(items=items, total=total, page=page, per_page=per_page)

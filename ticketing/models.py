@@ -115,6 +115,7 @@ class Ticket(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     head_hash: Mapped[str] = mapped_column(String(64), default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)  # personal data erased (privacy)
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -155,6 +156,12 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # chain version 2 commits to salted digests of personal fields (see ticketing.audit); events
+    # written before it are version 1 and keep verifying with the version-1 digest
+    chain_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    pii_salts: Mapped[dict | None] = mapped_column(JSONText)  # field -> salt, until erased
+    redacted: Mapped[dict | None] = mapped_column(JSONText)  # field -> digest, after erasure
+    redacted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
@@ -222,6 +229,20 @@ class CalendarYear(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     entered_by: Mapped[str] = mapped_column(String(80))
     entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccessRecord(Base):
+    """Who saw a caller's unmasked number / ID number or played / read a call (PIPL art. 51)."""
+
+    __tablename__ = "access_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80), index=True)
+    actor_role: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # phone | id_number | recording | transcript
+    ticket_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(32))
+    via: Mapped[str] = mapped_column(String(200))
 
 
 Index("ix_tickets_main_status", Ticket.main_department_id, Ticket.status)

@@ -1,4 +1,4 @@
-"""Input validation (pydantic) and output serialization with masking for the viewer's role."""
+"""Input validation (pydantic); output views are in ``ticketing.privacy``."""
 from __future__ import annotations
 
 import re
@@ -7,9 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .clock import iso
 from .exceptions import ValidationFailed
-from .lifecycle import ACTION_LABELS, DEPARTMENT, OPERATOR, STATUS_LABELS, allowed
 from .sla import TYPES
 
 CHANNELS = ("phone", "web", "open311", "walk-in", "other")
@@ -157,82 +155,6 @@ def parse(model: type[BaseModel], data) -> BaseModel:
 
 
 # -- output ------------------------------------------------------------------------------------
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    if len(phone) >= 7:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * len(phone)
-
-
-def mask_id(id_number: str | None) -> str | None:
-    if not id_number:
-        return id_number
-    return id_number[:6] + "*" * 8 + id_number[-4:]
-
-
-def caller_view(ticket, role: str) -> dict:
-    if role == DEPARTMENT and ticket.confidential:
-        return {"name": None, "phone": None, "id_number": None, "confidential": True}
-    phone, id_number = ticket.caller_phone, ticket.caller_id_number
-    if role == DEPARTMENT:
-        phone, id_number = mask_phone(phone), mask_id(id_number)
-    elif role != OPERATOR:
-        id_number = mask_id(id_number)
-    return {"name": ticket.caller_name, "phone": phone, "id_number": id_number,
-            "confidential": ticket.confidential}
-
-
-def department_ref(dept) -> dict | None:
-    return None if dept is None else {"code": dept.code, "name": dept.name}
-
-
-def event_view(event) -> dict:
-    return {
-        "seq": event.seq, "action": event.action, "action_label": ACTION_LABELS.get(event.action, event.action),
-        "actor": event.actor, "actor_role": event.actor_role, "from_status": event.from_status,
-        "to_status": event.to_status, "note": event.note, "data": event.data or {},
-        "at": iso(event.created_at), "hash": event.hash,
-    }
-
-
-def ticket_view(ticket, role: str, *, with_events: bool = False) -> dict:
-    out = {
-        "number": ticket.number, "type": ticket.type, "channel": ticket.channel,
-        "urgency": ticket.urgency, "status": ticket.status,
-        "status_label": STATUS_LABELS.get(ticket.status, ticket.status),
-        "caller": caller_view(ticket, role), "content": ticket.content, "address": ticket.address,
-        "town": None if ticket.town is None else {"code": ticket.town.code, "name": ticket.town.name},
-        "main_department": department_ref(ticket.main_department),
-        "co_departments": [department_ref(d) for d in ticket.co_departments],
-        "received_at": iso(ticket.received_at),
-        "deadlines": {
-            "sign_by": iso(ticket.sign_by), "reply_by": iso(ticket.reply_by),
-            "estimated_years": ticket.deadline_estimated_years or [],
-            "warning": ("working calendar for %s not entered yet; deadline assumes Monday-Friday"
-                        % ", ".join(map(str, ticket.deadline_estimated_years)))
-            if ticket.deadline_estimated_years else None,
-        },
-        "dispatched_at": iso(ticket.dispatched_at), "signed_at": iso(ticket.signed_at),
-        "replied_at": iso(ticket.replied_at), "closed_at": iso(ticket.closed_at),
-        "reply": ticket.reply_text, "direct_answer": ticket.direct_answer,
-        "satisfaction": ticket.satisfaction, "solved": ticket.solved,
-        "merged_into": ticket.merged_into.number if ticket.merged_into else None,
-        "merged_tickets": [m.number for m in ticket.merged],
-        "reopen_count": ticket.reopen_count,
-        "routing_suggestion": ticket.routing_suggestion if role != DEPARTMENT else None,
-        "extensions": [{
-            "id": e.id, "workdays": e.workdays, "reason": e.reason, "status": e.status,
-            "requested_by": e.requested_by, "requested_at": iso(e.requested_at),
-            "decided_by": e.decided_by, "decided_at": iso(e.decided_at),
-            "decision_note": e.decision_note} for e in ticket.extensions],
-        "urgings": [{
-            "id": u.id, "note": u.note, "due_at": iso(u.due_at), "urged_by": u.urged_by,
-            "urged_at": iso(u.urged_at), "acknowledged_at": iso(u.acknowledged_at)} for u in ticket.urgings],
-        "allowed_actions": allowed(ticket.status, role),
-        "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
-        "version": ticket.version,
-    }
-    if with_events:
-        out["events"] = [event_view(e) for e in ticket.events]
-    return out
+# The role-aware views live in ``ticketing.privacy`` (one privacy policy for every view);
+# ``ticket_view`` is re-exported for callers that import it from here.
+from .privacy import ticket_view  # noqa: E402,F401

@@ -30,6 +30,7 @@ def configure_celery(config: Config) -> None:
                                  "schedule": float(config.supervision_scan_seconds or 60)},
             "telephony-recording-retention": {"task": "telephony.cleanup_recordings", "schedule": 3600.0},
             "routing-suggest-missing": {"task": "routing.suggest_missing", "schedule": 600.0},
+            "privacy-retention": {"task": "supervision.privacy_retention", "schedule": 3600.0},
         },
     )
 
