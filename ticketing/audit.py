@@ -7,7 +7,8 @@ hash; deleting one breaks the next event's link (or, for the last one, the ticke
 Chain version 2 (every event written since migration 0009) commits to a *salted digest* of each
 personal field instead of the field itself: the caller's name, phone, ID number and address (on the
 ticket, committed by the ``create`` event) and the personal keys of event data
-(``ticketing.privacy.PERSONAL_KEYS``: the number a call came from, its transcript...). The random
+(``ticketing.privacy.PERSONAL_KEYS``: the number a call came from, its transcript...) and each
+event's free-text note (staff write callers' numbers into notes). The random
 salt of each field is kept in ``pii_salts``. Erasing a field (``ticketing.erasure``) blanks it,
 stores its digest in ``redacted`` and drops the salt: the event still verifies, the erased value
 cannot be recovered by trying every phone number against the digest, and ``hotline audit verify``

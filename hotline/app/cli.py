@@ -233,7 +233,7 @@ def privacy_erase(ticket, phone, reason, with_address, actor) -> None:
     from ticketing.lifecycle import ADMIN
     from ticketing.service import Actor
 
-    from .extensions import db as database
+    from hotline.extensions import db as database
 
     if bool(ticket) == bool(phone):
         raise click.UsageError("give a ticket number or --phone, not both")
@@ -266,7 +266,7 @@ def privacy_retention(days) -> None:
     from ticketing.erasure import erase_expired
     from ticketing.service import Actor
 
-    from .extensions import db as database
+    from hotline.extensions import db as database
 
     app = _app()
     days = app.config["HOTLINE"].personal_data_retention_days if days is None else days
