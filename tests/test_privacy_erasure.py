@@ -37,11 +37,8 @@ def _personal(text: str) -> list[str]:
 @both_databases
 def test_erase_by_phone_blanks_everything_and_history_still_verifies(app, api, events):
     op, sup, housing = api("operator1"), api("supervisor"), api("housing")
-    # a phone call: call record, recording (+ the operator's leg and the mix), transcript, draft ticket
+    # a phone call: call record, recordings (the citizen, the operator's leg, the mix), transcript, draft
     call = _store_call(app)
-    for leg in ("operator", "mixed"):
-        with open(call["path"].replace("-caller.wav", f"-{leg}.wav"), "wb") as f:
-            f.write(open(call["path"], "rb").read())
     # a ticket registered by hand with name and ID, a call linked on the console, notes with the number
     number = op.post("/api/v1/tickets", json=COMPLAINT).get_json()["number"]
     _live_call(app, "erase1")
@@ -54,7 +51,7 @@ def test_erase_by_phone_blanks_everything_and_history_still_verifies(app, api, e
     result = _cli(app, "privacy", "erase", "--phone", PHONE, "--reason", "市民申请删除")
     assert result.exit_code == 0, result.output
     assert f"erased {number}: caller_name, caller_phone, caller_id_number" in result.output
-    assert f"erased {call['ticket']}: caller_phone" in result.output and "recording_files 3" in result.output
+    assert f"erased {call['ticket']}: caller_phone" in result.output and "calls 1, recordings 3" in result.output
 
     verify = _cli(app, "audit", "verify")
     assert verify.exit_code == 0, verify.output
@@ -76,14 +73,19 @@ def test_erase_by_phone_blanks_everything_and_history_still_verifies(app, api, e
         draft = who.get(f"/api/v1/tickets/{call['ticket']}").get_json()
         assert draft["content"].startswith("我叫张先生电话***楼道灯坏了") and draft["caller"]["phone"] is None
         assert _personal(_dump(draft["events"])) == [] and PHONE not in _dump(draft)
+        for leg in ("caller", "operator", "mixed"):
+            assert who.get(f"/api/v1/calls/{call['call_id']}/recordings/{leg}").status_code == 404
         assert who.get(f"/api/v1/calls/{call['call_id']}/recording").status_code == 404
         view = who.get(f"/api/v1/calls/{call['call_id']}").get_json()
         assert view["caller"] == "" and view["transcript"] == [] and view["recording"] is None
+        assert view["recordings"] == [] and view["dtmf"] == []
         assert _personal(_dump(who.get(f"/api/v1/tickets/{call['ticket']}/calls").get_json())) == []
         assert PHONE not in _dump(who.get("/api/v1/tickets").get_json())
     assert op.get(f"/api/v1/callers/{PHONE}/tickets").get_json()["items"] == []
     assert _personal(_dump(housing.get(f"/api/v1/tickets/{number}").get_json())) == []
-    assert not [p for p in os.listdir(os.path.dirname(call["path"])) if p.startswith(call["call_id"])]
+    assert [os.path.exists(f) for f in call["files"]] == [False] * 3
+    listed = op.get(f"/api/v1/calls/{call['call_id']}/recordings").get_json()
+    assert listed["items"] == [] and {r["leg"] for r in listed["deleted"]} == {"caller", "operator", "mixed"}
     for url in ("/api/v1/kpis/export.csv", "/api/v1/kpis/export.xlsx"):
         export = sup.get(url)
         assert export.status_code == 200 and PHONE.encode() not in export.data

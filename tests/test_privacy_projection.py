@@ -123,22 +123,28 @@ def _store_call(app, *, caller=PHONE, said=SAID) -> dict:
 
     config = app.config["HOTLINE"]
     call_uuid = uuid.uuid4().hex
-    rel = f"2026/01/01/{call_uuid}-caller.wav"
-    path = os.path.join(config.recordings_dir, rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
-        w.writeframes(b"\x00\x01" * 8000)
+    rel = {leg: f"2026/01/01/{call_uuid}-{leg}.wav" for leg in ("caller", "operator", "mixed")}
+    for name in rel.values():
+        path = os.path.join(config.recordings_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+            w.writeframes(b"\x00\x01" * 8000)
     ended = utcnow()
     record = {"call_uuid": call_uuid, "sip_call_id": f"{call_uuid}@test", "caller": caller,
               "called": "12345", "codec": "PCMU", "ringing_at": ended - timedelta(seconds=3),
               "answered_at": ended - timedelta(seconds=2), "ended_at": ended, "duration": 2.0,
-              "cause": "caller_hangup", "recording_path": rel, "recording_seconds": 1.0,
+              "cause": "caller_hangup", "recording_path": rel["caller"], "recording_seconds": 1.0,
+              "legs": [{"leg": "operator", "speaker": "operator", "extension": "1001",
+                        "recording_path": rel["operator"], "recording_seconds": 1.0, "offset": 0.5}],
+              "mixed_recording_path": rel["mixed"], "mixed_seconds": 1.0,
               "transcription": "live", "transcription_note": None,
               "segments": [{"text": said, "start": 0.2, "end": 1.5}], "dtmf": [("1", 0.5)], "stats": {}}
     with app.app_context():
         call = service.store_call(db.session, record)
-        result = {"call_id": call.call_uuid, "ticket": call.ticket_number, "path": path}
+        result = {"call_id": call.call_uuid, "ticket": call.ticket_number,
+                  "path": os.path.join(config.recordings_dir, rel["caller"]),
+                  "files": [os.path.join(config.recordings_dir, r) for r in rel.values()]}
         db.Session.remove()
     return result
 
@@ -165,13 +171,16 @@ def test_department_cannot_play_or_read_a_confidential_callers_call(app, api):
 
     view = housing.get(f"/api/v1/calls/{plain['call_id']}").get_json()
     assert view["caller"] == "138****5678" and view["recording"] is not None and view["dtmf"] == []
+    assert {r["leg"] for r in view["recordings"]} == {"caller", "operator", "mixed"}
     assert view["transcript"][0]["text"] == "我叫张先生电话138****5678楼道灯坏了"
     assert housing.get(f"/api/v1/calls/{plain['call_id']}/recording").status_code == 200
 
     url = f"/api/v1/calls/{secret['call_id']}"
-    assert housing.get(url + "/recording").status_code == 404
+    for path in ("/recording", "/recordings", "/recordings/operator", "/recordings/mixed"):
+        assert housing.get(url + path).status_code == 403, path
     view = housing.get(url).get_json()
     assert view["caller"] is None and view["recording"] is None and view["transcript"] == []
+    assert view["recordings"] == []
     listed = housing.get(f"/api/v1/tickets/{secret['ticket']}/calls").get_json()["items"]
     ticket = housing.get(f"/api/v1/tickets/{secret['ticket']}").get_json()
     assert _leaks([view, listed, ticket], PHONE, SAID, "138****5678") == []
