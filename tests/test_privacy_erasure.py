@@ -1,7 +1,7 @@
 """Erasure with a verifiable history (issue 11): ``hotline privacy erase`` blanks a caller's name,
 number, ID number, transcripts and recordings; ``hotline audit verify`` still passes and names the
 redacted events; no API, export, event or recording endpoint returns the erased data afterwards.
-Chains written before migration 0009 (chain version 1) keep verifying, erased or not."""
+Chains written before migration 0011 (chain version 1) keep verifying, erased or not."""
 from __future__ import annotations
 
 import json
@@ -125,7 +125,7 @@ def test_tampering_after_erasure_is_still_detected(app, api):
 
 @both_databases
 def test_version_1_chains_keep_verifying_and_can_be_erased(app, api):
-    """A ticket written before migration 0009: its events are rewritten as version 1 exactly as the
+    """A ticket written before migration 0011: its events are rewritten as version 1 exactly as the
     old code hashed them (personal data in clear inside the digest)."""
     from hotline.extensions import db
     from ticketing.audit import GENESIS, event_digest, verify_all

@@ -1,5 +1,5 @@
-"""Migration 0009 (privacy): matches the models, goes down and up again, and a chain written before
-it (at 0008) still verifies afterwards as chain version 1 — on SQLite and on PostgreSQL (a database
+"""Migration 0011 (privacy): matches the models, goes down and up again, and a chain written before
+it (at 0010) still verifies afterwards as chain version 1 — on SQLite and on PostgreSQL (a database
 of its own, so other tests' schema is untouched)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.conftest import PG_ADMIN_URL, require_service
 
 
 def _old_chain(conn) -> None:
-    """A ticket with two events hashed the way the code before 0009 did (personal data in clear)."""
+    """A ticket with two events hashed the way the code before 0011 did (personal data in clear)."""
     from ticketing.audit import GENESIS, event_digest
 
     at = datetime(2026, 1, 5, 9, 30)
@@ -48,7 +48,7 @@ def _check(url: str) -> None:
     from hotline.extensions import Base
     from ticketing.audit import verify_all
 
-    command.upgrade(alembic_config(url), "0008")
+    command.upgrade(alembic_config(url), "0010")
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -63,7 +63,7 @@ def _check(url: str) -> None:
         with Session(engine) as session:
             assert [f for _t, f in verify_all(session)] == [None]
             assert session.execute(text("SELECT chain_version FROM ticket_events")).scalars().all() == [1, 1]
-        command.downgrade(alembic_config(url), "0008")
+        command.downgrade(alembic_config(url), "0010")
         insp = inspect(engine)
         assert "access_records" not in insp.get_table_names()
         assert "chain_version" not in {c["name"] for c in insp.get_columns("ticket_events")}
@@ -74,11 +74,11 @@ def _check(url: str) -> None:
         engine.dispose()
 
 
-def test_migration_0009_on_sqlite(tmp_path):
+def test_migration_0011_on_sqlite(tmp_path):
     _check(f"sqlite:///{tmp_path / 'm.db'}")
 
 
-def test_migration_0009_on_postgres():
+def test_migration_0011_on_postgres():
     require_service("postgres")
     name = f"hotline_priv_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -4,7 +4,7 @@ Each ``TicketEvent`` stores the SHA-256 of its own content plus the hash of the 
 event; the ticket row keeps the head hash and the event count. Altering an event breaks its own
 hash; deleting one breaks the next event's link (or, for the last one, the ticket's head).
 
-Chain version 2 (every event written since migration 0009) commits to a *salted digest* of each
+Chain version 2 (every event written since migration 0011) commits to a *salted digest* of each
 personal field instead of the field itself: the caller's name, phone, ID number and address (on the
 ticket, committed by the ``create`` event) and the personal keys of event data
 (``ticketing.privacy.PERSONAL_KEYS``: the number a call came from, its transcript...) and each
