@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hotline.auth import User
 from hotline.events import publish
+from routing import emergency
 from ticketing.lifecycle import DEPARTMENT
 from ticketing.models import Department
 
@@ -22,7 +23,6 @@ from .exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 COMMANDS = ("hangup", "hold", "resume", "transfer", "consult", "complete_transfer", "cancel_consult",
             "conference", "emergency")
 NEEDS_TARGET = ("transfer", "consult", "conference", "emergency")
-EMERGENCY = {"110": "公安报警", "119": "消防", "120": "医疗急救", "122": "交通事故"}
 _EXTENSION = re.compile(r"^[0-9A-Za-z_.-]{2,32}$")
 ANSWER_TARGET_S = 15
 
@@ -39,8 +39,8 @@ def send_command(user, call_id: str, command: str, body: dict) -> dict:
         raise Conflict("通话尚未接通到话务员")
     target = str(body.get("target") or "").strip()
     if command in NEEDS_TARGET:
-        if command == "emergency" and target not in EMERGENCY:
-            raise ValidationFailed("unknown emergency number", {"target": "110、119、120 或 122"})
+        if command == "emergency" and target not in emergency.SERVICES:
+            raise ValidationFailed("unknown emergency number", {"target": "、".join(emergency.NUMBERS)})
         if not _EXTENSION.match(target):
             raise ValidationFailed("target extension missing or malformed", {"target": "请填写分机号码"})
     command_id = uuid.uuid4().hex
@@ -58,4 +58,4 @@ def transfer_directory(session) -> dict:
                            .order_by(Department.name, User.username)).all()
     return {"departments": [{"department": d.name, "code": d.code, "name": u.display_name or u.username,
                              "extension": u.sip_extension} for u, d in rows],
-            "emergency": [{"number": n, "label": label} for n, label in EMERGENCY.items()]}
+            "emergency": [{"number": n, "label": label} for n, label in emergency.SERVICES.items()]}

@@ -2,47 +2,30 @@
 
 Every web process subscribes to the event bus (with REDIS_URL the bus carries the SIP process's
 events to every web process), so each process keeps the same board without a shared store. It
-serves catch-up after a reconnect (current call and transcript so far) and the wallboard's call
-counters. Ended calls stay for ``KEEP_ENDED`` seconds so an operator still registering a ticket
-after hang-up can reload and see the transcript. Today's answer statistics reset at local midnight.
+serves catch-up after a reconnect (current call and transcript so far) and the wallboard's live
+counters (waiting, talking). Ended calls stay for ``KEEP_ENDED`` seconds so an operator still
+registering a ticket after hang-up can reload and see the transcript. Today's call KPIs are not
+counted here: they are supervision's rollup (``supervision.kpis.calls_today``), one computation.
 """
 from __future__ import annotations
 
 import threading
 import time
-from datetime import date
-
-from ticketing.clock import to_local, utcnow
 
 KEEP_ENDED = 30 * 60
 MAX_SEGMENTS = 400
-ANSWER_TARGET_S = 15
 QUEUE_STATES = {"call.queued": "queued", "call.offered": "offering", "call.intake": "intake"}
 TARGET_KEYS = ("operator", "agent", "extension", "agent_extension", "operator_extension")
-
-
-def _today() -> date:
-    return to_local(utcnow()).date()
 
 
 class CallBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: dict[str, dict] = {}
-        self._day = _today()
-        self.offered = self.answered = self.answered_in_target = 0
 
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
-            self._day = _today()
-            self.offered = self.answered = self.answered_in_target = 0
-
-    def _roll_day(self) -> None:
-        today = _today()
-        if today != self._day:
-            self._day = today
-            self.offered = self.answered = self.answered_in_target = 0
 
     def _call(self, payload: dict) -> dict:
         call_id = str(payload["call_id"])
@@ -66,7 +49,6 @@ class CallBoard:
         if not (name.startswith("call.") or name.startswith("transcript.")):
             return
         with self._lock:
-            self._roll_day()
             if str(payload.get("call_id")) not in self.calls:
                 if name in ("call.ended", "call.ticket"):
                     return
@@ -75,27 +57,15 @@ class CallBoard:
             call = self._call(payload)
             now = time.time()
             if name == "call.ringing":
-                self.offered += 1
                 call["ringing_at"] = now
             elif name == "call.answered":
-                # with the queue, the endpoint's answer only starts the wait: what counts as
-                # answered is an operator taking the call (``connected``)
-                counts = call.get("counted") is None and (not call.get("queued") or payload.get("connected"))
-                if call["answered_at"] is None or (payload.get("connected") and call.get("counted") is None):
+                # with the queue, the endpoint's answer only starts the wait; an operator taking
+                # the call (``connected``) is the answer the console shows
+                if call["answered_at"] is None or payload.get("connected"):
                     call["answered_at"] = now
-                if counts:
-                    call["counted"] = now - call["ringing_at"] <= ANSWER_TARGET_S
-                    self.answered += 1
-                    self.answered_in_target += int(call["counted"])
                 call["state"] = "talking"
-            elif name in QUEUE_STATES:  # the ACD: waiting, ringing an operator, sent to voice intake
+            elif name in QUEUE_STATES:  # the queue: waiting, ringing an operator, sent to voice intake
                 call["state"] = QUEUE_STATES[name]
-                if name == "call.queued" and not call.get("queued"):
-                    call["queued"] = True
-                    if call.get("counted") is not None:  # the endpoint's answer was not an operator's
-                        self.answered -= 1
-                        self.answered_in_target -= int(call["counted"])
-                        call["counted"] = None
             elif name == "transcript.partial":
                 call["partial"][payload.get("speaker") or "caller"] = payload.get("text", "")
             elif name == "transcript.final":
@@ -137,14 +107,11 @@ class CallBoard:
         return out
 
     def counters(self) -> dict:
+        """Calls live now: waiting (ringing, queued, being offered) and talking."""
         with self._lock:
-            self._roll_day()
             waiting = sum(1 for c in self.calls.values() if c["state"] in ("ringing", "queued", "offering"))
             talking = sum(1 for c in self.calls.values() if c["state"] == "talking")
-            share = (self.answered_in_target / self.offered) if self.offered else None
-            return {"waiting": waiting, "talking": talking, "offered_today": self.offered,
-                    "answered_today": self.answered, "answered_in_15s": self.answered_in_target,
-                    "answered_in_15s_share": share}
+            return {"waiting": waiting, "talking": talking}
 
 
 board = CallBoard()

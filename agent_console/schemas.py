@@ -1,7 +1,9 @@
 """OpenAPI path items of the console's call endpoints (issue 7), merged by hotline/openapi.py."""
 from __future__ import annotations
 
-from .call_service import COMMANDS, EMERGENCY
+from routing.emergency import NUMBERS as EMERGENCY_NUMBERS
+
+from .call_service import COMMANDS
 
 
 def openapi_paths() -> dict:
@@ -12,7 +14,7 @@ def openapi_paths() -> dict:
         "call_id": {"type": "string"}, "caller": {"type": "string"}, "caller_phone": {"type": ["string", "null"]},
         "ringing_at": {"type": "string"}, "outcome": {"enum": ["abandoned", "missed"]},
         "outcome_label": {"type": "string"}, "wait_seconds": {"type": ["number", "null"]},
-        "ticket": {"type": ["string", "null"]}, "callback_at": {"type": ["string", "null"]},
+        "callback_at": {"type": ["string", "null"]},
         "callback_by": {"type": ["string", "null"]}}}
     return {
         "/api/v1/calls/{call_id}/commands/{command}": {"post": {
@@ -22,7 +24,7 @@ def openapi_paths() -> dict:
                                      "schema": {"enum": list(COMMANDS)}}],
             "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
                 "target": {"type": "string", "description": "extension for transfer/consult/conference; "
-                                                            f"{'/'.join(EMERGENCY)} for emergency"}}}}}},
+                                                            f"{'/'.join(EMERGENCY_NUMBERS)} for emergency"}}}}}},
             "responses": {"202": resp("sent", {"type": "object", "properties": {
                 "command_id": {"type": "string"}, "command": {"type": "string"}, "status": {"const": "sent"}}}),
                 "403": resp("not the operator on this call", err), "404": resp("no such live call or command", err),
@@ -43,8 +45,12 @@ def openapi_paths() -> dict:
             "responses": {"200": resp("marked"), "404": resp("not on the list", err),
                           "409": resp("already called back", err)}}},
         "/api/v1/console/call-kpis": {"get": {
-            "summary": "Today's call KPIs: 接通率, 15 s answer share, average wait and talk, abandoned",
+            "summary": "Today's call KPIs (the figures of /api/v1/kpis for today): 接通率, share answered "
+                       "within HOTLINE_ANSWER_TARGET_SECONDS, average wait and talk, abandoned",
             "responses": {"200": resp("kpis", {"type": "object", "properties": {
-                k: {"type": ["number", "null"]} for k in ("answer_rate", "answer_15s_rate", "avg_wait", "avg_talk")}}),
+                **{k: {"type": ["number", "null"]} for k in ("answer_rate", "answer_15s_rate", "avg_wait", "avg_talk")},
+                **{k: {"type": "number"} for k in ("offered", "answered", "answered_15s", "abandoned",
+                                                   "answer_target_seconds")},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}),
                 "403": resp("supervisors only", err)}}},
     }

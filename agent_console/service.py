@@ -36,7 +36,17 @@ def local_midnight_utc() -> datetime:
     return to_utc_naive(datetime(today.year, today.month, today.day, tzinfo=CST))
 
 
-def wallboard(session) -> dict:
+def call_figures(session, answer_target: int) -> dict:
+    """Today's call KPIs, as supervision computes them for /api/v1/kpis (one computation)."""
+    from supervision.kpis import calls_today
+
+    today = calls_today(session, answer_target)
+    counts, rates = today["counts"], today["kpis"]
+    return {**counts, **rates, "labels": today["labels"], "answer_target_seconds": answer_target}
+
+
+def wallboard(session, answer_target: int) -> dict:
+    """Live calls (the board), today's call KPIs and presence, today's tickets."""
     since = local_midnight_utc()
     by_type = dict(session.execute(select(Ticket.type, func.count()).where(Ticket.received_at >= since)
                                    .group_by(Ticket.type)).all())
@@ -45,6 +55,7 @@ def wallboard(session) -> dict:
     operators = presence.operator_states(session)
     return {
         "calls": board.counters(),
+        "call_kpis": call_figures(session, answer_target),
         "operators": operators,
         "operator_states": presence.state_counts(operators),
         "tickets_today": {

@@ -134,7 +134,7 @@ def link_call():
 @bp.get("/api/v1/console/wallboard")
 @roles_required(*SUPERVISORS)
 def wallboard():
-    return jsonify(service.wallboard(db.session))
+    return jsonify(service.wallboard(db.session, current_app.config["HOTLINE"].answer_target_seconds))
 
 
 @bp.get("/api/v1/console/deadlines")
@@ -212,4 +212,4 @@ def mark_called_back(call_id):
 @bp.get("/api/v1/console/call-kpis")
 @roles_required(*SUPERVISORS)
 def call_kpis():
-    return jsonify(distribution.call_kpis(db.session, service.local_midnight_utc()))
+    return jsonify(service.call_figures(db.session, current_app.config["HOTLINE"].answer_target_seconds))

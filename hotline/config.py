@@ -128,6 +128,7 @@ class Config:
     acd_wrapup: int = 30  # seconds of 话后处理 after a call, then back to ready
     acd_max_wait: int = 60  # seconds in the queue before the caller is offered voice intake
     acd_announce_seconds: int = 20  # repeat the queue position this often
+    answer_target_seconds: int = 15  # a call answered within this many seconds of ringing counts as on time
     emergency_numbers: str = ""  # "110=...,119=...,120=...,122=...": where the proxy reaches them
     service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
     session_cookie_secure: bool = False  # send the session cookie over HTTPS only
@@ -181,6 +182,7 @@ class Config:
         "acd_wrapup": ("HOTLINE_ACD_WRAPUP", int),
         "acd_max_wait": ("HOTLINE_ACD_MAX_WAIT", int),
         "acd_announce_seconds": ("HOTLINE_ACD_ANNOUNCE_SECONDS", int),
+        "answer_target_seconds": ("HOTLINE_ANSWER_TARGET_SECONDS", int),
         "service_hours": ("HOTLINE_SERVICE_HOURS", str),
         "outbox_retention_hours": ("HOTLINE_OUTBOX_RETENTION_HOURS", int),
         "emergency_numbers": ("HOTLINE_EMERGENCY_NUMBERS", str),
@@ -217,6 +219,8 @@ class Config:
             raise ConfigError("HOTLINE_ACD_STRATEGY must be longest_idle, round_robin or fewest_calls")
         if cfg.personal_data_retention_days < 0:
             raise ConfigError("HOTLINE_PERSONAL_DATA_RETENTION_DAYS must be 0 (keep) or a number of days")
+        if cfg.answer_target_seconds <= 0:
+            raise ConfigError("HOTLINE_ANSWER_TARGET_SECONDS must be a positive number of seconds")
         parse_service_hours(cfg.service_hours)
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")

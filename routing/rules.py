@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .matcher import Automaton
 
+# category -> one of routing.emergency's numbers
 NUMBERS = {"crime": "110", "fire": "119", "gas": "119", "rescue": "119", "traffic": "122", "injury": "120"}
 PRIORITY = ("crime", "fire", "gas", "traffic", "injury", "rescue")
 

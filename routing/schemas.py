@@ -5,6 +5,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ticketing.schemas import parse  # noqa: F401  (re-exported: one place that maps errors to 422)
 
+from .emergency import NUMBERS as EMERGENCY_NUMBERS
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -58,7 +60,7 @@ def openapi_paths() -> dict:
         "type": {"enum": ["咨询", "求助", "投诉", "举报", "建议", "表扬", "申请"]},
         "urgent": {"type": "boolean"},
         "emergency": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
-            "number": {"enum": ["110", "119", "120", "122"]},
+            "number": {"enum": list(EMERGENCY_NUMBERS)},
             "category": {"enum": ["fire", "gas", "rescue", "crime", "traffic", "injury"]},
             "evidence": {"type": "array", "items": {"type": "string"}},
             "also": {"type": "array", "items": {"type": "string"}}}}]},

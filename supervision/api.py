@@ -62,7 +62,12 @@ def _report():
     ticket_type = request.args.get("type")
     if ticket_type and ticket_type not in TYPES:
         raise ValidationFailed("unknown type", {"type": f"one of {', '.join(TYPES)}"})
-    return kpis.report(db.session, start, end, group_by, department_id=department_id, ticket_type=ticket_type)
+    return kpis.report(db.session, start, end, group_by, answer_target=_answer_target(),
+                       department_id=department_id, ticket_type=ticket_type)
+
+
+def _answer_target() -> int:
+    return current_app.config["HOTLINE"].answer_target_seconds
 
 
 @bp.get("/kpis")
@@ -102,7 +107,7 @@ def kpi_trend():
     code = request.args.get("department")
     if code and department_id is None:
         department_id = _department_id(code)
-    return jsonify(kpis.trend(db.session, start, end, department_id=department_id))
+    return jsonify(kpis.trend(db.session, start, end, answer_target=_answer_target(), department_id=department_id))
 
 
 @bp.get("/kpis/ranking")
@@ -110,7 +115,7 @@ def kpi_trend():
 def kpi_ranking():
     today = to_local(utcnow()).date()
     start, end = kpis.parse_period(request.args.get("from"), request.args.get("to"), today)
-    return jsonify(kpis.ranking(db.session, start, end, request.args.get("kpi")))
+    return jsonify(kpis.ranking(db.session, start, end, request.args.get("kpi"), answer_target=_answer_target()))
 
 
 # -- deadline lists -------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select, union_all
 
+from routing.calls.kpis import CALL_COUNTERS, call_rates
+from routing.calls.kpis import definitions as call_definitions
+from routing.calls.kpis import labels as call_labels
 from ticketing.exceptions import ValidationFailed
 from ticketing.models import Department
 
@@ -74,14 +77,7 @@ TICKET_KPIS = (
     ("reopen_rate", "重办率", "reopened", "called_back"),
     ("repeat_rate", "重复来电率", "repeat_call", "has_phone"),
 )
-CALL_KPIS = (
-    ("answer_rate", "接通率", "answered", "offered"),
-    ("answer_15s_rate", "15秒接通率", "answered_15s", "offered"),
-    ("avg_wait", "平均等待时长(秒)", "wait_seconds", "answered"),
-    ("avg_talk", "平均通话时长(秒)", "talk_seconds", "answered"),
-)
-CALL_COUNTERS = ("offered", "answered", "answered_15s", "wait_seconds", "talk_seconds")
-LABELS = {k: label for k, label, *_ in TICKET_KPIS + CALL_KPIS}
+LABELS = {k: label for k, label, *_ in TICKET_KPIS}  # ticket KPIs; the call KPIs' labels name the target
 GROUPS = ("department", "type", "day")
 UNASSIGNED = {"code": "", "name": "未派单/热线直办"}
 RANKING_KPIS = ("sign_rate", "on_time_rate", "satisfaction_rate", "solved_rate")
@@ -101,17 +97,13 @@ def ticket_kpis(counts: dict, digits: int | None = 4) -> dict:
     return out
 
 
-def call_kpis(counts: dict) -> dict:
-    out = {}
-    for key, _label, num, den in CALL_KPIS:
-        d = counts[den]
-        out[key] = (round(counts[num] / d, 1) if key.startswith("avg") else round(counts[num] / d, 4)) if d else None
-    return out
+def labels(answer_target: int) -> dict:
+    return LABELS | call_labels(answer_target)
 
 
-def definitions() -> list[dict]:
+def definitions(answer_target: int) -> list[dict]:
     rows = []
-    for key, label, num, den in TICKET_KPIS + CALL_KPIS:
+    for key, label, num, den in TICKET_KPIS + call_definitions(answer_target):
         den_text = f"{den[0]} - {den[1]}" if isinstance(den, tuple) else den
         rows.append({"key": key, "label": label, "numerator": num, "denominator": den_text})
     return rows
@@ -138,9 +130,10 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> tuple
     return start, end
 
 
-def report(session, start: date, end: date, group_by: str = "department", *,
+def report(session, start: date, end: date, group_by: str = "department", *, answer_target: int,
            department_id: int | None = None, ticket_type: str | None = None) -> dict:
-    """KPI rows for ``group_by`` plus totals, over received days ``start``..``end`` (inclusive)."""
+    """KPI rows for ``group_by`` plus totals, over received days ``start``..``end`` (inclusive).
+    ``answer_target``: HOTLINE_ANSWER_TARGET_SECONDS (names the in-target call KPI)."""
     if group_by not in GROUPS:
         raise ValidationFailed("invalid group_by", {"group_by": f"one of {', '.join(GROUPS)}"})
     grouped = _grouped(session, start, end, group_by, department_id, ticket_type)
@@ -168,17 +161,17 @@ def report(session, start: date, end: date, group_by: str = "department", *,
             rows.append({"key": day_key, "label": day_key, "counts": zero, "kpis": ticket_kpis(zero)})
         for r in rows:
             c = by_day.get(r["key"])
-            r["calls"] = {"counts": c, "kpis": call_kpis(c)} if c else None
+            r["calls"] = {"counts": c, "kpis": call_rates(c, answer_target)} if c else None
         rows.sort(key=lambda r: r["key"])
     elif group_by == "department":
         rows.sort(key=lambda r: (r["key"] == "", r["key"]))
     else:
         rows.sort(key=lambda r: -r["counts"]["received"])
     out = {"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by, "rows": rows,
-           "total": {"counts": total, "kpis": ticket_kpis(total)}, "labels": LABELS,
-           "definitions": definitions()}
+           "total": {"counts": total, "kpis": ticket_kpis(total)}, "labels": labels(answer_target),
+           "definitions": definitions(answer_target), "answer_target_seconds": answer_target}
     if calls:
-        out["calls"] = {"counts": calls["total"], "kpis": call_kpis(calls["total"])}
+        out["calls"] = {"counts": calls["total"], "kpis": call_rates(calls["total"], answer_target)}
     return out
 
 
@@ -236,9 +229,9 @@ def _calls(session, start: date, end: date) -> dict:
     return {"total": total, "by_day": by_day}
 
 
-def trend(session, start: date, end: date, *, department_id: int | None = None) -> dict:
+def trend(session, start: date, end: date, *, answer_target: int, department_id: int | None = None) -> dict:
     """Chart-ready series per day: labels plus one list per KPI (``None`` where undefined)."""
-    rep = report(session, start, end, "day", department_id=department_id)
+    rep = report(session, start, end, "day", answer_target=answer_target, department_id=department_id)
     by_day = {r["key"]: r for r in rep["rows"]}
     days, d = [], start
     while d <= end:
@@ -249,16 +242,16 @@ def trend(session, start: date, end: date, *, department_id: int | None = None) 
     series = {k: [r["kpis"][k] for r in rows] for k, *_ in TICKET_KPIS}
     series["received"] = [r["counts"]["received"] for r in rows]
     if department_id is None:
-        for k, *_ in CALL_KPIS:
+        for k, *_ in call_definitions(answer_target):
             series[k] = [(r.get("calls") or {}).get("kpis", {}).get(k) for r in rows]
-    return {"from": rep["from"], "to": rep["to"], "days": days, "series": series, "labels": LABELS}
+    return {"from": rep["from"], "to": rep["to"], "days": days, "series": series, "labels": rep["labels"]}
 
 
-def ranking(session, start: date, end: date, kpi: str | None = None) -> dict:
+def ranking(session, start: date, end: date, kpi: str | None = None, *, answer_target: int) -> dict:
     """Units ranked by one KPI, or by ``score`` = the mean of RANKING_KPIS that have a value."""
     if kpi and kpi not in {k for k, *_ in TICKET_KPIS}:
         raise ValidationFailed("invalid kpi", {"kpi": f"one of {', '.join(k for k, *_ in TICKET_KPIS)}"})
-    rep = report(session, start, end, "department")
+    rep = report(session, start, end, "department", answer_target=answer_target)
     lower_is_better = {"return_rate", "extension_rate", "reopen_rate", "repeat_rate"}
     items = []
     for r in rep["rows"]:
@@ -323,12 +316,23 @@ def to_xlsx(rep: dict) -> bytes:
             cell.number_format = "0.00%"
     if rep.get("calls"):
         ws.append([])
-        ws.append(["话务"] + [label for _k, label, *_ in CALL_KPIS])
-        ws.append([""] + [rep["calls"]["kpis"][k] for k, *_ in CALL_KPIS])
+        keys = list(rep["calls"]["kpis"])
+        ws.append(["话务"] + [rep["labels"][k] for k in keys])
+        ws.append([""] + [rep["calls"]["kpis"][k] for k in keys])
     defs = wb.create_sheet("指标定义")
     defs.append(["指标", "键", "分子", "分母"])
-    for d in definitions():
+    for d in rep["definitions"]:
         defs.append([d["label"], d["key"], d["numerator"], d["denominator"]])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def calls_today(session, answer_target: int) -> dict:
+    """Today's (China time) call counters and KPIs: what the console's wallboard shows."""
+    from ticketing.clock import to_local, utcnow
+
+    today = to_local(utcnow()).date()
+    counts = _calls(session, today, today)["total"]
+    return {"counts": counts, "kpis": call_rates(counts, answer_target), "labels": call_labels(answer_target),
+            "answer_target_seconds": answer_target}

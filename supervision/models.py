@@ -135,13 +135,16 @@ class CallFact(Base):
 
 
 class CallDaily(Base):
-    """Call counters per day: offered, answered, answered within 15 s, summed wait and talk."""
+    """Call counters per day (``routing.calls.kpis.call_counts``): offered, answered, answered within
+    the target (``answered_15s``: HOTLINE_ANSWER_TARGET_SECONDS, 15 s by default), abandoned, summed
+    wait and talk."""
 
     __tablename__ = "call_daily"
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     offered: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     answered_15s: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
     wait_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 

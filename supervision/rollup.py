@@ -14,7 +14,8 @@ writers anyway). Triggers: the ``ticket.*`` event subscriber (a background job),
 ``hotline kpi catch-up``; ``hotline kpi rebuild`` recomputes everything from history.
 
 Call counters come from telephony's ``call.ended`` event: one ``call_facts`` row per call id
-(insert-or-ignore) and, only when that row was new, an increment of ``call_daily``.
+(insert-or-ignore) and, only when that row was new, an increment of ``call_daily`` by the counters
+``routing.calls.kpis.call_counts`` gives the call (the one definition of an offered call).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
-from ticketing.clock import to_local, to_utc_naive, utcnow
+from routing.calls.kpis import parse_time, call_counts
+from ticketing.clock import to_local, utcnow
 from ticketing.models import Department, Ticket, TicketEvent
 
 from .models import ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState, KpiTicketFact
@@ -249,57 +251,31 @@ def rebuild(session, settings: Settings | None = None) -> int:
 
 
 # -- calls -------------------------------------------------------------------------------------
-def _parse_time(value) -> datetime | None:
-    if value in (None, ""):
+def call_fact_from_payload(payload: dict, target_seconds: int) -> dict | None:
+    """A ``call.ended`` payload as a ``call_facts`` row plus its counters (``routing.calls.kpis``
+    decides what counts); None for calls that are not counted (outbound, out of service hours)."""
+    counts = call_counts(payload, target_seconds)
+    if counts is None:
         return None
-    if isinstance(value, (int, float)):
-        return datetime.utcfromtimestamp(value)
-    return to_utc_naive(datetime.fromisoformat(str(value)))
-
-
-def call_fact_from_payload(payload: dict) -> dict | None:
-    """Normalise a ``call.ended`` payload; None for calls that are not citizen calls to the hotline
-    or that came outside service hours (the queue's outcome ``out_of_hours``).
-
-    Keys used: call_id; ringing_at, answered_at, ended_at (ISO 8601); wait_seconds (ringing or
-    queueing until answered/abandoned), talk_seconds, answered (bool), direction ("inbound" when
-    given). Missing seconds are derived from the timestamps.
-    """
-    if payload.get("direction", "inbound") != "inbound":
-        return None
-    if payload.get("outcome") == "out_of_hours":  # never offered to an operator: not in 接通率
-        return None
-    ringing = _parse_time(payload.get("ringing_at"))
-    answered_at = _parse_time(payload.get("answered_at"))
-    ended = _parse_time(payload.get("ended_at"))
-    answered = bool(payload.get("answered", answered_at is not None))
-    wait = payload.get("wait_seconds")
-    if wait is None:
-        wait = ((answered_at or ended) - ringing).total_seconds() if ringing and (answered_at or ended) else 0.0
-    talk = payload.get("talk_seconds")
-    if talk is None:
-        talk = (ended - answered_at).total_seconds() if answered_at and ended else float(payload.get("duration") or 0)
-    when = ringing or answered_at or ended or utcnow()
+    ringing = parse_time(payload.get("ringing_at"))
+    when = ringing or parse_time(payload.get("answered_at")) or parse_time(payload.get("ended_at")) or utcnow()
     return {"call_id": str(payload["call_id"]), "day": to_local(when).date(), "ringing_at": ringing,
-            "answered": answered, "wait_seconds": float(wait), "talk_seconds": float(talk) if answered else 0.0}
+            "answered": bool(counts["answered"]), "wait_seconds": counts["wait_seconds"],
+            "talk_seconds": counts["talk_seconds"], "counts": counts}
 
 
-def record_call(session, payload: dict) -> bool:
-    """Add one ended call to the call rollup; False when it was already counted (or not inbound)."""
-    fact = call_fact_from_payload(payload)
+def record_call(session, payload: dict, target_seconds: int) -> bool:
+    """Add one ended call to the call rollup; False when it was already counted (or not counted)."""
+    fact = call_fact_from_payload(payload, target_seconds)
     if fact is None:
         return False
+    inc = fact.pop("counts")
     inserted = session.execute(_insert(session, CallFact).values(**fact)
                                .on_conflict_do_nothing(index_elements=["call_id"])
                                .returning(CallFact.call_id)).scalar()
     if inserted is None:
         session.rollback()
         return False
-    answered = fact["answered"]
-    inc = {"offered": 1, "answered": int(answered),
-           "answered_15s": int(answered and fact["wait_seconds"] <= 15),
-           "wait_seconds": fact["wait_seconds"] if answered else 0.0,
-           "talk_seconds": fact["talk_seconds"] if answered else 0.0}
     stmt = _insert(session, CallDaily).values(day=fact["day"], **inc)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["day"], set_={k: getattr(CallDaily, k) + getattr(stmt.excluded, k) for k in inc}))

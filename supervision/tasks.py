@@ -38,11 +38,13 @@ def kpi_catch_up() -> int:
 def record_call(payload: dict) -> bool:
     """Count one ended call (``call.ended`` payload) in the call rollup; insert-or-ignore by call id,
     so a retry or a second delivery counts it once."""
+    from flask import current_app
+
     from hotline.extensions import db
 
     from .rollup import record_call as add
 
-    return add(db.session, payload)
+    return add(db.session, payload, current_app.config["HOTLINE"].answer_target_seconds)
 
 
 @celery.task(name="supervision.privacy_retention")

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from hotline.events import bus
+from routing import emergency
 from ticketing.clock import iso, utcnow
 
 log = logging.getLogger("telephony.commands")
@@ -33,7 +34,6 @@ COMMANDS = {
     "conference": ("conference", True, "three_party"),
     "emergency": ("transfer_emergency", True, "transfer"),
 }
-EMERGENCY = {"110": "公安", "119": "消防", "120": "急救", "122": "交通事故"}
 #: commands after which the operator is no longer on the call (wrap-up starts)
 OPERATOR_LEAVES = ("transfer", "complete_transfer", "emergency")
 KEEP_TICKETS = 2000
@@ -90,8 +90,8 @@ class CommandHandler:
         method_name, needs_target, ticket_action = COMMANDS[command]
         if needs_target and not target:
             return {"error": "请指定转接号码"}
-        if command == "emergency" and target not in EMERGENCY:
-            return {"error": "紧急转接只支持 110/119/120/122"}
+        if command == "emergency" and target not in emergency.SERVICES:
+            return {"error": f"紧急转接只支持 {'/'.join(emergency.NUMBERS)}"}
         session = entry.call
         if command == "hangup":
             entry.operator_hung_up = True
@@ -115,7 +115,7 @@ class CommandHandler:
                                                  "emergency": "emergency", "conference": "three_party"}[command],
                     "to": to, "operator": operator, "at": iso(utcnow())}
             if command == "emergency":
-                data["emergency"] = EMERGENCY[target]
+                data["emergency"] = emergency.label(target)
             self.record(call_id, ticket_action, operator, data)
         if command == "cancel_consult":
             self.consults.pop(call_id, None)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pyVoIP.VoIP import InvalidStateError
 
 from hotline.events import bus
+from ticketing.clock import iso
 
 from .bridge import default_hold_music
 from .dialer import Dialer
@@ -195,7 +196,9 @@ class Endpoint:
         session.ended(cause)
         facts = self.acd.on_ended(session, cause) if self.acd is not None else {}
         self._safe_publish("call.ended", {"call_id": session.call_uuid, "caller": session.caller,
-                                          "duration": session.duration, "cause": cause, **facts})
+                                          "duration": session.duration, "cause": cause,
+                                          "ringing_at": iso(session.ringing_at), "answered_at": iso(session.answered_at),
+                                          "ended_at": iso(session.ended_at), **facts})
         with self._pending_lock:
             self._pending += 1
         self._pool.submit(self._finish, session)

@@ -1,11 +1,13 @@
 """Console side of live calls: the call command API (who may command which call), presence while
-on a call, the transfer directory, and supervisors' call KPIs from the call rows."""
+on a call, the transfer directory, and supervisors' call KPIs (one computation with /api/v1/kpis)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.conftest import both_databases
-from tests.console_helpers import publish
+from tests.console_helpers import publish, wait_until
 
 
 def _connected_call(app, call_id="c1", operator="operator1", extension="1001"):
@@ -78,37 +80,70 @@ def test_transfer_directory_lists_department_phones_and_emergency_numbers(app, a
     d = api("operator1").get("/api/v1/console/transfer-directory").get_json()
     assert {"extension": "2001", "code": "housing"}.items() <= next(
         x for x in d["departments"] if x["extension"] == "2001").items()
-    assert [e["number"] for e in d["emergency"]] == ["110", "119", "120", "122"]
+    assert d["emergency"] == [{"number": "110", "label": "公安报警"}, {"number": "119", "label": "消防"},
+                              {"number": "120", "label": "医疗急救"}, {"number": "122", "label": "交通事故"}]
+    # one table: the classifier's flagged numbers and the OpenAPI enum are its numbers
+    from routing.rules import NUMBERS
+
+    assert set(NUMBERS.values()) <= {e["number"] for e in d["emergency"]}
     assert api("housing").get("/api/v1/console/transfer-directory").status_code == 403
 
 
+def _ended(app, i, outcome, wait, talk=None, **extra):
+    """A ``call.ended`` as the endpoint publishes it with the queue's facts, ``i`` minutes ago."""
+    from ticketing.clock import iso, utcnow
+
+    start = utcnow() - timedelta(minutes=10 - i)
+    publish(app, "call.ended", {"call_id": f"{i:032x}", "caller": "13800138000", "duration": 60,
+                                "cause": "caller_hangup", "ringing_at": iso(start), "queued_at": iso(start),
+                                "answered": outcome == "answered", "outcome": outcome, "wait_seconds": wait,
+                                "talk_seconds": talk, **extra})
+
+
 @both_databases
-def test_call_kpis_from_the_queue_records(app, api):
-    from hotline.extensions import db
-    from routing.calls import store
-    from ticketing.clock import utcnow
+def test_call_kpis_are_one_computation(app, api):
+    """The console's call KPIs are supervision's /api/v1/kpis figures for today: one definition of
+    an offered call (every inbound call in service hours), answered (by an operator), in target."""
+    from ticketing.clock import to_local, utcnow
 
-    now = utcnow()
-
-    def rec(i, outcome, wait, talk=None):
-        start = now - timedelta(minutes=10 - i)
-        return f"{i:032x}", {
-            "caller": "13800138000", "called": "12345", "ringing_at": start, "queued_at": start, "state": "ended",
-            "ended_at": start + timedelta(seconds=60),
-            "connected_at": start + timedelta(seconds=wait) if talk else None,
-            "wait_seconds": wait, "talk_seconds": talk, "outcome": outcome, "hangup_side": "citizen"}
-
-    with app.app_context():
-        for uuid, values in (rec(1, "answered", 5, 100), rec(2, "answered", 20, 200), rec(3, "answered", 9, 60),
-                             rec(4, "abandoned", 30), rec(5, "missed", 60)):
-            store.save_queued_call(db.session, uuid, values)
-        db.Session.remove()
-    k = api("supervisor").get("/api/v1/console/call-kpis").get_json()
+    for args in ((1, "answered", 5, 100), (2, "answered", 20, 200), (3, "answered", 9, 60),
+                 (4, "abandoned", 30), (5, "missed", 60), (6, "out_of_hours", 1)):
+        _ended(app, *args)
+    sup = api("supervisor")
+    # call.ended is counted by a background job (its publisher never waits on the database)
+    assert wait_until(lambda: sup.get("/api/v1/console/call-kpis").get_json()["offered"] == 5, 30)
+    k = sup.get("/api/v1/console/call-kpis").get_json()
     assert (k["offered"], k["answered"], k["answered_15s"], k["abandoned"]) == (5, 3, 2, 1)
     assert k["answer_rate"] == 0.6 and k["answer_15s_rate"] == 0.4
     assert k["avg_wait"] == round((5 + 20 + 9) / 3, 1) and k["avg_talk"] == 120.0
-    assert k["labels"]["answer_rate"] == "接通率"
+    assert k["labels"]["answer_rate"] == "接通率" and k["labels"]["answer_15s_rate"] == "15秒接通率"
+    assert k["answer_target_seconds"] == 15
+    today = to_local(utcnow()).date().isoformat()
+    sup = api("supervisor").get(f"/api/v1/kpis?from={today}&to={today}").get_json()["calls"]
+    assert {key: k[key] for key in sup["counts"]} == sup["counts"]
+    assert {key: k[key] for key in sup["kpis"]} == sup["kpis"]
+    wall = api("supervisor").get("/api/v1/console/wallboard").get_json()["call_kpis"]
+    assert wall == k
     assert api("operator1").get("/api/v1/console/call-kpis").status_code == 403
+
+
+def test_the_answer_target_comes_from_configuration():
+    from hotline.config import Config, ConfigError
+    from routing.calls.kpis import call_counts, labels
+
+    facts = {"answered": True, "wait_seconds": 12.0, "talk_seconds": 30.0, "outcome": "answered"}
+    assert call_counts(facts, 15)["answered_15s"] == 1 and call_counts(facts, 10)["answered_15s"] == 0
+    assert labels(10)["answer_15s_rate"] == "10秒接通率"
+    assert Config.from_env({"HOTLINE_ANSWER_TARGET_SECONDS": "20"}).answer_target_seconds == 20
+    with pytest.raises(ConfigError):
+        Config.from_env({"HOTLINE_ANSWER_TARGET_SECONDS": "0"})
+    # not offered: outbound calls and calls outside service hours; abandoned: unanswered, not intake
+    assert call_counts({**facts, "direction": "outbound"}, 15) is None
+    assert call_counts({"outcome": "out_of_hours"}, 15) is None
+    assert call_counts({"answered": False, "outcome": "missed", "wait_seconds": 60}, 15)["abandoned"] == 0
+    assert call_counts({"ringing_at": "2026-03-02T09:00:00+08:00", "ended_at": "2026-03-02T09:00:08+08:00"},
+                       15) == {"offered": 1, "answered": 0, "answered_15s": 0, "abandoned": 1,
+                               "wait_seconds": 0.0, "talk_seconds": 0.0}
 
 
 def test_call_endpoints_are_in_the_openapi_document(client):
@@ -119,13 +154,22 @@ def test_call_endpoints_are_in_the_openapi_document(client):
         assert path in paths, path
 
 
-def test_wallboard_counts_an_answer_only_when_an_operator_takes_the_queued_call(app, api):
+def test_wallboard_shows_live_calls_and_todays_figures_of_ended_calls(app, api):
     sup = api("supervisor")
     _connected_call(app, "a1")  # queued, then taken by operator1 at once
     publish(app, "call.ringing", {"call_id": "a2", "caller": "13900139000", "called": "12345"})
     publish(app, "call.answered", {"call_id": "a2", "caller": "13900139000"})
     publish(app, "call.queued", {"call_id": "a2", "caller": "13900139000", "position": 1})
-    publish(app, "call.ended", {"call_id": "a2", "caller": "13900139000", "duration": 5, "cause": "caller_hangup"})
-    calls = sup.get("/api/v1/console/wallboard").get_json()["calls"]
-    assert (calls["offered_today"], calls["answered_today"], calls["answered_in_15s"]) == (2, 1, 1)
-    assert calls["answered_in_15s_share"] == 0.5
+    w = sup.get("/api/v1/console/wallboard").get_json()
+    assert (w["calls"]["waiting"], w["calls"]["talking"]) == (1, 1)
+    assert w["call_kpis"]["offered"] == 0  # figures count calls once they ended, as /api/v1/kpis does
+    publish(app, "call.ended", {"call_id": "a2", "caller": "13900139000", "duration": 5, "cause": "caller_hangup",
+                                "outcome": "abandoned", "answered": False, "wait_seconds": 5})
+    publish(app, "call.ended", {"call_id": "a1", "caller": "13800138000", "duration": 30, "cause": "caller_hangup",
+                                "outcome": "answered", "answered": True, "wait_seconds": 4.2, "talk_seconds": 25})
+    assert wait_until(lambda: sup.get("/api/v1/console/wallboard").get_json()["call_kpis"]["offered"] == 2, 30)
+    w = sup.get("/api/v1/console/wallboard").get_json()
+    assert (w["calls"]["waiting"], w["calls"]["talking"]) == (0, 0)
+    k = w["call_kpis"]
+    assert (k["offered"], k["answered"], k["answered_15s"], k["abandoned"]) == (2, 1, 1, 1)
+    assert k["answer_15s_rate"] == 0.5 and k["labels"]["answer_15s_rate"] == "15秒接通率"

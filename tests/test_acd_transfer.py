@@ -121,7 +121,7 @@ def test_consult_then_transfer_and_emergency_transfer_are_recorded(app, proxy, a
         assert [{k: e["data"][k] for k in ("mode", "to")} for e in first] == [{"mode": "consult", "to": "2003"}]
         second = wait_for(lambda: [e for e in _history(op, emergency.ticket_number) if e["action"] == "transfer"], 10)
         assert [{k: e["data"][k] for k in ("mode", "to", "emergency")} for e in second] == [
-            {"mode": "emergency", "to": "110", "emergency": "公安"}]
+            {"mode": "emergency", "to": "110", "emergency": "公安报警"}]
         assert "110" in second[0]["note"]
     finally:
         stop_endpoint(endpoint, acd)

@@ -148,8 +148,8 @@ def test_every_kpi_equals_the_hand_computed_value(app, api):
     for period in ("from=2026-10-01&to=2026-10-31", "from=2026-09-15&to=2026-11-02", "from=2026-10-12&to=2026-11-30"):
         wide = api("supervisor").get(f"/api/v1/kpis?{period}&group_by=department").get_json()
         assert {r["key"]: r["counts"] for r in wide["rows"]} == {k: r["counts"] for k, r in rows.items()}, period
-    assert rep["calls"]["counts"] == {"offered": 4, "answered": 3, "answered_15s": 2, "wait_seconds": 40.0,
-                                      "talk_seconds": 360.0}
+    assert rep["calls"]["counts"] == {"offered": 4, "answered": 3, "answered_15s": 2, "abandoned": 1,
+                                      "wait_seconds": 40.0, "talk_seconds": 360.0}
     assert rep["calls"]["kpis"] == {"answer_rate": 0.75, "answer_15s_rate": 0.5, "avg_wait": 13.3, "avg_talk": 120.0}
 
     by_type = {r["key"]: r["counts"] for r in api("supervisor").get(

@@ -8,7 +8,7 @@
                   queue rows, wrap-up, system-set states.
 - ``queue``       ``CallQueue``: runs in the SIP process, decides (wait, offer, intake, wrap-up)
                   and tells telephony what to do through the ``media`` it is given.
-- ``service``     what the console reads: the callback list and today's call KPIs.
+- ``service``     what the console reads: the callback list of abandoned and missed calls.
 - ``kpis``        the one definition of an offered / answered / in-target call.
 
 Its state is in the database, not in a process: several ``sip`` processes share one queue and an

@@ -1,10 +1,9 @@
 """What the console reads and records about call distribution: the callback list of abandoned and
-missed calls, and today's call KPIs. Services commit; the console's views only call these."""
+missed calls. Services commit; the console's views only call these. (The call KPIs are one
+computation: ``kpis`` defines them, supervision's rollup sums them.)"""
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import Integer, func, or_, select
+from sqlalchemy import select
 
 from ticketing.clock import iso, utcnow
 
@@ -38,28 +37,3 @@ def mark_called_back(session, user, call_id: str, note: str | None) -> dict:
     session.commit()
     return {"call_id": call_id, "callback_at": iso(call.callback_at), "callback_by": user.username}
 
-
-ANSWER_TARGET_S = 15
-
-
-def call_kpis(session, since, until=None) -> dict:
-    """接通率, 15 s answer share, average wait and talk over calls that went to the queue within
-    service hours (a call outside them was never offered to an operator)."""
-    until = until or utcnow() + timedelta(seconds=1)
-    answered = QueuedCall.outcome == "answered"
-    n = lambda cond: func.sum(func.cast(cond, type_=Integer()))  # noqa: E731
-    row = session.execute(select(
-        func.count(), n(answered), n(answered & (QueuedCall.wait_seconds <= ANSWER_TARGET_S)),
-        n(QueuedCall.outcome == "abandoned"),
-        func.avg(QueuedCall.wait_seconds).filter(answered), func.avg(QueuedCall.talk_seconds).filter(answered),
-    ).where(QueuedCall.state == "ended", QueuedCall.queued_at >= since, QueuedCall.queued_at < until,
-            or_(QueuedCall.outcome.is_(None), QueuedCall.outcome != "out_of_hours"))).one()
-    offered, ok, in_target, abandoned, wait, talk = (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0,
-                                                     row[4], row[5])
-    return {"offered": offered, "answered": ok, "answered_15s": in_target, "abandoned": abandoned,
-            "answer_rate": round(ok / offered, 4) if offered else None,
-            "answer_15s_rate": round(in_target / offered, 4) if offered else None,
-            "avg_wait": round(wait, 1) if wait is not None else None,
-            "avg_talk": round(talk, 1) if talk is not None else None,
-            "labels": {"answer_rate": "接通率", "answer_15s_rate": "15秒接通率",
-                       "avg_wait": "平均等待时长(秒)", "avg_talk": "平均通话时长(秒)", "abandoned": "放弃来电"}}

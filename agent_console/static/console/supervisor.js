@@ -24,13 +24,15 @@
     const w = await api("GET", "/api/v1/console/wallboard");
     $("k-waiting").textContent = w.calls.waiting;
     $("k-talking").textContent = w.calls.talking;
-    $("k-share").textContent = w.calls.answered_in_15s_share == null ? "—" : Math.round(w.calls.answered_in_15s_share * 100) + "%";
-    $("k-offered").textContent = w.calls.offered_today;
-    $("k-tickets").textContent = w.tickets_today.total;
-    const k = await api("GET", "/api/v1/console/call-kpis");  // from the call rows (the queue's facts)
+    // today's call KPIs: the server's one computation (supervision's rollup), labels included
+    const k = w.call_kpis;
     const pct = (v) => v == null ? "—" : Math.round(v * 1000) / 10 + "%";
+    $("k-share").textContent = pct(k.answer_15s_rate);
+    $("k-share-label").textContent = k.labels.answer_15s_rate;
+    $("k-offered").textContent = k.offered;
+    $("k-tickets").textContent = w.tickets_today.total;
     $("k-answer-rate").textContent = pct(k.answer_rate);
-    $("k-answer-rate").title = `今日 ${k.offered} 通，接通 ${k.answered} 通，15秒内接通 ${pct(k.answer_15s_rate)}`;
+    $("k-answer-rate").title = `今日 ${k.offered} 通，接通 ${k.answered} 通，${k.labels.answer_15s_rate} ${pct(k.answer_15s_rate)}`;
     $("k-avg").textContent = `${k.avg_wait == null ? "—" : k.avg_wait} / ${k.avg_talk == null ? "—" : k.avg_talk}`;
     $("k-abandoned").textContent = k.abandoned;
     clear($("op-states")).append(...w.operator_states.map((s) => el("span", {class: "badge", "data-state": s.state, text: `${s.label} ${s.count}`})));
