@@ -16,6 +16,13 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 limiter = Limiter(key_func=get_remote_address)
+#: the only endpoints with limits; every other request skips the limiter's per-request work
+LIMITED_ENDPOINTS = frozenset({"web.login", "web.issue_token_view"})
+
+
+@limiter.request_filter
+def _not_a_login() -> bool:
+    return request.endpoint not in LIMITED_ENDPOINTS
 
 
 def _login_name() -> str:
