@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from hotline.events import publish_after_commit
 from routing.calls import presence
 from ticketing import lifecycle
-from ticketing.clock import CST, iso, to_local, to_utc_naive, utcnow
+from hotline.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
 from ticketing import access
 from ticketing.privacy import ticket_view

@@ -16,7 +16,7 @@ from routing.calls.models import STATE_LABELS
 from ticketing import access
 from ticketing import service as tickets
 from ticketing.api import _int_arg, json_body
-from ticketing.exceptions import NotFound
+from hotline.exceptions import NotFound
 from ticketing.lifecycle import ACTION_LABELS, STATUS_LABELS
 from ticketing.privacy import ticket_view
 from ticketing.sla import TYPES
@@ -165,7 +165,7 @@ def my_tickets():
 def upload_attachment():
     upload = request.files.get("file")
     if upload is None:
-        from ticketing.exceptions import ValidationFailed
+        from hotline.exceptions import ValidationFailed
         raise ValidationFailed("no file", {"file": "send the file as multipart field 'file'"})
     meta = service.save_attachment(current_app.config["HOTLINE"], current_user, upload.filename,
                                    upload.mimetype, upload.read())

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
-from ticketing.exceptions import TicketingError, ValidationFailed
-from ticketing.lifecycle import ADMIN
+from hotline.exceptions import TicketingError, ValidationFailed
+from hotline.identity import ADMIN
 
 from . import accounts
 from .auth import roles_required

@@ -13,8 +13,8 @@ import re
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ticketing.clock import utcnow
-from ticketing.exceptions import Conflict, NotFound, ValidationFailed
+from hotline.clock import utcnow
+from hotline.exceptions import Conflict, NotFound, ValidationFailed
 
 from .auth import ApiToken, User, _hash_token
 from .events import bus

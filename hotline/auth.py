@@ -15,16 +15,14 @@ from functools import lru_cache, wraps
 from flask import current_app, g, jsonify, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from hotline.clock import utcnow
+from hotline.exceptions import Conflict, ValidationFailed
 from hotline.extensions import Base, db
-from ticketing.clock import utcnow
-from ticketing.exceptions import Conflict, ValidationFailed
-from ticketing.lifecycle import DEPARTMENT, ROLES
-from ticketing.models import Department
-from ticketing.service import Actor
+from hotline.identity import DEPARTMENT, ROLES, Actor
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -37,13 +35,14 @@ class User(UserMixin, Base):
     display_name: Mapped[str | None] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(20))
+    # departments belong to ticketing: the core names their table and class, never imports them
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     sip_extension: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     #: raised whenever all of the user's sessions must end (logout, password change, revocation)
     auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    department: Mapped[Department | None] = relationship()
+    department: Mapped["Department | None"] = relationship("Department")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -86,7 +85,8 @@ def create_user(session, username: str, password: str, role: str, department_cod
         if not department_code:
             fields["department"] = "a department user needs --department CODE"
         else:
-            dept = session.scalar(select(Department).where(Department.code == department_code))
+            department = inspect(User).relationships["department"].mapper.class_
+            dept = session.scalar(select(department).where(department.code == department_code))
             if dept is None:
                 fields["department"] = f"unknown department {department_code!r}"
     elif department_code:

@@ -7,7 +7,7 @@ from flask import jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ticketing.exceptions import TicketingError
+from hotline.exceptions import TicketingError
 
 log = logging.getLogger("hotline.errors")
 

@@ -5,8 +5,8 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import text
 
-from ticketing.clock import iso
-from ticketing.exceptions import ValidationFailed
+from hotline.clock import iso
+from hotline.exceptions import ValidationFailed
 
 from . import throttle
 from .accounts import end_all_sessions

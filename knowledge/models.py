@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import Base
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 from ticketing.models import Department, JSONText
 
 

@@ -5,7 +5,7 @@ from datetime import date
 
 from pydantic import Field, field_validator, model_validator
 
-from ticketing.clock import iso
+from hotline.clock import iso
 from ticketing.schemas import Strict
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from ticketing.clock import to_local, utcnow
-from ticketing.exceptions import Conflict, NotFound, ValidationFailed
+from hotline.clock import to_local, utcnow
+from hotline.exceptions import Conflict, NotFound, ValidationFailed
 from ticketing.models import Department
 from ticketing.schemas import parse
 

@@ -34,7 +34,7 @@ def _fmt(path: str) -> str:
 def route(text, town) -> None:
     """Print the routing suggestion for TEXT as JSON (same as POST /api/v1/routing/suggest)."""
     from hotline.extensions import db
-    from ticketing.exceptions import TicketingError
+    from hotline.exceptions import TicketingError
 
     from . import service
 
@@ -84,7 +84,7 @@ def catalogue_export(file) -> None:
 def catalogue_import(file, actor, train) -> None:
     """Make the catalogue equal to FILE (.yaml or .csv); every change is versioned."""
     from hotline.extensions import db
-    from ticketing.exceptions import TicketingError
+    from hotline.exceptions import TicketingError
 
     from . import catalogue, service
 

@@ -1,2 +1,2 @@
 """Routing reuses the case record's error classes so the API reports them uniformly."""
-from ticketing.exceptions import Conflict, Forbidden, NotFound, ValidationFailed  # noqa: F401
+from hotline.exceptions import Conflict, Forbidden, NotFound, ValidationFailed  # noqa: F401

@@ -11,7 +11,7 @@ from sqlalchemy import DateTime, Float, Index, Integer, LargeBinary, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.extensions import Base
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 from ticketing.models import JSONText
 
 

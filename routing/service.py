@@ -112,7 +112,7 @@ def suggest_for_ticket(session, number: str) -> dict | None:
 
 def tickets_without_suggestion(session, hours: int = 24, limit: int = 500) -> list[str]:
     """Numbers of tickets created in the last `hours` that have content but no suggestion yet."""
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     since = utcnow() - timedelta(hours=hours)
     return list(session.scalars(

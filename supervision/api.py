@@ -14,8 +14,8 @@ from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
 from ticketing import urging as urging_service
 from ticketing.api import json_body
-from ticketing.clock import to_local, utcnow
-from ticketing.exceptions import ValidationFailed
+from hotline.clock import to_local, utcnow
+from hotline.exceptions import ValidationFailed
 from ticketing.lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
 from ticketing.models import Department
 from ticketing.sla import TYPES

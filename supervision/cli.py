@@ -27,7 +27,7 @@ def supervision() -> None:
 def scan_cmd() -> None:
     """Run one deadline/escalation scan now (also catches up the KPI rollups)."""
     from hotline.extensions import db
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     from .scan import run_scan
 

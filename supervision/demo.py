@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select, text
 
 from ticketing import deadlines
 from ticketing.audit import GENESIS, event_digest
-from ticketing.clock import to_local, utcnow
+from hotline.clock import to_local, utcnow
 from ticketing.models import Department, Ticket, TicketEvent, TicketSequence
 from ticketing.sla import WorkCalendar, deadline_after, extend
 

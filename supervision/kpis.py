@@ -59,7 +59,7 @@ from sqlalchemy import func, select, union_all
 from routing.calls.kpis import CALL_COUNTERS, call_rates
 from routing.calls.kpis import definitions as call_definitions
 from routing.calls.kpis import labels as call_labels
-from ticketing.exceptions import ValidationFailed
+from hotline.exceptions import ValidationFailed
 from ticketing.models import Department
 
 from .models import ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, KpiDaily, KpiMonthly
@@ -330,7 +330,7 @@ def to_xlsx(rep: dict) -> bytes:
 
 def calls_today(session, answer_target: int) -> dict:
     """Today's (China time) call counters and KPIs: what the console's wallboard shows."""
-    from ticketing.clock import to_local, utcnow
+    from hotline.clock import to_local, utcnow
 
     today = to_local(utcnow()).date()
     counts = _calls(session, today, today)["total"]

@@ -8,7 +8,7 @@ from sqlalchemy import (Boolean, Date, DateTime, Float, ForeignKey, Index, Integ
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.extensions import Base
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 
 class DeadlineCard(Base):

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from routing.calls.kpis import parse_time, call_counts
-from ticketing.clock import to_local, utcnow
+from hotline.clock import to_local, utcnow
 from ticketing.models import Department, Ticket, TicketEvent
 
 from .models import ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState, KpiTicketFact

@@ -35,7 +35,7 @@ def stop() -> None:
 
 def _loop(app, interval: int) -> None:
     from hotline.extensions import db
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     from .scan import run_scan
     from .schemas import Settings

@@ -32,8 +32,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
 from ticketing import deadlines, lifecycle
-from ticketing.clock import iso, to_local, to_utc_naive
-from ticketing.exceptions import TicketingError
+from hotline.clock import iso, to_local, to_utc_naive
+from hotline.exceptions import TicketingError
 from ticketing.models import Ticket, Urging
 from ticketing.service import Actor, record_event
 from ticketing.sla import WorkCalendar, extend

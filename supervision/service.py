@@ -18,8 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from hotline.events import publish_after_commit
 from ticketing import deadlines, lifecycle
-from ticketing.clock import iso, to_local, utcnow
-from ticketing.exceptions import ValidationFailed
+from hotline.clock import iso, to_local, utcnow
+from hotline.exceptions import ValidationFailed
 from ticketing.models import Department, Ticket, Urging
 from ticketing.schemas import parse
 from ticketing.service import Actor, department_by_code, perform, perform_steps

@@ -13,7 +13,7 @@ def scan() -> dict:
     from flask import current_app
 
     from hotline.extensions import db
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     from .scan import run_scan
     from .schemas import Settings

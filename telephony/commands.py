@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hotline.events import bus
 from routing import emergency
-from ticketing.clock import iso, utcnow
+from hotline.clock import iso, utcnow
 
 log = logging.getLogger("telephony.commands")
 

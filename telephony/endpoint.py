@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pyVoIP.VoIP import InvalidStateError
 
 from hotline.events import bus
-from ticketing.clock import iso
+from hotline.clock import iso
 
 from .bridge import default_hold_music
 from .dialer import Dialer

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import Base
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 from ticketing.models import JSONText
 
 

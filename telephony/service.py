@@ -17,8 +17,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from hotline.events import publish_after_commit
 from ticketing import privacy
 from ticketing import service as tickets
-from ticketing.clock import iso, utcnow
-from ticketing.exceptions import NotFound
+from hotline.clock import iso, utcnow
+from hotline.exceptions import NotFound
 from ticketing.lifecycle import DEPARTMENT
 from ticketing.schemas import CallerIn
 

@@ -18,7 +18,7 @@ import wave
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 from .bridge import Bridge, Inbox
 from .transfers import TransfersMixin

@@ -91,7 +91,7 @@ def set_states(app, states: dict[str, str], *, ready_order: list[str] | None = N
     from hotline.extensions import db
     from routing.calls import presence
     from routing.calls.models import AgentState
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     with app.app_context():
         users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(states)))}

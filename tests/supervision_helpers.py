@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from ticketing.clock import CST, to_utc_naive
+from hotline.clock import CST, to_utc_naive
 
 
 def cst(*args) -> datetime:

@@ -91,7 +91,7 @@ def test_transfer_directory_lists_department_phones_and_emergency_numbers(app, a
 
 def _ended(app, i, outcome, wait, talk=None, **extra):
     """A ``call.ended`` as the endpoint publishes it with the queue's facts, ``i`` minutes ago."""
-    from ticketing.clock import iso, utcnow
+    from hotline.clock import iso, utcnow
 
     start = utcnow() - timedelta(minutes=10 - i)
     publish(app, "call.ended", {"call_id": f"{i:032x}", "caller": "13800138000", "duration": 60,
@@ -104,7 +104,7 @@ def _ended(app, i, outcome, wait, talk=None, **extra):
 def test_call_kpis_are_one_computation(app, api):
     """The console's call KPIs are supervision's /api/v1/kpis figures for today: one definition of
     an offered call (every inbound call in service hours), answered (by an operator), in target."""
-    from ticketing.clock import to_local, utcnow
+    from hotline.clock import to_local, utcnow
 
     for args in ((1, "answered", 5, 100), (2, "answered", 20, 200), (3, "answered", 9, 60),
                  (4, "abandoned", 30), (5, "missed", 60), (6, "out_of_hours", 1)):

@@ -39,7 +39,7 @@ def test_nobody_ready_within_max_wait_goes_to_voice_intake_and_the_callback_list
 
 
 def test_outside_service_hours_the_caller_goes_straight_to_voice_intake(app, proxy, events, api):
-    from ticketing.clock import to_local, utcnow
+    from hotline.clock import to_local, utcnow
 
     now = to_local(utcnow())
     start = (now.hour * 60 + now.minute + 720) % 1439

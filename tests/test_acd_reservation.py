@@ -80,7 +80,7 @@ def test_a_reservation_waiting_on_the_row_lock_loses_once_the_first_commits(app)
     from hotline.extensions import db
     from routing.calls import store
     from routing.calls.models import AgentState
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     uid = _ready_operator(app)
     with app.app_context():

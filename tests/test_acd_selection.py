@@ -32,7 +32,7 @@ def _ready(session, users, order, *, others=None):
     """Set 示闲 through the console service, then date ready-since so ``order[0]`` waited longest."""
     from routing.calls import presence
     from routing.calls.models import AgentState
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     for name in order:
         presence.set_state(session, users[name], "idle")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from tests.bridge_helpers import (Citizen, FixedOperator, SippPhone, bridge_endpoint, make_source,
                                   proxy)  # noqa: F401 - fixture
 from tests.conftest import PG_ADMIN_URL, both_databases, require_service
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 LABELS = {"caller": "市民", "operator": "话务员", "mixed": "混音", "department": "承办单位"}
 

@@ -7,7 +7,7 @@ import pytest
 
 from hotline.extensions import db
 from ticketing import deadlines
-from ticketing.clock import CST, frozen, to_local, to_utc_naive
+from hotline.clock import CST, frozen, to_local, to_utc_naive
 from ticketing.sla import WorkCalendar, deadline_after, official_year_known
 
 from .ticket_helpers import COMPLAINT

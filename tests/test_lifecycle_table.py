@@ -7,7 +7,7 @@ import pytest
 from hotline.extensions import db
 from ticketing import lifecycle as lc
 from ticketing import service
-from ticketing.exceptions import TicketingError
+from hotline.exceptions import TicketingError
 from ticketing.models import Ticket
 
 from .ticket_helpers import actors, body_for, make_ticket

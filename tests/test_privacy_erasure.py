@@ -171,7 +171,7 @@ def test_version_1_chains_keep_verifying_and_can_be_erased(app, api):
 
 def test_retention_job_erases_finished_tickets_after_the_configured_days(app, api):
     from hotline.extensions import db
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
     from ticketing.erasure import erase_expired
     from ticketing.models import Ticket
     from ticketing.service import Actor

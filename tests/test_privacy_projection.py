@@ -17,7 +17,7 @@ from tests.conftest import both_databases
 from tests.console_helpers import publish, wait_until
 from tests.test_console_api import Listener, live  # noqa: F401  (fixture)
 from tests.ticket_helpers import COMPLAINT
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 PHONE, ID_NUMBER, NAME = "13812345678", "11010519491231002X", "张先生"
 SAID = "我叫张先生电话13812345678楼道灯坏了"

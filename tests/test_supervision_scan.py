@@ -10,7 +10,7 @@ from supervision.models import DeadlineCard, UrgingEscalation
 from supervision.scan import scan_deadlines, scan_escalations, warning_start
 from supervision.schemas import Settings
 from ticketing.audit import verify_all
-from ticketing.clock import iso
+from hotline.clock import iso
 from ticketing.deadlines import calendar
 
 from .conftest import both_databases

@@ -7,7 +7,7 @@ import pytest
 
 from hotline.extensions import db
 from ticketing import service
-from ticketing.exceptions import Conflict
+from hotline.exceptions import Conflict
 from ticketing.models import Ticket, TicketEvent
 
 from .ticket_helpers import COMPLAINT, PATHS as PATH_LEN, actors, make_ticket

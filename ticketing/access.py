@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 
 from . import privacy
-from .clock import iso, to_utc_naive, utcnow
-from .exceptions import ValidationFailed
+from hotline.clock import iso, to_utc_naive, utcnow
+from hotline.exceptions import ValidationFailed
 from .models import AccessRecord
 
 KINDS = (privacy.PHONE, privacy.ID_NUMBER, privacy.RECORDING, privacy.TRANSCRIPT)

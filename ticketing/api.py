@@ -8,9 +8,9 @@ from flask_login import current_user
 
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
+from hotline.exceptions import TicketingError, ValidationFailed
 
 from . import access, deadlines, directory, service
-from .exceptions import TicketingError, ValidationFailed
 from .lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
 from .privacy import ticket_view
 

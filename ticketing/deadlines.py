@@ -7,8 +7,8 @@ from datetime import date
 
 from sqlalchemy import delete, select
 
-from .clock import to_local, utcnow
-from .exceptions import ValidationFailed
+from hotline.clock import to_local, utcnow
+from hotline.exceptions import ValidationFailed
 from .models import CalendarDay, CalendarYear, SlaPolicy, Ticket
 from .sla import DEFAULT_POLICY, TYPES, UNITS, URGENCIES, Deadline, WorkCalendar, deadline_after, official_year_known
 

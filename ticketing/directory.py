@@ -9,8 +9,8 @@ from importlib import resources
 import yaml
 from sqlalchemy import select
 
-from .clock import utcnow
-from .exceptions import Conflict, NotFound, ValidationFailed
+from hotline.clock import utcnow
+from hotline.exceptions import Conflict, NotFound, ValidationFailed
 from .models import Department, DepartmentChange, Town
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")

@@ -17,8 +17,8 @@ from typing import Callable
 from sqlalchemy import func, select
 
 from . import audit, lifecycle
-from .clock import utcnow
-from .exceptions import NotFound, ValidationFailed
+from hotline.clock import utcnow
+from hotline.exceptions import NotFound, ValidationFailed
 from .models import Ticket, TicketEvent
 from .privacy import PERSONAL_KEYS
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-OPERATOR, DEPARTMENT, SUPERVISOR, ADMIN = "operator", "department", "supervisor", "admin"
-ROLES = (OPERATOR, DEPARTMENT, SUPERVISOR, ADMIN)
+from hotline.identity import ADMIN, DEPARTMENT, OPERATOR, ROLES, SUPERVISOR
+
 DESK = frozenset({OPERATOR, SUPERVISOR, ADMIN})  # the hotline's own staff
 SUPERVISORS = frozenset({SUPERVISOR, ADMIN})
 DEPT = frozenset({DEPARTMENT})

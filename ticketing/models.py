@@ -11,7 +11,7 @@ from sqlalchemy.types import TypeDecorator
 
 from hotline.extensions import Base
 
-from .clock import utcnow
+from hotline.clock import utcnow
 
 
 class JSONText(TypeDecorator):

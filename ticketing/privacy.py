@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .clock import iso
-from .exceptions import Forbidden
+from hotline.clock import iso
+from hotline.exceptions import Forbidden
 from .lifecycle import ACTION_LABELS, DEPARTMENT, OPERATOR, STATUS_LABELS, allowed
 
 #: event-data keys holding a caller's phone number (or the SIP user it called from)

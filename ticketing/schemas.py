@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .exceptions import ValidationFailed
+from hotline.exceptions import ValidationFailed
 from .sla import TYPES
 
 CHANNELS = ("phone", "web", "open311", "walk-in", "other")

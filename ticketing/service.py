@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -20,31 +19,19 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from hotline.clock import to_local, to_utc_naive, utcnow
 from hotline.events import publish_after_commit
+from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
+from hotline.identity import Actor
 
 from . import deadlines, lifecycle
 from .audit import CHAIN_VERSION, GENESIS, seal
-from .clock import to_local, to_utc_naive, utcnow
-from .exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from .lifecycle import DEPARTMENT
 from .models import Department, Extension, Ticket, TicketEvent, TicketSequence, Town, Urging, ticket_co_departments
 from .schemas import ACTION_SCHEMAS, TicketIn, parse
 from .sla import extend
 
 log = logging.getLogger("hotline.ticketing")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a plain value so ticketing never depends on the auth model."""
-
-    username: str
-    role: str
-    department_id: int | None = None
-
-    @classmethod
-    def system(cls, name: str = "system") -> "Actor":
-        return cls(username=name, role=lifecycle.ADMIN)
 
 
 # -- numbers ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import chinese_calendar
 
-from .clock import CST, to_local, to_utc_naive
+from hotline.clock import CST, to_local, to_utc_naive
 
 TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬", "申请")
 URGENCIES = ("normal", "urgent")

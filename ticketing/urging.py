@@ -14,8 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
 
-from .clock import iso, utcnow
-from .exceptions import Conflict, Forbidden, NotFound
+from hotline.clock import iso, utcnow
+from hotline.exceptions import Conflict, Forbidden, NotFound
 from .lifecycle import DEPARTMENT
 from .models import Department, Ticket, Urging
 from .service import Actor, record_event

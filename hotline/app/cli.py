@@ -113,7 +113,7 @@ def users_create(name, role, department, display_name, extension) -> None:
     """Create a user; the password is read from standard input."""
     from hotline.auth import create_user
     from hotline.extensions import db as database
-    from ticketing.exceptions import TicketingError
+    from hotline.exceptions import TicketingError
 
     password = sys.stdin.readline().rstrip("\n")
     _app()
@@ -128,7 +128,7 @@ def users_create(name, role, department, display_name, extension) -> None:
 def _user(name: str):
     from hotline.accounts import get_user
     from hotline.extensions import db as database
-    from ticketing.exceptions import TicketingError
+    from hotline.exceptions import TicketingError
 
     _app()
     try:
@@ -143,7 +143,7 @@ def users_set_password(name) -> None:
     """Set a user's password (read from standard input); every session and token of the user ends."""
     from hotline.accounts import set_password
     from hotline.extensions import db as database
-    from ticketing.exceptions import TicketingError
+    from hotline.exceptions import TicketingError
 
     password = sys.stdin.readline().rstrip("\n")
     user = _user(name)
@@ -229,7 +229,7 @@ def privacy() -> None:
 @click.option("--actor", default="admin", show_default=True, help="who asked (recorded as the event's actor)")
 def privacy_erase(ticket, phone, reason, with_address, actor) -> None:
     """Blank a caller's name, number, ID number and recordings; the history keeps verifying."""
-    from ticketing.exceptions import TicketingError
+    from hotline.exceptions import TicketingError
     from ticketing.lifecycle import ADMIN
     from ticketing.service import Actor
 

@@ -64,9 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)
     openapi.register_paths(app, account_views.openapi_paths, *_package_openapi_paths())
-    from .dbadmin import seed
-
-    app.extensions["hotline.seed"] = seed  # directory, catalogue, articles, demo users (`hotline demo seed`)
+    app.extensions["hotline.seed"] = _seed  # directory, catalogue, articles, demo users (`hotline demo seed`)
     errors.register(app)
 
     from hotline.events import redis_channel
@@ -111,6 +109,12 @@ def _reject_oversized():
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         abort(413, description=f"request body larger than {limit // 1024} KiB")
+
+
+def _seed(session, demo: bool = True):
+    from .dbadmin import seed  # imports Alembic: only when seeding
+
+    return seed(session, demo=demo)
 
 
 def _package_blueprints():

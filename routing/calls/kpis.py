@@ -43,7 +43,7 @@ def call_counts(facts: dict, target_seconds: float) -> dict | None:
 
 
 def parse_time(value) -> datetime | None:
-    from ticketing.clock import to_utc_naive
+    from hotline.clock import to_utc_naive
 
     if value in (None, ""):
         return None

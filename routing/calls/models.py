@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.extensions import Base
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 IDLE, BUSY, BREAK, WRAPUP, OFFLINE = "idle", "busy", "break", "wrapup", "offline"
 ONCALL = "oncall"  # set only by the queue while the operator talks

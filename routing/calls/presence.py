@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hotline.auth import User
 from hotline.events import publish_after_commit
 from ticketing import lifecycle
-from ticketing.clock import iso, utcnow
+from hotline.clock import iso, utcnow
 
 from ..exceptions import Conflict, Forbidden, ValidationFailed
 from .models import OFFLINE, ONCALL, SETTABLE, STATE_LABELS, STATES, AgentState

@@ -36,7 +36,7 @@ from datetime import datetime
 
 from hotline.config import parse_service_hours
 from hotline.events import bus
-from ticketing.clock import iso, utcnow
+from hotline.clock import iso, utcnow
 
 from . import store
 from .strategies import Candidate, choose

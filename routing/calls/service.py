@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ticketing.clock import iso, utcnow
+from hotline.clock import iso, utcnow
 
 from ..exceptions import Conflict, NotFound, ValidationFailed
 from .models import CALLBACK_OUTCOMES, QueuedCall

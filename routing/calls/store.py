@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline.auth import User
-from ticketing.clock import CST, to_local, to_utc_naive, utcnow
+from hotline.clock import CST, to_local, to_utc_naive, utcnow
 from ticketing.lifecycle import OPERATOR
 from ticketing.schemas import CallerIn
 
