@@ -17,7 +17,9 @@ outbox rows committed meanwhile (``hotline.outbox``).
 Multi-process (REDIS_URL): the event bus brings every event to every process exactly once (by
 event id, whether it came from this process's commit, Redis, or an outbox replay), so each web
 process emits every event to *its own* connected clients only (``ignore_queue``), never through
-Flask-SocketIO's message queue: that queue cannot hold what is sent while Redis is down.
+Flask-SocketIO's message queue: that queue cannot hold what is sent while Redis is down. Every process
+(web, Celery worker, SIP) builds the app with create_app, which registers the console plugin
+(agent_console/plugin.py) and therefore this fan-out.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`hotline run` hook: the console needs no thread of its own; make sure wiring and seed data exist.
 
-The Socket.IO namespace and the event fan-out are wired when the blueprint is registered
-(create_app), so web processes started any other way get them too.
+The Socket.IO namespace and the event fan-out are wired by the console plugin in create_app
+(agent_console/plugin.py), so web processes started any other way get them too.
 """
 from __future__ import annotations
 

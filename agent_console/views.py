@@ -1,8 +1,8 @@
 """Console pages and the few JSON endpoints the REST API lacks (presence, calls, wallboard, lists).
 
 Pages are shells: Jinja renders the frame with autoescape, the browser loads data from the REST API
-(session cookie + X-CSRFToken) and builds DOM with textContent. Registering this blueprint wires
-the Socket.IO namespace and the event fan-out (``realtime.wire``), so create_app alone is enough.
+(session cookie + X-CSRFToken) and builds DOM with textContent. The Socket.IO namespace and the
+event fan-out (``realtime.wire``) are wired by agent_console/plugin.py with this blueprint.
 """
 from __future__ import annotations
 
@@ -28,13 +28,6 @@ bp = Blueprint("console", __name__, template_folder="templates", static_folder="
                static_url_path="/console/static")
 DESK = ("operator", "supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
-
-
-@bp.record_once
-def _wire(_state):
-    """Once per app: a new app (tests build one each) starts with an empty call board."""
-    board.reset()
-    realtime.wire()
 
 
 @bp.app_context_processor

@@ -22,6 +22,13 @@ class AppLoader:
             self._app = self._factory()
         return self._app
 
+    def close(self) -> None:
+        """When the command ends (also on Ctrl-C): the app's shutdown functions (hotline.plugins)."""
+        if self._app is not None:
+            from .plugins import shutdown
+
+            shutdown(self._app)
+
 
 def load_app():
     """The app of the running `hotline` command."""

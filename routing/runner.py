@@ -1,34 +1,24 @@
-"""Wire routing to the event bus (called by ``hotline run`` and by every process that serves the
-API or runs jobs).
+"""Routing's subscribers to ticket events, owned by the app (``app.extensions["routing"]``).
 
 Handlers only enqueue jobs: storing a suggestion for a new ticket and learning from a dispatch
-outcome both happen off the request thread.
+outcome both happen off the request thread. routing/plugin.py wires them on every app that serves
+the API or runs jobs (web, sip, worker); tests wire them where they exercise them.
 """
 from __future__ import annotations
 
-import atexit
 import logging
 
 from hotline import jobs
 from hotline.events import subscribe
+from hotline.plugins import on_shutdown
 
 log = logging.getLogger("hotline.routing")
-_unsubscribe: list = []
 
 
 def _suggest_task():
     from .tasks import suggest_for_tickets
 
     return suggest_for_tickets
-
-
-# New tickets are suggested for in small batches: one job per ~50 ms instead of one per ticket.
-_suggestions = jobs.Batcher(_suggest_task, window=0.05, max_items=100)
-atexit.register(_suggestions.flush)
-
-
-def on_ticket_created(_name: str, payload: dict) -> None:
-    _suggestions.add(payload["number"])
 
 
 def on_ticket_changed(_name: str, payload: dict) -> None:
@@ -39,21 +29,51 @@ def on_ticket_changed(_name: str, payload: dict) -> None:
     jobs.enqueue(learn, payload["number"], payload["action"], payload.get("data") or {})
 
 
-def wire() -> None:
-    """Subscribe to ticket events published in this process (idempotent).
+class Subscribers:
+    """One app's subscriptions and its suggestion batcher.
 
-    Called whenever the routing blueprint is registered, so every process that changes tickets
-    (web, sip, worker) feeds routing; ``remote=False`` keeps Redis copies of the same event from
-    being handled again in other processes.
+    New tickets are suggested for in small batches: one job per ~50 ms instead of one per ticket.
+    What is still buffered when the app shuts down is flushed (the app shell runs ``close``).
     """
-    stop()
-    _unsubscribe.append(subscribe("ticket.created", on_ticket_created, remote=False))
-    _unsubscribe.append(subscribe("ticket.changed", on_ticket_changed, remote=False))
+
+    def __init__(self) -> None:
+        self.suggestions = jobs.Batcher(_suggest_task, window=0.05, max_items=100)
+        self._unsubscribe: list = []
+
+    def on_ticket_created(self, _name: str, payload: dict) -> None:
+        self.suggestions.add(payload["number"])
+
+    def wire(self) -> None:
+        """Subscribe to ticket events published in this process (idempotent); ``remote=False``
+        keeps Redis copies of the same event from being handled again in other processes."""
+        self.stop()
+        self._unsubscribe.append(subscribe("ticket.created", self.on_ticket_created, remote=False))
+        self._unsubscribe.append(subscribe("ticket.changed", on_ticket_changed, remote=False))
+
+    def stop(self) -> None:
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
+
+    def close(self) -> None:
+        self.stop()
+        self.suggestions.flush()
+
+
+def subscribers(app) -> Subscribers:
+    state = app.extensions.get("routing")
+    if state is None:
+        state = app.extensions["routing"] = Subscribers()
+        on_shutdown(app, state.close)
+    return state
+
+
+def wire(app) -> None:
+    subscribers(app).wire()
 
 
 def start(app, train: bool = True) -> None:
     """Embedded default: wire and, by default, make sure a trained model exists."""
-    wire()
+    wire(app)
     if train:
         from .tasks import retrain
 
@@ -61,6 +81,5 @@ def start(app, train: bool = True) -> None:
     log.info("routing.runner started")
 
 
-def stop() -> None:
-    while _unsubscribe:
-        _unsubscribe.pop()()
+def stop(app) -> None:
+    subscribers(app).stop()

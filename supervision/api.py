@@ -29,13 +29,6 @@ STAFF = (SUPERVISOR, ADMIN)
 DESK = (OPERATOR, SUPERVISOR, ADMIN)
 
 
-@bp.record
-def _install(state):
-    from .subscribers import install
-
-    install(state.app)
-
-
 def _settings() -> Settings:
     return Settings.from_config(current_app.config["HOTLINE"])
 

@@ -1,6 +1,6 @@
 """Event subscribers: call facts from ``call.ended``; KPI catch-up nudges from ticket events.
 
-Installed when the supervision blueprint is registered on an app (every web process and worker).
+Installed by supervision/plugin.py on every app (every web process, worker and SIP process).
 ``call.ended`` may reach several processes over Redis: the call rollup is insert-or-ignore by call
 id, so counting stays exact. Ticket events only nudge a background catch-up, at most one per
 NUDGE_EVERY seconds per process and always one after the last event (jobs.Batcher: the job runs in
@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 
 from hotline.events import bus
+from hotline.jobs import Batcher
+from hotline.plugins import on_shutdown
 
 log = logging.getLogger("hotline.supervision")
-
-_unsubscribe: list = []
-from hotline.jobs import Batcher
 
 NUDGE_EVERY = 1.0  # seconds
 
@@ -27,18 +26,35 @@ def _catch_up_task():
     return kpi_catch_up
 
 
-_nudges = Batcher(_catch_up_task, window=NUDGE_EVERY, items=False)
+class Subscribers:
+    """One app's subscriptions (``app.extensions["supervision"]``) and its KPI nudge batcher."""
+
+    def __init__(self) -> None:
+        self.nudges = Batcher(_catch_up_task, window=NUDGE_EVERY, items=False)
+        self._unsubscribe: list = []
+
+    def nudge(self, _name: str, _payload: dict) -> None:
+        self.nudges.add()
+
+    def install(self, config) -> None:
+        self.stop()
+        self._unsubscribe.append(bus.subscribe("call.ended", _on_call_ended, remote=False))
+        if config.kpi_live_rollup and not config.testing:
+            self._unsubscribe.append(bus.subscribe("ticket.created", self.nudge, remote=False))
+            self._unsubscribe.append(bus.subscribe("ticket.changed", self.nudge, remote=False))
+
+    def stop(self) -> None:
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
+
 
 
 def install(app) -> None:
-    for off in _unsubscribe:
-        off()
-    _unsubscribe.clear()
-    config = app.config["HOTLINE"]
-    _unsubscribe.append(bus.subscribe("call.ended", _on_call_ended, remote=False))
-    if config.kpi_live_rollup and not config.testing:
-        _unsubscribe.append(bus.subscribe("ticket.created", _nudge, remote=False))
-        _unsubscribe.append(bus.subscribe("ticket.changed", _nudge, remote=False))
+    state = app.extensions.get("supervision")
+    if state is None:
+        state = app.extensions["supervision"] = Subscribers()
+        on_shutdown(app, state.stop)  # a lost nudge only delays the figures: no flush
+    state.install(app.config["HOTLINE"])
 
 
 def _on_call_ended(_name: str, payload: dict) -> None:
@@ -49,7 +65,3 @@ def _on_call_ended(_name: str, payload: dict) -> None:
     from .tasks import record_call
 
     jobs.enqueue(record_call, payload)
-
-
-def _nudge(_name: str, _payload: dict) -> None:
-    _nudges.add()

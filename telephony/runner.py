@@ -1,17 +1,19 @@
-"""Embedded default: the SIP endpoint in background threads of the web process."""
+"""Embedded default: the SIP endpoint in background threads of the web process.
+
+The endpoint belongs to the app (``app.extensions["telephony.endpoint"]``); the app shell stops it
+(and the call queue) when it shuts the app down.
+"""
 from __future__ import annotations
 
-import atexit
 import logging
 
-log = logging.getLogger("telephony.runner")
+from hotline.plugins import on_shutdown
 
-endpoint = None
+log = logging.getLogger("telephony.runner")
 
 
 def start(app):
     """Start the endpoint (``hotline run``); a failure to bind is logged, the web keeps running."""
-    global endpoint
     from .endpoint import Endpoint
 
     config = app.config["HOTLINE"]
@@ -27,6 +29,7 @@ def start(app):
 
     acd = start_for(app, endpoint, config)
     if acd is not None:
-        atexit.register(acd.stop)  # atexit runs in reverse: the endpoint stops (stores calls) first
-    atexit.register(endpoint.stop)
+        on_shutdown(app, acd.stop)  # shutdown runs in reverse: the endpoint stops (stores calls) first
+    on_shutdown(app, endpoint.stop)
+    app.extensions["telephony.endpoint"] = endpoint
     return endpoint

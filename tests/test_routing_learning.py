@@ -18,7 +18,7 @@ def learning(app):
     model_id = install_model(app)
     runner.start(app, train=False)
     yield model_id
-    runner.stop()
+    runner.stop(app)
 
 
 def _ticket(op, text: str, **extra) -> str:

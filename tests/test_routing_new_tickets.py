@@ -25,7 +25,7 @@ def _suggested(app, number: str) -> dict | None:
 def test_tickets_created_together_all_get_a_suggestion(app, api):
     from routing import runner
 
-    runner.wire()
+    runner.wire(app)
     try:
         op = api("operator1")
         numbers = [op.post("/api/v1/tickets", json=STREET_LIGHT).get_json()["number"] for _ in range(5)]
@@ -38,7 +38,7 @@ def test_tickets_created_together_all_get_a_suggestion(app, api):
         assert sorted(n for n, _ in events) == sorted(numbers)
         assert {actor for _, actor in events} == {"routing"}
     finally:
-        runner.stop()
+        runner.stop(app)
 
 
 @both_databases

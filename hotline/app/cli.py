@@ -20,6 +20,7 @@ def main(ctx: click.Context) -> None:
     from .factory import create_app
 
     ctx.obj = AppLoader(create_app)  # package commands reach the app through hotline.commands
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.group()
@@ -284,13 +285,10 @@ def privacy_retention(days) -> None:
 
 
 def _register_package_commands() -> None:
-    import knowledge.cli
-    import routing.cli
-    import supervision.cli
-    import telephony.cli
+    from .plugins import PLUGINS
 
-    for module in (routing.cli, telephony.cli, supervision.cli, knowledge.cli):
-        for command in module.COMMANDS:
+    for plugin in PLUGINS:
+        for command in plugin.commands():
             main.add_command(command)
 
 

@@ -40,13 +40,11 @@ def seed(session, demo: bool = False) -> list[tuple[str, str, str]]:
     Returns (username, password, role) of the demo accounts that exist after seeding.
     """
     from hotline.demo_accounts import create_demo_users
-    from knowledge.service import seed as seed_articles
-    from routing.catalogue import ensure_seeded as seed_catalogue
-    from ticketing import directory
 
-    directory.seed(session)
-    seed_catalogue(session)
-    seed_articles(session)
+    from .plugins import PLUGINS
+
+    for plugin in PLUGINS:  # ticketing's directory first: the others refer to its departments
+        plugin.seed(session)
     return create_demo_users(session) if demo else []
 
 

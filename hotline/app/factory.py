@@ -60,10 +60,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(web.bp)
     app.register_blueprint(account_views.bp)
-    for blueprint in _package_blueprints():
-        app.register_blueprint(blueprint)
     app.register_blueprint(openapi.bp)
-    openapi.register_paths(app, account_views.openapi_paths, *_package_openapi_paths())
+    openapi.register_paths(app, account_views.openapi_paths)
+    from .plugins import PLUGINS
+
+    for plugin in PLUGINS:  # each package's blueprint, OpenAPI paths and event subscribers
+        plugin.register(app)
     app.extensions["hotline.seed"] = _seed  # directory, catalogue, articles, demo users (`hotline demo seed`)
     errors.register(app)
 
@@ -90,14 +92,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         bus.disconnect_redis()
     from hotline import jobs
 
-    from .worker import configure_celery
+    from .celery_config import configure_celery
 
     configure_celery(config)
     jobs.configure(app, config.background_jobs)
-    if not config.testing:  # tests wire the subscribers they exercise themselves
-        from .runtime import wire_subscribers
-
-        wire_subscribers(app)
     return app
 
 
@@ -115,25 +113,3 @@ def _seed(session, demo: bool = True):
     from .dbadmin import seed  # imports Alembic: only when seeding
 
     return seed(session, demo=demo)
-
-
-def _package_blueprints():
-    """Every package's blueprint, in registration order."""
-    import agent_console.views
-    import knowledge.api
-    import routing.api
-    import supervision.api
-    import telephony.api
-    import ticketing.api
-
-    return [ticketing.api.bp, routing.api.bp, telephony.api.bp, agent_console.views.bp, knowledge.api.bp,
-            supervision.api.bp]
-
-
-def _package_openapi_paths():
-    """The packages' OpenAPI path items, merged into /api/v1/openapi.json."""
-    import agent_console.schemas
-    import routing.schemas
-    import telephony.schemas
-
-    return [routing.schemas.openapi_paths, agent_console.schemas.openapi_paths, telephony.schemas.openapi_paths]

@@ -1,31 +1,18 @@
-"""Background parts of the embedded default: jobs and the SIP endpoint, in-process."""
+"""Background parts of the embedded default (`hotline run`): jobs and the SIP endpoint, in-process."""
 from __future__ import annotations
 
 import logging
 
+from .plugins import PLUGINS
+
 log = logging.getLogger("hotline.runtime")
 
 
-def wire_subscribers(app) -> None:
-    """Event subscribers that do work, in every process that can publish (web, sip, worker).
-
-    They subscribe with ``remote=False``: an event is handled once, where it was committed.
-    """
-    from routing import runner as routing_runner
-
-    routing_runner.wire()
-
-
 def start_background(app, sip: bool) -> None:
-    """Start each package's in-process runner (``<package>.runner.start(app)``)."""
-    from agent_console import runner as console_runner
-    from routing import runner as routing_runner
-    from supervision import runner as supervision_runner
-    from telephony import runner as telephony_runner
-
-    runners = [supervision_runner, routing_runner, console_runner]
-    if sip:
-        runners.append(telephony_runner)
-    for module in runners:
-        module.start(app)
-        log.info("runtime.started %s", module.__name__)
+    """Start each package's in-process background work (the SIP endpoint only with ``sip``)."""
+    started = [p for p in PLUGINS if p.start is not None and p.name != "telephony"]
+    if sip:  # last, as the endpoint answers calls the rest may need to see
+        started += [p for p in PLUGINS if p.name == "telephony"]
+    for plugin in started:
+        plugin.start(app)
+        log.info("runtime.started %s", plugin.name)

@@ -1,0 +1,38 @@
+"""Supervision's one entry: its API, its subscribers (call facts, KPI nudges), commands, tasks and
+the deadline scan's schedule (Celery beat; a thread in the embedded default)."""
+from __future__ import annotations
+
+from hotline.plugins import Plugin
+
+
+def register(app) -> None:
+    from .api import bp
+    from .subscribers import install
+
+    app.register_blueprint(bp)
+    install(app)
+
+
+def commands() -> list:
+    from .cli import COMMANDS
+
+    return list(COMMANDS)
+
+
+def tasks() -> None:
+    from . import tasks as _tasks  # noqa: F401 - defines the supervision.* Celery tasks
+
+
+def beat(config) -> dict:
+    return {"supervision-scan": {"task": "supervision.scan",
+                                 "schedule": float(config.supervision_scan_seconds or 60)},
+            "privacy-retention": {"task": "supervision.privacy_retention", "schedule": 3600.0}}
+
+
+def start(app) -> None:
+    from . import runner
+
+    runner.start(app)
+
+
+plugin = Plugin(name="supervision", register=register, commands=commands, tasks=tasks, beat=beat, start=start)

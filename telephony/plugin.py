@@ -1,0 +1,37 @@
+"""Telephony's one entry: its API, commands (`hotline sip`, ...), tasks and schedule; in the embedded
+default the SIP endpoint runs in the web process (``start``)."""
+from __future__ import annotations
+
+from hotline.openapi import register_paths
+from hotline.plugins import Plugin
+
+
+def register(app) -> None:
+    from .api import bp
+    from .schemas import openapi_paths
+
+    app.register_blueprint(bp)
+    register_paths(app, openapi_paths)
+
+
+def commands() -> list:
+    from .cli import COMMANDS
+
+    return list(COMMANDS)
+
+
+def tasks() -> None:
+    from . import tasks as _tasks  # noqa: F401 - defines the telephony.* Celery tasks
+
+
+def beat(_config) -> dict:
+    return {"telephony-recording-retention": {"task": "telephony.cleanup_recordings", "schedule": 3600.0}}
+
+
+def start(app) -> None:
+    from . import runner
+
+    runner.start(app)
+
+
+plugin = Plugin(name="telephony", register=register, commands=commands, tasks=tasks, beat=beat, start=start)
