@@ -1,39 +1,38 @@
 """Embedded default: the deadline scan (and KPI catch-up) every HOTLINE_SUPERVISION_SCAN_SECONDS in
-a daemon thread, and the personal-data retention job once an hour. Production uses Celery beat
-(``supervision.scan`` and ``supervision.privacy_retention`` in hotline/app/worker.py)
-instead; running both is harmless (scans are idempotent), only wasteful."""
+a daemon thread owned by the app (``app.extensions["supervision.scan_thread"]``), and the
+personal-data retention job once an hour. Production uses Celery beat (``supervision.scan`` and
+``supervision.privacy_retention``, supervision/plugin.py) instead; running both is harmless (scans
+are idempotent), only wasteful."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 
+from hotline.plugins import on_shutdown
+
 log = logging.getLogger("hotline.supervision")
 
 RETENTION_SECONDS = 3600
-_thread: threading.Thread | None = None
-_stop = threading.Event()
 
 
 def start(app) -> threading.Thread | None:
-    global _thread
     config = app.config["HOTLINE"]
     if config.background_jobs == "celery" or config.supervision_scan_seconds <= 0:
         return None
-    if _thread is not None and _thread.is_alive():
-        return _thread
-    _stop.clear()
-    _thread = threading.Thread(target=_loop, args=(app, config.supervision_scan_seconds), daemon=True,
-                               name="supervision-scan")
-    _thread.start()
-    return _thread
+    running = app.extensions.get("supervision.scan_thread")
+    if running is not None and running.is_alive():
+        return running
+    stop = threading.Event()
+    thread = threading.Thread(target=_loop, args=(app, config.supervision_scan_seconds, stop), daemon=True,
+                              name="supervision-scan")
+    app.extensions["supervision.scan_thread"] = thread
+    on_shutdown(app, stop.set)
+    thread.start()
+    return thread
 
 
-def stop() -> None:
-    _stop.set()
-
-
-def _loop(app, interval: int) -> None:
+def _loop(app, interval: int, stop: threading.Event) -> None:
     from hotline.extensions import db
     from hotline.clock import utcnow
 
@@ -42,7 +41,7 @@ def _loop(app, interval: int) -> None:
 
     settings = Settings.from_config(app.config["HOTLINE"])
     next_retention = 0.0
-    while not _stop.is_set():
+    while not stop.is_set():
         if time.monotonic() >= next_retention:
             next_retention = time.monotonic() + RETENTION_SECONDS
             _retention(app)
@@ -56,13 +55,13 @@ def _loop(app, interval: int) -> None:
             log.exception("supervision.scan_failed")
         finally:
             db.Session.remove()
-        _stop.wait(interval)
+        stop.wait(interval)
 
 
 def _retention(app) -> None:
     from hotline.extensions import db
+    from hotline.identity import Actor
     from ticketing.erasure import erase_expired
-    from ticketing.service import Actor
 
     days = app.config["HOTLINE"].personal_data_retention_days
     if days <= 0:

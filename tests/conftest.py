@@ -175,10 +175,7 @@ def app(database_url, tmp_path, app_config):
     from hotline.app.dbadmin import seed
     from hotline.events import bus
     from hotline.extensions import db
-    from ticketing import deadlines, service
 
-    deadlines.invalidate_cache()
-    service.reset_number_blocks()
     application = create_app({"database_url": database_url, "testing": True, "sip_enabled": False,
                               "secret_key": "test-secret", "recordings_dir": str(tmp_path / "rec"),
                               "flask": {"WTF_CSRF_ENABLED": True}, **app_config})

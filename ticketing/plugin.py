@@ -5,9 +5,14 @@ from hotline.plugins import Plugin
 
 
 def register(app) -> None:
+    from . import deadlines, service
     from .api import bp
 
     app.register_blueprint(bp)
+    # What ticketing caches from the database (calendar and SLA policy, reserved ticket-number
+    # blocks) lives as long as the app: a new app (tests build one per fresh database) starts empty.
+    deadlines.invalidate_cache()
+    service.reset_number_blocks()
 
 
 def seed(session) -> None:
