@@ -18,6 +18,7 @@ PACKAGES = ("hotline", "ticketing", "routing", "telephony", "agent_console", "kn
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    assert LINT_IMPORTS.exists(), "lint-imports is missing: run `make install` (requirements-dev.txt)"
     # PYTHONPATH=cwd: the packages are analysed from that tree, not from the editable install
     env = dict(os.environ, PYTHONPATH=str(cwd))
     return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--no-logo"], cwd=cwd, env=env,
