@@ -14,9 +14,10 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from hotline.identity import Actor
 from ticketing.lifecycle import MERGED, INVALID
 from ticketing.models import Ticket
-from ticketing.service import Actor, get_ticket, visible_filter
+from ticketing.service import get_ticket, visible_filter
 
 from .text import normalize
 

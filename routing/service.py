@@ -99,7 +99,8 @@ def suggest(session, data: dict, max_chars: int = DEFAULT_MAX_CHARS) -> dict:
 
 def suggest_for_ticket(session, number: str) -> dict | None:
     """Store a suggestion on a ticket created without one (e.g. a phone draft); idempotent."""
-    from ticketing.service import Actor, record_event
+    from hotline.identity import Actor
+    from ticketing.service import record_event
 
     ticket = session.scalar(select(Ticket).where(Ticket.number == number))
     if ticket is None or ticket.routing_suggestion is not None or not ticket.content:

@@ -34,8 +34,9 @@ from hotline.events import publish_after_commit
 from ticketing import deadlines, lifecycle
 from hotline.clock import iso, to_local, to_utc_naive
 from hotline.exceptions import TicketingError
+from hotline.identity import Actor
 from ticketing.models import Ticket, Urging
-from ticketing.service import Actor, record_event
+from ticketing.service import record_event
 from ticketing.sla import WorkCalendar, extend
 
 from .models import DeadlineCard, UrgingEscalation

@@ -20,9 +20,10 @@ from hotline.events import publish_after_commit
 from ticketing import deadlines, lifecycle
 from hotline.clock import iso, to_local, utcnow
 from hotline.exceptions import ValidationFailed
+from hotline.identity import Actor
 from ticketing.models import Department, Ticket, Urging
 from ticketing.schemas import parse
-from ticketing.service import Actor, department_by_code, perform, perform_steps
+from ticketing.service import department_by_code, perform, perform_steps
 
 from .models import DeadlineCard, UrgingEscalation
 from .scan import UNANSWERED, WATCHED, _hour_based, due_card, warning_start

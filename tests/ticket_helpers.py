@@ -6,7 +6,7 @@ from sqlalchemy import select
 from hotline.auth import User
 from ticketing import lifecycle as lc
 from ticketing import service
-from ticketing.service import Actor
+from hotline.identity import Actor
 
 COMPLAINT = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗",
              "caller": {"name": "张先生", "phone": "13812345678", "id_number": "11010519491231002X"},

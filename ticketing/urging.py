@@ -16,9 +16,10 @@ from hotline.events import publish_after_commit
 
 from hotline.clock import iso, utcnow
 from hotline.exceptions import Conflict, Forbidden, NotFound
+from hotline.identity import Actor
 from .lifecycle import DEPARTMENT
 from .models import Department, Ticket, Urging
-from .service import Actor, record_event
+from .service import record_event
 
 log = logging.getLogger("hotline.ticketing")
 
