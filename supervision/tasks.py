@@ -54,7 +54,7 @@ def privacy_retention() -> int:
 
     from hotline.extensions import db
     from ticketing.erasure import erase_expired
-    from ticketing.service import Actor
+    from hotline.identity import Actor
 
     days = current_app.config["HOTLINE"].personal_data_retention_days
     return erase_expired(db.session, days, Actor.system("retention"))

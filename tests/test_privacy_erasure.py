@@ -174,7 +174,7 @@ def test_retention_job_erases_finished_tickets_after_the_configured_days(app, ap
     from hotline.clock import utcnow
     from ticketing.erasure import erase_expired
     from ticketing.models import Ticket
-    from ticketing.service import Actor
+    from hotline.identity import Actor
 
     op = api("operator1")
     old = op.post("/api/v1/tickets", json=COMPLAINT).get_json()["number"]

@@ -71,7 +71,7 @@ def test_department_ticket_json_hides_call_linked_number_and_transcript(app, api
 def test_department_never_sees_routing_suggestion_data_or_numbers_in_free_text(app, api):
     from hotline.extensions import db
     from ticketing import service
-    from ticketing.service import Actor
+    from hotline.identity import Actor
 
     op, housing = api("operator1"), api("housing")
     number = _dispatched(op)

@@ -232,7 +232,7 @@ def privacy_erase(ticket, phone, reason, with_address, actor) -> None:
     """Blank a caller's name, number, ID number and recordings; the history keeps verifying."""
     from hotline.exceptions import TicketingError
     from ticketing.lifecycle import ADMIN
-    from ticketing.service import Actor
+    from hotline.identity import Actor
 
     from hotline.extensions import db as database
 
@@ -265,7 +265,7 @@ def _erase(session, ticket, phone, who, reason, with_address):
 def privacy_retention(days) -> None:
     """Run the retention job once: erase callers' data of tickets finished more than N days ago."""
     from ticketing.erasure import erase_expired
-    from ticketing.service import Actor
+    from hotline.identity import Actor
 
     from hotline.extensions import db as database
 
