@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from datetime import timedelta
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
 from ticketing import privacy
@@ -54,7 +51,9 @@ def draft_content(call: Call, max_chars: int) -> str:
 
 
 def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
-    """Persist a finished call; answered calls whose transcript is final also get a draft ticket."""
+    """Persist a finished call with its ticket, in one transaction: the ticket the operator
+    registered from this call is adopted (linked, no second draft); otherwise an answered call
+    whose transcript is final gets a draft ticket."""
     call = Call(
         call_uuid=rec["call_uuid"], sip_call_id=rec["sip_call_id"][:255], caller=(rec["caller"] or "")[:100],
         caller_phone=valid_phone(rec["caller"]), called=(rec["called"] or "")[:100], codec=rec.get("codec"),
@@ -65,12 +64,12 @@ def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
     _set_segments(call, rec.get("segments") or [])
     call.recordings = recordings_of(rec)
     call.dtmf = [CallDtmf(seq=i, digit=d, at=at) for i, (d, at) in enumerate(rec.get("dtmf") or [])]
+    tickets.lock_call(session, call.call_uuid)
     session.add(call)
     session.flush()
-    if call.answered_at is not None and call.transcription != "pending":
-        create_draft(session, call, max_content=max_content)
-    else:
-        session.commit()
+    link_ticket(session, call, max_content=max_content,
+                draft=call.answered_at is not None and call.transcription != "pending")
+    session.commit()
     log.info("call.stored call=%s caller=%s cause=%s duration=%.2f ticket=%s", call.call_uuid,
              call.caller, call.hangup_cause, call.duration, call.ticket_number)
     return call
@@ -114,35 +113,27 @@ def earlier_tickets(session, call: Call, exclude: str | None) -> list[str]:
     return [n for n in rows if n != exclude]
 
 
-def create_draft(session, call: Call, *, max_content: int = 4000) -> None:
-    """Draft ticket (channel phone) for a call, linked to the call and the caller's history.
-
-    ``create_ticket`` commits the session, so the call row and the ticket land together.
-    """
-    ticket = tickets.create_ticket(session, {
-        "type": DRAFT_TYPE, "channel": "phone", "content": draft_content(call, max_content),
-        "caller": {"phone": call.caller_phone}, "received_at": call.ringing_at.isoformat() + "+00:00",
-    }, SYSTEM, max_content=max_content)
-    number, call_pk = ticket.number, call.id
-    for attempt in range(5):
-        # subscribers of ticket.created (routing suggestions...) may change the new ticket at the
-        # same moment: the link is retried on a fresh read instead of losing the call record
-        try:
-            call = session.get(Call, call_pk)
-            earlier = earlier_tickets(session, call, exclude=number)
-            call.ticket_id, call.ticket_number = ticket.id, number
-            tickets.record_event(session, number, "call_linked", SYSTEM, commit=False, data={
-                "call_id": call.call_uuid, "caller": call.caller, "duration": call.duration,
-                "recording": bool(call.recording_path), "earlier_tickets": earlier})
-            publish_after_commit(session, "call.ticket", {"call_id": call.call_uuid, "number": number,
-                                                          "earlier_tickets": earlier})
-            session.commit()
+def link_ticket(session, call: Call, *, max_content: int = 4000, draft: bool = True) -> None:
+    """Give the call its ticket inside the caller's transaction (``tickets.lock_call`` taken):
+    the one registered from this call (by the operator, during or after it) or, with ``draft``, a
+    new draft ticket (channel phone) with the transcript. Either way the ticket's history gets
+    ``call_linked`` with the caller's earlier tickets, and ``call.ticket`` goes out after the commit."""
+    ticket = tickets.ticket_of_call(session, call.call_uuid)
+    if ticket is None:
+        if not draft:
             return
-        except (StaleDataError, IntegrityError, OperationalError):
-            session.rollback()
-            log.warning("call.link_retry call=%s ticket=%s attempt=%d", call_pk, number, attempt + 1)
-            time.sleep(0.05 * (attempt + 1))
-    raise RuntimeError(f"could not link call {call_pk} to ticket {number}")
+        ticket = tickets.create_ticket(session, {
+            "type": DRAFT_TYPE, "channel": "phone", "content": draft_content(call, max_content),
+            "caller": {"phone": call.caller_phone}, "received_at": call.ringing_at.isoformat() + "+00:00",
+        }, SYSTEM, max_content=max_content, commit=False, call_uuid=call.call_uuid)
+    number = ticket.number
+    earlier = earlier_tickets(session, call, exclude=number)
+    call.ticket_id, call.ticket_number = ticket.id, number
+    tickets.record_event(session, number, "call_linked", SYSTEM, commit=False, data={
+        "call_id": call.call_uuid, "caller": call.caller, "duration": call.duration,
+        "recording": bool(call.recording_path), "earlier_tickets": earlier})
+    publish_after_commit(session, "call.ticket", {"call_id": call.call_uuid, "number": number,
+                                                  "earlier_tickets": earlier})
 
 
 def complete_offline_transcription(session, call_id: int, segments: list[dict] | None,
@@ -151,6 +142,7 @@ def complete_offline_transcription(session, call_id: int, segments: list[dict] |
     call = session.get(Call, call_id)
     if call is None or call.transcription != "pending":
         return call
+    tickets.lock_call(session, call.call_uuid)
     if failure:
         call.transcription, call.transcription_note = "failed", failure[:300]
     else:
@@ -158,9 +150,8 @@ def complete_offline_transcription(session, call_id: int, segments: list[dict] |
         call.transcription = "offline"
     session.flush()
     if call.ticket_id is None:
-        create_draft(session, call, max_content=max_content)
-    else:
-        session.commit()
+        link_ticket(session, call, max_content=max_content)
+    session.commit()
     return call
 
 

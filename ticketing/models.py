@@ -108,6 +108,8 @@ class Ticket(Base):
     direct_answer: Mapped[dict | None] = mapped_column(JSONText)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     routing_suggestion: Mapped[dict | None] = mapped_column(JSONText)
+    #: the call this ticket was registered from: one ticket per call (``service.register``)
+    call_uuid: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

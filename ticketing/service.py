@@ -6,6 +6,7 @@ domain event. A failed check or a lost race leaves nothing written.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from datetime import datetime
@@ -131,7 +132,11 @@ _INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
 
 
 # -- creation ------------------------------------------------------------------------------------
-def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000) -> Ticket:
+def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000, commit: bool = True,
+                  call_uuid: str | None = None) -> Ticket:
+    """A new draft ticket. ``call_uuid``: the call it is registered from (one ticket per call: use
+    ``register``, which adopts that call's ticket instead). ``commit=False``: part of the caller's
+    transaction."""
     if actor.role == DEPARTMENT:
         raise Forbidden("departments cannot register tickets")
     inp: TicketIn = parse(TicketIn, data)
@@ -161,7 +166,7 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000)
         confidential=inp.caller.confidential, content=inp.content, address=inp.address,
         town_id=town.id if town else None, received_at=received, sign_by=sign.at, reply_by=reply.at,
         deadline_estimated_years=sorted(sign.estimated_years | reply.estimated_years) or None,
-        created_by=actor.username, routing_suggestion=inp.routing_suggestion, reopen_count=0,
+        created_by=actor.username, routing_suggestion=inp.routing_suggestion, reopen_count=0, call_uuid=call_uuid,
         created_at=now, updated_at=now, event_count=1, head_hash=digest, version=1,
         main_department_id=None, merged_into_id=None, dispatched_at=None, signed_at=None, replied_at=None,
         closed_at=None, satisfaction=None, solved=None, reply_text=None, direct_answer=None)
@@ -179,10 +184,109 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000)
     publish_after_commit(session, "ticket.created", {
         "number": ticket.number, "status": ticket.status, "type": ticket.type,
         "channel": ticket.channel, "caller_phone": ticket.caller_phone})
-    session.commit()
+    if commit:
+        session.commit()
     log.info("ticket.created number=%s type=%s channel=%s actor=%s", ticket.number, ticket.type,
              ticket.channel, actor.username)
     return ticket
+
+
+# -- a ticket from a call --------------------------------------------------------------------------
+#: what the operator may do in the same request as registering (``register``'s ``then``)
+REGISTER_THEN = ("dispatch", "answer_directly", "merge", "invalidate")
+
+
+def lock_call(session, call_uuid: str) -> None:
+    """Serialise everything that makes or adopts the ticket of one call (the operator's
+    registration, the hang-up's draft) for the rest of the transaction. SQLite already has one
+    writer at a time; PostgreSQL takes a transaction-level advisory lock on the call id."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(call_uuid.encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def ticket_of_call(session, call_uuid: str) -> Ticket | None:
+    """The ticket registered from this call, locked (call ``lock_call`` first)."""
+    return session.scalar(select(Ticket).where(Ticket.call_uuid == call_uuid).with_for_update())
+
+
+def register(session, data: dict, actor: Actor, *, max_content: int = 4000) -> tuple[Ticket, bool]:
+    """Register a ticket, from a call or not, and take the operator's next step, as ONE transaction
+    published as one change: ``data`` is a ticket (``TicketIn``) plus optional ``call_id`` (the
+    call it comes from) and ``then`` ({"action": dispatch|answer_directly|merge|invalidate, ...the
+    action's fields}). When the call already has a ticket (the draft made at hang-up) that draft is
+    adopted: completed with the operator's type, urgency and wording instead of a second ticket.
+    A call whose ticket the operator already registered answers 409. Returns (ticket, created)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("request body must be a JSON object", {"": "expected an object"})
+    data = dict(data)
+    call_id, then = data.pop("call_id", None), data.pop("then", None)
+    if call_id is not None and (not isinstance(call_id, str) or not 1 <= len(call_id) <= 32):
+        raise ValidationFailed("call_id must be a call's id", {"call_id": "1 to 32 characters"})
+    if then is not None and (not isinstance(then, dict) or then.get("action") not in REGISTER_THEN):
+        raise ValidationFailed("then.action is not a step that can follow registration",
+                               {"then.action": f"one of {', '.join(REGISTER_THEN)}"})
+    inp: TicketIn = parse(TicketIn, data)
+    action = then.pop("action") if then else None
+    try:
+        existing = None
+        if call_id:
+            lock_call(session, call_id)
+            existing = ticket_of_call(session, call_id)
+        if existing is not None and existing.status != lifecycle.DRAFT:
+            raise Conflict(f"通话已登记为工单 {existing.number}（{lifecycle.STATUS_LABELS[existing.status]}）",
+                           ticket=existing.number)
+        if existing is None:
+            ticket = create_ticket(session, data, actor, max_content=max_content, commit=False, call_uuid=call_id)
+            accept = {}
+        else:
+            ticket = existing
+            accept = _adopt_draft(session, ticket, inp, max_content)
+        steps = [] if action == "invalidate" else [("accept", accept)]
+        if action:
+            steps.append((action, then))
+        if steps:
+            ticket = perform_steps(session, ticket.number, actor, steps, commit=False)
+        if call_id:  # telephony files later records of the live call (transfers) under this ticket
+            publish_after_commit(session, "call.ticket", {"call_id": call_id, "number": ticket.number,
+                                                          "source": "console", "operator": actor.username})
+        session.commit()
+    except (StaleDataError, IntegrityError):
+        session.rollback()
+        raise Conflict(f"the ticket of call {call_id} was registered at the same moment; reload") from None
+    except Exception:
+        session.rollback()
+        raise
+    log.info("ticket.registered number=%s call=%s adopted=%s then=%s actor=%s", ticket.number, call_id,
+             existing is not None, action, actor.username)
+    return ticket, existing is None
+
+
+def _adopt_draft(session, ticket: Ticket, inp: TicketIn, max_content: int) -> dict:
+    """The operator's form completes the call's draft: its accept step carries type and urgency,
+    and a note with the operator's wording and caller details when they differ from the draft."""
+    if len(inp.content) > max_content:
+        raise ValidationFailed("content too long", {"content": f"at most {max_content} characters"})
+    changes = []
+    if inp.content != ticket.content:
+        changes.append(f"话务员整理诉求：{inp.content}")
+        ticket.content = inp.content
+    if inp.caller.name and inp.caller.name != ticket.caller_name:
+        changes.append(f"来电人：{inp.caller.name}")
+        ticket.caller_name = inp.caller.name
+    if inp.caller.phone and not ticket.caller_phone:
+        ticket.caller_phone = inp.caller.phone
+    if inp.address and inp.address != ticket.address:
+        changes.append(f"地址：{inp.address}")
+        ticket.address = inp.address
+    if inp.town:
+        town = session.scalar(select(Town).where(Town.code == inp.town))
+        if town is None:
+            raise ValidationFailed(f"unknown town {inp.town!r}", {"town": f"unknown town {inp.town!r}"})
+        ticket.town = town
+    if inp.routing_suggestion:
+        ticket.routing_suggestion = inp.routing_suggestion
+    return {"type": inp.type, "urgency": inp.urgency, "note": "\n".join(changes)[:2000] or None}
 
 
 # -- actions -------------------------------------------------------------------------------------

@@ -231,39 +231,18 @@
     return body;
   }
 
-  /** Register from the form. With a call whose draft telephony already created (after hang-up),
-   * the draft is completed (受理 with type/urgency, then the chosen action). During a call the
-   * console registers its own ticket and links the call; telephony's later draft for that call is
-   * merged into it (see onDraft). */
+  /** Register from the form: ONE request. The server creates the ticket, links the call and takes
+   * the chosen step in one transaction; if the citizen already hung up and the call's draft exists,
+   * the server completes that draft instead, and a hang-up after registration adopts this ticket.
+   * Nothing is arbitrated or merged here, so closing the tab at any moment leaves one ticket. */
   async function register(then) {
     const body = ticketBody();
     if (!body.content) { toast("请填写诉求内容", "error"); $("f-content").focus(); return; }
-    const draft = S.call && S.call.ticket && !S.registered[S.call.call_id] ? S.call.ticket : null;
-    let number, cur;
-    if (draft) {
-      number = draft;
-      const d = await guarded(() => api("GET", `/api/v1/tickets/${number}`));
-      cur = d;
-      if (d.status === "draft" && then !== "invalidate") {
-        const note = body.content !== d.content ? "话务员整理诉求：" + body.content : null;
-        cur = await guarded(() => api("POST", `/api/v1/tickets/${number}/actions/accept`, {type: body.type, urgency: body.urgency, note}));
-      }
-    } else {
-      const t = await guarded(() => api("POST", "/api/v1/tickets", body));
-      number = t.number; cur = t;
-      if (S.call) {
-        S.registered[S.call.call_id] = number;
-        api("POST", "/api/v1/console/calls/link", {call_id: S.call.call_id, number}).catch((e) => console.warn(e));
-      }
-      if (then !== "invalidate") {
-        try { cur = await api("POST", `/api/v1/tickets/${number}/actions/accept`, {}); }
-        catch (err) { toast(Hotline.errorText(err), "error"); }
-      }
-    }
-    if (then) {
-      try { cur = await api("POST", `/api/v1/tickets/${number}/actions/${then}`, thenBody(then)); }
-      catch (err) { toast(`工单 ${number} 已登记，但${Hotline.actionLabel(then)}失败：${Hotline.errorText(err)}`, "error"); }
-    }
+    const call = S.call && !S.registered[S.call.call_id] ? S.call.call_id : null;
+    if (call) body.call_id = call;
+    if (then) body.then = Object.assign({action: then}, thenBody(then));
+    const cur = await guarded(() => api("POST", "/api/v1/tickets/register", body));
+    if (call) S.registered[call] = cur.number;
     clear($("result")).append(el("p", {}, `工单 ${cur.number} · ${statusLabel(cur.status)} `,
       el("a", {href: `/console/tickets/${cur.number}`, text: "查看"})));
     toast(`工单 ${cur.number} ${statusLabel(cur.status)}`);
@@ -272,19 +251,12 @@
     return cur;
   }
 
-  async function onDraft(p) {
-    const mineNo = S.registered[p.call_id];
-    if (mineNo && p.number !== mineNo && p.source !== "console") {
-      try {
-        await api("POST", `/api/v1/tickets/${p.number}/actions/merge`, {into: mineNo, note: "通话草稿并入话务员已登记的工单"});
-      } catch (err) { console.warn("draft merge failed", err); }
-      return;
-    }
-    if (S.call && S.call.call_id === p.call_id && p.source !== "console") {
-      S.call.ticket = p.number;
-      $("call-info").textContent += ` · 草稿工单 ${p.number}`;
-      toast(`通话已生成草稿工单 ${p.number}，请补全后派单`);
-    }
+  /** call.ticket: the call's ticket is on record (its draft after hang-up, or the one registered here). */
+  function onDraft(p) {
+    if (S.registered[p.call_id] || !S.call || S.call.call_id !== p.call_id) return;
+    S.call.ticket = p.number;
+    $("call-info").textContent += ` · 草稿工单 ${p.number}`;
+    toast(`通话已生成草稿工单 ${p.number}，请补全后派单`);
   }
 
   function thenBody(action) {
