@@ -29,6 +29,20 @@ def openapi_paths() -> dict:
                 "command_id": {"type": "string"}, "command": {"type": "string"}, "status": {"const": "sent"}}}),
                 "403": resp("not the operator on this call", err), "404": resp("no such live call or command", err),
                 "409": resp("call not connected to an operator yet", err), "422": resp("target missing", err)}}},
+        "/api/v1/console/register": {"post": {
+            "summary": "The operator's ticket form in one transaction: the ticket (with call_id: the "
+                       "call's draft made at hang-up is adopted instead of a second ticket) and its next step",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"allOf": [
+                {"$ref": "#/components/schemas/TicketIn"},
+                {"type": "object", "properties": {
+                    "call_id": {"type": "string", "maxLength": 32},
+                    "then": {"type": "object", "required": ["action"], "properties": {"action": {
+                        "type": "string", "enum": ["dispatch", "answer_directly", "merge", "invalidate"]}},
+                        "description": "the action's own fields beside action"}}}]}}}},
+            "responses": {"201": resp("created", {"$ref": "#/components/schemas/Ticket"}),
+                          "200": resp("the call's draft adopted", {"$ref": "#/components/schemas/Ticket"}),
+                          "403": resp("desk staff only", err), "409": resp("the call's ticket is already registered", err),
+                          "422": resp("invalid ticket or step", err)}}},
         "/api/v1/console/transfer-directory": {"get": {
             "summary": "Department phones and emergency numbers an operator can transfer to",
             "responses": {"200": resp("directory"), "403": resp("desk staff only", err)}}},

@@ -173,6 +173,24 @@ def open_attachment(config, user, att_id: str) -> tuple[dict, Path]:
 
 
 # -- calls and tickets ----------------------------------------------------------------------------
+def register_ticket(session, actor, body: dict, *, max_content: int = 4000):
+    """Register the operator's ticket in one transaction (``ticketing.service.register``): from a
+    call, the ticket's history keeps what the console knows of it at that moment (caller, the
+    transcript so far), and the hang-up later adopts this ticket instead of making a draft."""
+    from ticketing import service as tickets
+
+    call_id = body.get("call_id") if isinstance(body, dict) else None
+    call = next((c for c in board.visible_to(None) if c["call_id"] == call_id), None) if call_id else None
+    return tickets.register(session, body, actor, max_content=max_content,
+                            call_link=_call_link_data(call) if call else None)
+
+
+def _call_link_data(call: dict) -> dict:
+    return {"call_id": call["call_id"], "caller": call.get("caller"), "called": call.get("called"),
+            "transcript": call["segments"], **{k: v for k, v in call["info"].items()
+                                               if k in ("recording", "recording_url", "duration")}}
+
+
 def link_call(session, actor, call_id: str, number: str) -> dict:
     """Attach a live/recent call to the ticket registered from it (event ``call_linked``).
 
@@ -189,9 +207,7 @@ def link_call(session, actor, call_id: str, number: str) -> dict:
     if call is None:
         raise NotFound(f"call {call_id} is not known to the console")
     tickets.get_ticket(session, number, actor)
-    data = {"call_id": call_id, "caller": call.get("caller"), "called": call.get("called"),
-            "transcript": call["segments"], **{k: v for k, v in call["info"].items()
-                                               if k in ("recording", "recording_url", "duration")}}
+    data = _call_link_data(call)
     publish_after_commit(session, "call.ticket", {"call_id": call_id, "number": number,
                                                   "source": "console", "operator": actor.username})
     tickets.record_event(session, number, "call_linked", actor, data=data, commit=True)

@@ -117,6 +117,15 @@ def calls():
     return jsonify(items=board.visible_to(targets))
 
 
+@bp.post("/api/v1/console/register")
+@roles_required(*DESK)
+def register_ticket():
+    """The operator's form in one request (``service.register_ticket``)."""
+    ticket, created = service.register_ticket(db.session, current_actor(), json_body(),
+                                              max_content=current_app.config["HOTLINE"].max_content_chars)
+    return jsonify(ticket_view(ticket, current_user.role, with_events=True)), 201 if created else 200
+
+
 @bp.post("/api/v1/console/calls/link")
 @roles_required(*DESK)
 def link_call():

@@ -84,19 +84,6 @@ def _build(providers) -> dict:
                     ("to", "string"), ("overdue", "boolean"), ("q", "string"), ("page", "integer"),
                     ("per_page", "integer"))],
                 "responses": {"200": response("page of tickets"), **_errors(401, 422)}}},
-        "/api/v1/tickets/register": {"post": {
-            "summary": "Register a ticket and take the next step in one transaction; with call_id the "
-                       "call's draft (made at hang-up) is adopted instead of a second ticket",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"allOf": [
-                {"$ref": "#/components/schemas/TicketIn"},
-                {"type": "object", "properties": {
-                    "call_id": {"type": "string", "maxLength": 32},
-                    "then": {"type": "object", "required": ["action"], "properties": {"action": {
-                        "type": "string", "enum": ["dispatch", "answer_directly", "merge", "invalidate"]}},
-                        "description": "the action's own fields beside action"}}}]}}}},
-            "responses": {"201": response("created", {"$ref": "#/components/schemas/Ticket"}),
-                          "200": response("the call's draft adopted", {"$ref": "#/components/schemas/Ticket"}),
-                          **_errors(400, 401, 403, 409, 422)}}},
         "/api/v1/tickets/{number}": {"get": {
             "summary": "One ticket with its full history, oldest first", "parameters": [number],
             "responses": {"200": response("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},

@@ -1,6 +1,6 @@
 """Registering a ticket from a call is one server-side operation (issue 14.3).
 
-The operator's registration (``POST /api/v1/tickets/register``) and the hang-up (``telephony.service
+The operator's registration (``POST /api/v1/console/register``) and the hang-up (``telephony.service
 .store_call``) find each other through the ticket's call id, whichever comes first: one ticket per
 call, linked to it, no merge; the registration and its next step are one transaction.
 """
@@ -72,7 +72,7 @@ def _count_tickets(app) -> int:
 def test_registered_during_the_call_then_hang_up_adopts_it(app, api, events):
     op = api("operator1")
     call_uuid = uuid.uuid4().hex
-    r = op.post("/api/v1/tickets/register", json=_form(call_uuid, action="dispatch", main_department="housing"))
+    r = op.post("/api/v1/console/register", json=_form(call_uuid, action="dispatch", main_department="housing"))
     assert r.status_code == 201, r.get_json()
     ticket = r.get_json()
     assert ticket["status"] == "dispatched" and ticket["main_department"]["code"] == "housing"
@@ -96,7 +96,7 @@ def test_hang_up_first_then_registration_completes_the_draft(app, api):
     call_uuid = uuid.uuid4().hex
     draft = _hang_up(app, call_uuid)
     assert op.get(f"/api/v1/tickets/{draft}").get_json()["status"] == "draft"
-    r = op.post("/api/v1/tickets/register", json=_form(call_uuid, action="dispatch", main_department="housing"))
+    r = op.post("/api/v1/console/register", json=_form(call_uuid, action="dispatch", main_department="housing"))
     assert r.status_code == 200, r.get_json()
     ticket = r.get_json()
     assert ticket["number"] == draft and ticket["status"] == "dispatched" and ticket["type"] == "求助"
@@ -106,7 +106,7 @@ def test_hang_up_first_then_registration_completes_the_draft(app, api):
     assert _tickets_of(app, call_uuid) == [draft]
     # a second registration of the same call is refused; nothing is written
     before = _count_tickets(app)
-    r = op.post("/api/v1/tickets/register", json=_form(call_uuid))
+    r = op.post("/api/v1/console/register", json=_form(call_uuid))
     assert r.status_code == 409 and draft in r.get_json()["error"]["message"]
     assert _count_tickets(app) == before
 
@@ -116,17 +116,17 @@ def test_registration_is_all_or_nothing(app, api):
     op = api("operator1")
     call_uuid = uuid.uuid4().hex
     before = _count_tickets(app)
-    r = op.post("/api/v1/tickets/register", json=_form(call_uuid, action="dispatch", main_department="nowhere"))
+    r = op.post("/api/v1/console/register", json=_form(call_uuid, action="dispatch", main_department="nowhere"))
     assert r.status_code == 422 and "main_department" in r.get_json()["error"]["fields"]
-    r = op.post("/api/v1/tickets/register", json=_form(call_uuid, action="close"))
+    r = op.post("/api/v1/console/register", json=_form(call_uuid, action="close"))
     assert r.status_code == 422 and "then.action" in r.get_json()["error"]["fields"]
-    r = op.post("/api/v1/tickets/register", json={**_form(call_uuid), "content": ""})
+    r = op.post("/api/v1/console/register", json={**_form(call_uuid), "content": ""})
     assert r.status_code == 422 and "content" in r.get_json()["error"]["fields"]
     assert _count_tickets(app) == before and _tickets_of(app, call_uuid) == []
     # without a call: a plain registration with its step (直接办结)
-    r = op.post("/api/v1/tickets/register", json=_form(None, action="answer_directly", answer="已告知办理流程"))
+    r = op.post("/api/v1/console/register", json=_form(None, action="answer_directly", answer="已告知办理流程"))
     assert r.status_code == 201 and r.get_json()["status"] == "closed"
-    assert api("housing").post("/api/v1/tickets/register", json=_form(None)).status_code == 403
+    assert api("housing").post("/api/v1/console/register", json=_form(None)).status_code == 403
 
 
 @both_databases
@@ -144,7 +144,7 @@ def test_registration_and_hang_up_at_the_same_moment_make_one_ticket(app, api):
         thread = threading.Thread(target=hang_up)
         thread.start()
         barrier.wait()
-        r = op.post("/api/v1/tickets/register", json=_form(call_uuid, action="dispatch", main_department="housing"))
+        r = op.post("/api/v1/console/register", json=_form(call_uuid, action="dispatch", main_department="housing"))
         thread.join(60)
         assert r.status_code in (200, 201), r.get_json()
         assert _tickets_of(app, call_uuid) == [r.get_json()["number"]] == [results["hang_up"]]

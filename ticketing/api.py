@@ -68,16 +68,6 @@ def create_ticket():
     return jsonify(ticket_view(ticket, current_user.role)), 201
 
 
-@bp.post("/tickets/register")
-@roles_required(*DESK)
-def register_ticket():
-    """The operator's form in one request: the ticket (adopting the draft of ``call_id`` if the
-    hang-up already made one) and the chosen next step, one transaction."""
-    ticket, created = service.register(db.session, json_body(), current_actor(),
-                                       max_content=current_app.config["HOTLINE"].max_content_chars)
-    return jsonify(ticket_view(ticket, current_user.role, with_events=True)), 201 if created else 200
-
-
 @bp.get("/tickets")
 @roles_required()
 def list_tickets():

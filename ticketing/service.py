@@ -210,13 +210,16 @@ def ticket_of_call(session, call_uuid: str) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.call_uuid == call_uuid).with_for_update())
 
 
-def register(session, data: dict, actor: Actor, *, max_content: int = 4000) -> tuple[Ticket, bool]:
+def register(session, data: dict, actor: Actor, *, max_content: int = 4000,
+             call_link: dict | None = None) -> tuple[Ticket, bool]:
     """Register a ticket, from a call or not, and take the operator's next step, as ONE transaction
     published as one change: ``data`` is a ticket (``TicketIn``) plus optional ``call_id`` (the
     call it comes from) and ``then`` ({"action": dispatch|answer_directly|merge|invalidate, ...the
     action's fields}). When the call already has a ticket (the draft made at hang-up) that draft is
     adopted: completed with the operator's type, urgency and wording instead of a second ticket.
-    A call whose ticket the operator already registered answers 409. Returns (ticket, created)."""
+    A call whose ticket the operator already registered answers 409. ``call_link``: what the
+    console knows of the live call, recorded as ``call_linked`` on a ticket new to the call.
+    Returns (ticket, created)."""
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", {"": "expected an object"})
     data = dict(data)
@@ -238,6 +241,8 @@ def register(session, data: dict, actor: Actor, *, max_content: int = 4000) -> t
                            ticket=existing.number)
         if existing is None:
             ticket = create_ticket(session, data, actor, max_content=max_content, commit=False, call_uuid=call_id)
+            if call_id and call_link:
+                record_event(session, ticket.number, "call_linked", actor, data=call_link, commit=False)
             accept = {}
         else:
             ticket = existing

@@ -241,7 +241,7 @@
     const call = S.call && !S.registered[S.call.call_id] ? S.call.call_id : null;
     if (call) body.call_id = call;
     if (then) body.then = Object.assign({action: then}, thenBody(then));
-    const cur = await guarded(() => api("POST", "/api/v1/tickets/register", body));
+    const cur = await guarded(() => api("POST", "/api/v1/console/register", body));
     if (call) S.registered[call] = cur.number;
     clear($("result")).append(el("p", {}, `工单 ${cur.number} · ${statusLabel(cur.status)} `,
       el("a", {href: `/console/tickets/${cur.number}`, text: "查看"})));
