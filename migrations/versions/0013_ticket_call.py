@@ -3,14 +3,14 @@
 A unique, nullable ``tickets.call_uuid``: the operator's registration during a call and the draft
 made at hang-up find each other through it, and the database refuses a second ticket for a call.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
