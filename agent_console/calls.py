@@ -16,6 +16,9 @@ KEEP_ENDED = 30 * 60
 MAX_SEGMENTS = 400
 QUEUE_STATES = {"call.queued": "queued", "call.offered": "offering", "call.intake": "intake"}
 TARGET_KEYS = ("operator", "agent", "extension", "agent_extension", "operator_extension")
+#: the events that say whose call it is (the operator it is offered to / who took it); the
+#: extensions in call.consult, call.bridged, call.transferred... are other parties, not the owner
+OWNER_EVENTS = ("call.ringing", "call.offered", "call.answered")
 
 
 class CallBoard:
@@ -27,7 +30,7 @@ class CallBoard:
         with self._lock:
             self.calls.clear()
 
-    def _call(self, payload: dict) -> dict:
+    def _call(self, name: str, payload: dict) -> dict:
         call_id = str(payload["call_id"])
         call = self.calls.get(call_id)
         if call is None:
@@ -35,7 +38,7 @@ class CallBoard:
                 "call_id": call_id, "caller": payload.get("caller"), "called": payload.get("called"),
                 "state": "ringing", "ringing_at": time.time(), "answered_at": None, "ended_at": None,
                 "segments": [], "partial": {}, "ticket": None, "target": None, "info": {}}
-        for key in TARGET_KEYS:
+        for key in TARGET_KEYS if name in OWNER_EVENTS else ():
             if payload.get(key):
                 call["target"] = str(payload[key])
         for key in ("recording", "recording_url", "transcription", "transcription_reason", "connected",
@@ -53,8 +56,8 @@ class CallBoard:
                 if name in ("call.ended", "call.ticket"):
                     return
                 if name.startswith("transcript."):
-                    self._call(payload)["state"] = "talking"
-            call = self._call(payload)
+                    self._call(name, payload)["state"] = "talking"
+            call = self._call(name, payload)
             now = time.time()
             if name == "call.ringing":
                 call["ringing_at"] = now

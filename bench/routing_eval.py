@@ -134,7 +134,7 @@ def latency(app, texts, passes: int) -> None:
                 samples.append((time.perf_counter() - start) * 1000)
                 cpu.append((time.thread_time() - start_cpu) * 1000)
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-          "(other agents share this machine; CPU time is the less noisy figure)")
+          "(other processes share this machine; CPU time is the less noisy figure)")
     _print_lat("service.suggest (wall)", samples)
     _print_lat("service.suggest (CPU of the calling thread)", cpu)
     client = app.test_client()

@@ -22,17 +22,17 @@ from hotline.clock import iso, utcnow
 
 log = logging.getLogger("telephony.commands")
 
-#: command -> (session method, takes a target, ticket event recorded on success)
+#: command -> (what it does to the call's session, takes a target, ticket event recorded on success)
 COMMANDS = {
-    "hangup": ("hangup", False, None),
-    "hold": ("hold", False, None),
-    "resume": ("resume", False, None),
-    "transfer": ("transfer_blind", True, "transfer"),
-    "consult": ("consult", True, None),
-    "complete_transfer": ("complete_transfer", False, "transfer"),
-    "cancel_consult": ("cancel_consult", False, None),
-    "conference": ("conference", True, "three_party"),
-    "emergency": ("transfer_emergency", True, "transfer"),
+    "hangup": (lambda session, _target: session.hangup("operator_hangup"), False, None),
+    "hold": (lambda session, _target: session.hold(), False, None),
+    "resume": (lambda session, _target: session.resume(), False, None),
+    "transfer": (lambda session, target: session.transfer_blind(target), True, "transfer"),
+    "consult": (lambda session, target: session.consult(target), True, None),
+    "complete_transfer": (lambda session, _target: session.complete_transfer(), False, "transfer"),
+    "cancel_consult": (lambda session, _target: session.cancel_consult(), False, None),
+    "conference": (lambda session, target: session.conference(target), True, "three_party"),
+    "emergency": (lambda session, target: session.transfer_emergency(target), True, "transfer"),
 }
 #: commands after which the operator is no longer on the call (wrap-up starts)
 OPERATOR_LEAVES = ("transfer", "complete_transfer", "emergency")
@@ -40,8 +40,9 @@ KEEP_TICKETS = 2000
 
 
 class CommandHandler:
-    def __init__(self, queue, app) -> None:
+    def __init__(self, queue, app, publish=None) -> None:
         self.queue, self.app = queue, app
+        self.publish = publish or bus.publish
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="call-cmd")
         self._lock = threading.Lock()
         self.tickets: OrderedDict[str, str] = OrderedDict()  # call uuid -> ticket number
@@ -72,7 +73,7 @@ class CommandHandler:
             log.exception("call.command_failed call=%s command=%s", call_id, command)
             result["error"] = f"执行失败：{exc}"[:200]
         try:
-            bus.publish("call.command_result", result)
+            self.publish("call.command_result", result)
         except Exception:  # noqa: BLE001 - the console times out; the call goes on
             log.exception("event.publish_failed name=call.command_result")
         return result
@@ -87,24 +88,14 @@ class CommandHandler:
             return {"error": "该通话已转出"}
         if command not in COMMANDS:
             return {"error": f"未知操作 {command}"}
-        method_name, needs_target, ticket_action = COMMANDS[command]
+        action, needs_target, ticket_action = COMMANDS[command]
         if needs_target and not target:
             return {"error": "请指定转接号码"}
         if command == "emergency" and target not in emergency.SERVICES:
             return {"error": f"紧急转接只支持 {'/'.join(emergency.NUMBERS)}"}
-        session = entry.call
         if command == "hangup":
             entry.operator_hung_up = True
-            if hasattr(session, "hangup"):
-                session.hangup("operator_hangup")
-            else:
-                session.caller_leg.call.hangup("operator_hangup")
-            return {"ok": True}
-        method = getattr(session, method_name, None)
-        if method is None:
-            return {"error": "当前版本不支持此操作"}
-        outcome = method(target) if needs_target else method()
-        ok, detail = _outcome(outcome)
+        ok, detail = _outcome(action(entry.call, target))
         if not ok:
             return {"error": f"转接失败：{detail or '对方未接听'}"}
         if command == "consult":
@@ -164,16 +155,8 @@ class CommandHandler:
         log.info("call.transfer_recorded ticket=%s action=%s call=%s", number, item["action"], data["call_id"])
 
 
-def _outcome(value) -> tuple[bool, str | None]:
-    """Session transfer methods return a bool, a DialResult-like object or a dict."""
-    if value is None or value is True:
-        return True, None
-    if value is False:
-        return False, None
+def _outcome(value: bool | dict | None) -> tuple[bool, str | None]:
+    """hang-up returns None, hold/resume a bool, the transfers a dict ``{"ok", "failure"}``."""
     if isinstance(value, dict):
         return bool(value.get("ok", True)), value.get("failure") or value.get("error")
-    failure = getattr(value, "failure", None)
-    ok = getattr(value, "ok", None)
-    if ok is None:
-        ok = failure is None
-    return bool(ok), failure
+    return value is not False, None

@@ -79,7 +79,7 @@ def attach_queue(app, endpoint, config, *, prompts: Prompts | None = None):
     endpoint.acd = queue
     endpoint.greeting = media.prompts.welcome
     endpoint.hold_audio = media.prompts.hold  # what a held or transferred caller hears
-    commands = CommandHandler(queue, app)
+    commands = CommandHandler(queue, app, publish=endpoint.facts.put)  # results after the events they caused
     queue.on_stop(commands.stop)
     return queue
 

@@ -159,7 +159,7 @@ class CallQueue:
         try:
             return self._on_ended(call, cause)
         except Exception:
-            log.exception("acd.on_ended_failed call=%s", getattr(call, "call_uuid", "?"))
+            log.exception("acd.on_ended_failed call=%s", call.call_uuid)
             return {}
 
     def _on_ended(self, call, cause: str) -> dict:
@@ -169,7 +169,7 @@ class CallQueue:
         if entry is None:
             return {}
         entry.ended.set()
-        now_mono, now = time.monotonic(), getattr(call, "ended_at", None) or utcnow()
+        now_mono, now = time.monotonic(), call.ended_at or utcnow()
         if entry.state in ("queued", "offering"):
             entry.outcome = "abandoned"
         elif entry.state == "connected":
@@ -178,10 +178,10 @@ class CallQueue:
         if previous == "offering" and entry.dial is not None:
             self._submit(self._cancel_dial, entry.dial)
         side = "citizen" if cause == "caller_hangup" else "operator" if entry.operator_hung_up else \
-            getattr(call, "hangup_side", None) or "system"
-        arrived = getattr(call, "ringing_at", None) or entry.queued_at
+            call.hangup_side or "system"
+        arrived = call.ringing_at or entry.queued_at
         until = entry.connected_at or entry.intake_at or now
-        hold = float(getattr(call, "hold_seconds", 0.0) or 0.0)
+        hold = float(call.hold_seconds or 0.0)
         # talk is the operator's: it ends when they hand the caller on (transfer), not at hang-up
         talk_end = entry.released_mono or now_mono
         talk = round(max(0.0, talk_end - entry.connected_mono - hold), 3) if entry.connected_mono else None
@@ -224,8 +224,8 @@ class CallQueue:
             call = entry.call
             with self._db() as s:
                 store.save_queued_call(s, entry.call_uuid, {
-                    "caller": call.caller, "called": getattr(call, "called", None), "state": "queued",
-                    "ringing_at": getattr(call, "ringing_at", None), "queued_at": entry.queued_at})
+                    "caller": call.caller, "called": call.called, "state": "queued",
+                    "ringing_at": call.ringing_at, "queued_at": entry.queued_at})
                 on_duty = store.operators_on_duty(s)
             if not store.in_service_hours(self.hours):
                 return self._intake(entry, "out_of_hours", "out_of_hours")
