@@ -1,4 +1,4 @@
-"""Ticketing's one entry: the ticket API (the shell's `hotline audit verify` reads its audit trail)."""
+"""Ticketing's one entry: the ticket API, `hotline audit` and `hotline privacy`, the directory seed."""
 from __future__ import annotations
 
 from hotline.plugins import Plugin
@@ -15,10 +15,16 @@ def register(app) -> None:
     service.reset_number_blocks()
 
 
+def commands() -> list:
+    from .cli import COMMANDS
+
+    return list(COMMANDS)
+
+
 def seed(session) -> None:
     from . import directory
 
     directory.seed(session)
 
 
-plugin = Plugin(name="ticketing", register=register, seed=seed)
+plugin = Plugin(name="ticketing", register=register, commands=commands, seed=seed)
