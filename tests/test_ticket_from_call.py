@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from tests.conftest import both_databases
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 CALLER = "13912345678"
 
