@@ -39,7 +39,8 @@ def test_the_core_layer_names_every_core_module():
     listed = {name.strip() for name in layers[-1].split(":")}
     core = {f"hotline.{p.stem}" for p in (ROOT / "hotline").glob("*.py") if p.stem != "__init__"}
     core |= {f"hotline.{p.parent.name}" for p in (ROOT / "hotline").glob("*/__init__.py")} - {"hotline.app"}
-    assert listed == core
+    assert listed == core, (f"pyproject.toml's core layer must name exactly hotline's modules: add "
+                            f"{sorted(core - listed)}, remove {sorted(listed - core)}")
 
 
 def test_a_core_module_importing_a_package_breaks_the_run(tmp_path):
