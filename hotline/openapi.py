@@ -5,6 +5,7 @@ from typing import Callable
 
 from flask import Blueprint, current_app, jsonify
 
+from ticketing import listing
 from ticketing.lifecycle import ACTION_LABELS, ACTIONS, STATUSES
 from ticketing.schemas import ACTION_SCHEMAS, TicketIn
 
@@ -78,12 +79,29 @@ def _build(providers) -> dict:
                          "schema": {"$ref": "#/components/schemas/TicketIn"}}}},
                      "responses": {"201": response("created", {"$ref": "#/components/schemas/Ticket"}),
                                    **_errors(400, 401, 403, 422)}},
-            "get": {"summary": "List tickets visible to the caller", "parameters": [
-                {"name": n, "in": "query", "schema": {"type": t}} for n, t in (
-                    ("status", "string"), ("type", "string"), ("department", "string"), ("from", "string"),
-                    ("to", "string"), ("overdue", "boolean"), ("q", "string"), ("page", "integer"),
-                    ("per_page", "integer"))],
-                "responses": {"200": response("page of tickets"), **_errors(401, 422)}}},
+            "get": {"summary": "List tickets visible to the caller, filtered, sorted and paged on the server",
+                    "description": "A department sees only tickets it holds (main or co-unit). `q`: words that "
+                                   "must all occur in the content or start the number (matched literally, "
+                                   "% and _ are not wildcards). `phone_tail`: the caller's last 4 digits "
+                                   "(departments: not on confidential tickets); `phone` (full number) is "
+                                   "ignored for departments. `deadline`: the running deadline (sign-by while "
+                                   "unsigned, else reply-by) is overdue, near (< 24 h), ok, or none. "
+                                   "`sort=urgency`: running deadlines first, earliest first.",
+                    "parameters": [
+                {"name": n, "in": "query", "schema": sch} for n, sch in (
+                    ("status", {"type": "string", "description": "comma-separated statuses"}),
+                    ("type", {"type": "string"}), ("department", {"type": "string"}), ("town", {"type": "string"}),
+                    ("from", {"type": "string"}), ("to", {"type": "string"}), ("overdue", {"type": "boolean"}),
+                    ("deadline", {"type": "string", "enum": list(listing.DEADLINE_STATES)}),
+                    ("q", {"type": "string", "maxLength": listing.Q_MAX}), ("phone", {"type": "string"}),
+                    ("phone_tail", {"type": "string", "pattern": "^[0-9]{4}$"}),
+                    ("sort", {"type": "string", "enum": list(listing.SORTS), "default": "-created"}),
+                    ("page", {"type": "integer", "minimum": 1}),
+                    ("per_page", {"type": "integer", "minimum": 1, "maximum": 200}))],
+                "responses": {"200": response("page of tickets", {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
+                    "total": {"type": "integer"}, "page": {"type": "integer"},
+                    "per_page": {"type": "integer"}}}), **_errors(401, 422)}}},
         "/api/v1/tickets/{number}": {"get": {
             "summary": "One ticket with its full history, oldest first", "parameters": [number],
             "responses": {"200": response("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},

@@ -75,11 +75,14 @@ def list_tickets():
     overdue = None if overdue_raw is None else overdue_raw.lower() in ("1", "true", "yes")
     per_page = _int_arg("per_page", 50, 1, current_app.config["HOTLINE"].page_size_max)
     page = _int_arg("page", 1, 1, 1_000_000)
+    args = request.args
     total, rows = service.list_tickets(
-        db.session, current_actor(), status=request.args.get("status"), type_=request.args.get("type"),
-        department=request.args.get("department"), date_from=_date_arg("from"), date_to=_date_arg("to"),
-        overdue=overdue, phone=request.args.get("phone") if current_user.role != DEPARTMENT else None,
-        q=request.args.get("q"), page=page, per_page=per_page)
+        db.session, current_actor(), status=args.get("status"), type_=args.get("type"),
+        department=args.get("department"), town=args.get("town"), date_from=_date_arg("from"),
+        date_to=_date_arg("to"), overdue=overdue, deadline=args.get("deadline"),
+        phone=args.get("phone") if current_user.role != DEPARTMENT else None,
+        phone_tail=args.get("phone_tail"), q=args.get("q"), sort=args.get("sort", "-created"),
+        page=page, per_page=per_page)
     out = [ticket_view(t, current_user.role) for t in rows]
     access.record_tickets(db.session, current_actor(), rows, _via())
     return jsonify(items=out, total=total, page=page, per_page=per_page)

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,7 +24,7 @@ from hotline.events import publish_after_commit
 from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from hotline.identity import Actor
 
-from . import deadlines, lifecycle
+from . import deadlines, lifecycle, listing
 from .audit import CHAIN_VERSION, GENESIS, seal
 from .lifecycle import DEPARTMENT
 from .models import Department, Extension, Ticket, TicketEvent, TicketSequence, Town, Urging, ticket_co_departments
@@ -591,42 +590,10 @@ def record_event(session, number: str, action: str, actor: Actor, *, note: str |
 
 
 # -- queries -------------------------------------------------------------------------------------
-def list_tickets(session, actor: Actor, *, status=None, type_=None, department=None, date_from=None,
-                 date_to=None, overdue=None, phone=None, q=None, page=1, per_page=50):
-    stmt = select(Ticket)
-    cond = visible_filter(actor)
-    if cond is not None:
-        stmt = stmt.where(cond)
-    if status:
-        stmt = stmt.where(Ticket.status.in_(status.split(",")))
-    if type_:
-        stmt = stmt.where(Ticket.type == type_)
-    if department:
-        dept = session.scalar(select(Department).where(Department.code == department))
-        if dept is None:
-            raise ValidationFailed("unknown department", {"department": f"unknown department {department!r}"})
-        stmt = stmt.where(Ticket.main_department_id == dept.id)
-    if date_from:
-        stmt = stmt.where(Ticket.received_at >= to_utc_naive(date_from))
-    if date_to:
-        stmt = stmt.where(Ticket.received_at < to_utc_naive(date_to))
-    if overdue is not None:
-        now = utcnow()
-        open_ = Ticket.status.in_(lifecycle.OPEN_STATUSES)
-        late = open_ & (Ticket.reply_by < now)
-        stmt = stmt.where(late if overdue else ~late)
-    if phone:
-        stmt = stmt.where(Ticket.caller_phone == phone)
-    if q:
-        stmt = stmt.where(or_(Ticket.content.contains(q), Ticket.number == q))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(
-        stmt.options(selectinload(Ticket.co_departments), selectinload(Ticket.main_department),
-                     selectinload(Ticket.town), selectinload(Ticket.extensions),
-                     selectinload(Ticket.urgings), selectinload(Ticket.merged_into),
-                     selectinload(Ticket.merged))
-        .order_by(Ticket.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return total, rows
+def list_tickets(session, actor: Actor, *, page=1, per_page=50, sort="-created", **criteria):
+    """One page of the tickets the actor may see, filtered and sorted on the server (``listing``)."""
+    return listing.list_tickets(session, actor, visible=visible_filter(actor), sort=sort, page=page,
+                                per_page=per_page, **criteria)
 
 
 def caller_history(session, phone: str, *, exclude: str | None = None, limit: int = 20) -> list[Ticket]:
