@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from ticketing import lifecycle as lc
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 from ticketing.models import Department, Ticket, Town
 from ticketing.sla import TYPES
 

@@ -68,7 +68,7 @@ def test_inbox_with_1000_open_tickets(app, live, browser):
     inbox.get_by_label("时限状态").select_option("overdue")
     expect(count).not_to_have_text("共 1000 件")
     shown = int(count.get_attribute("data-total"))
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
     now = utcnow()
     assert abs(shown - sum(1 for s in specs if s.due < now)) <= 1
 

@@ -10,7 +10,7 @@ import pytest
 
 from hotline.extensions import db
 from ticketing import lifecycle as lc
-from ticketing.clock import utcnow
+from hotline.clock import utcnow
 
 from .conftest import both_databases
 from .list_helpers import bulk_tickets, most_urgent_first
