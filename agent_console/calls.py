@@ -15,7 +15,7 @@ import time
 KEEP_ENDED = 30 * 60
 MAX_SEGMENTS = 400
 QUEUE_STATES = {"call.queued": "queued", "call.offered": "offering", "call.intake": "intake"}
-TARGET_KEYS = ("operator", "agent", "extension", "agent_extension", "operator_extension")
+TARGET_KEYS = ("operator", "extension")  # the operator a call event names: username, SIP extension
 #: the events that say whose call it is (the operator it is offered to / who took it); the
 #: extensions in call.consult, call.bridged, call.transferred... are other parties, not the owner
 OWNER_EVENTS = ("call.ringing", "call.offered", "call.answered")
@@ -41,7 +41,7 @@ class CallBoard:
         for key in TARGET_KEYS if name in OWNER_EVENTS else ():
             if payload.get(key):
                 call["target"] = str(payload[key])
-        for key in ("recording", "recording_url", "transcription", "transcription_reason", "connected",
+        for key in ("recording", "recording_url", "transcription", "transcription_note", "connected",
                     "wait_seconds", "position", "reason", "outcome"):
             if key in payload:
                 call["info"][key] = payload[key]

@@ -61,30 +61,11 @@ def rooms_for(user) -> list[str]:
     return rooms
 
 
-def _ticket_departments(payload: dict) -> set[str]:
-    codes = set(payload.get("departments") or ())
-    data = payload.get("data") or {}
-    for key in ("department", "main_department"):
-        ref = data.get(key)
-        if isinstance(ref, dict) and ref.get("code"):
-            codes.add(ref["code"])
-    for ref in data.get("co_departments") or ():
-        if isinstance(ref, dict) and ref.get("code"):
-            codes.add(ref["code"])
-    previous = data.get("previous") or {}
-    if isinstance(previous.get("main"), dict):
-        codes.add(previous["main"].get("code"))
-    for ref in previous.get("co") or ():
-        if isinstance(ref, dict):
-            codes.add(ref.get("code"))
-    return {c for c in codes if c}
-
-
 def _call_rooms(payload: dict) -> list[str]:
+    """A call event goes to the operator it names (``operator``: username; ``extension``: the SIP
+    extension it concerns), else to every operator; always to supervisors."""
     rooms = ["supervisors"]
-    target = next((payload[k] for k in ("operator", "agent") if payload.get(k)), None)
-    ext = next((payload[k] for k in ("extension", "agent_extension", "operator_extension") if payload.get(k)),
-               None)
+    target, ext = payload.get("operator"), payload.get("extension")
     if target:
         rooms.append(f"op:{target}")
     if ext:
@@ -96,7 +77,8 @@ def _call_rooms(payload: dict) -> list[str]:
 
 def rooms_for_event(name: str, payload: dict) -> list[str]:
     if name == "ticket.changed":
-        return sorted({f"dept:{c}" for c in _ticket_departments(payload)}) + ["operators", "supervisors"]
+        # ``departments``: every unit the change concerns, holders before and after (ticketing says)
+        return sorted({f"dept:{c}" for c in payload["departments"]}) + ["operators", "supervisors"]
     if name == "ticket.created":
         return ["operators", "supervisors"]
     if name.startswith("call.") or name.startswith("transcript."):

@@ -19,6 +19,8 @@ from collections import OrderedDict, defaultdict
 from datetime import timedelta
 from typing import Callable
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 log = logging.getLogger("hotline.events")
 
 CHANNEL = "hotline:events"
@@ -33,45 +35,101 @@ def redis_channel(base: str, url: str) -> str:
 
     return f"{base}:{parse_url(url).get('db', 0)}"
 
-#: name -> required payload keys. Extra keys are allowed; missing ones are a programming error.
-CATALOGUE: dict[str, tuple[str, ...]] = {
+#: name -> the package that emits it and owns its payload schema (``<package>/events.py``, which
+#: registers the schema here when imported: the core never imports the packages).
+CATALOGUE: dict[str, str] = {
     # the case record
-    "ticket.created": ("number", "status", "type", "channel"),
-    "ticket.changed": ("number", "action", "from_status", "to_status", "actor", "departments"),
-    # telephony
-    "call.ringing": ("call_id", "caller", "called"),
-    "call.answered": ("call_id", "caller"),
-    "transcript.partial": ("call_id", "text", "start", "end"),
-    "transcript.final": ("call_id", "text", "start", "end"),
-    "call.ended": ("call_id", "caller", "duration", "cause"),
-    "call.ticket": ("call_id", "number"),
-    # the queue (ACD, issue 7): waiting, offered to an operator's phone, sent to voice intake
-    "call.queued": ("call_id", "caller", "position"),
-    "call.offered": ("call_id", "operator", "extension"),
-    "call.intake": ("call_id", "reason"),
-    # the bridge (issue 7): a leg (operator, department, emergency) joined or left the citizen's call;
-    # hold; transfers (kind blind/consult/emergency) and three-party calls, for the ticket history
-    "call.bridged": ("call_id", "leg", "extension"),
-    "call.leg_ended": ("call_id", "leg", "extension", "cause"),
-    "call.hold": ("call_id", "held"),
-    "call.consult": ("call_id", "extension", "state"),
-    "call.transferred": ("call_id", "kind", "extension", "from_leg"),
-    "call.transfer_failed": ("call_id", "kind", "extension", "failure"),
-    "call.conference": ("call_id", "extension", "parties"),
-    # console -> SIP process: an operator's command on their current call, and its result
-    "call.command": ("call_id", "command", "operator"),
-    "call.command_result": ("call_id", "command", "operator", "ok"),
+    "ticket.created": "ticketing",
+    "ticket.changed": "ticketing",
+    "urging.acknowledged": "ticketing",
+    # telephony: the call, its transcript, the ticket drafted for it
+    "call.ringing": "telephony",
+    "call.answered": "telephony",
+    "transcript.partial": "telephony",
+    "transcript.final": "telephony",
+    "call.ended": "telephony",
+    "call.ticket": "telephony",  # also published by the console when an operator links a ticket
+    # the queue (ACD): waiting, offered to an operator's phone, sent to voice intake
+    "call.queued": "telephony",
+    "call.offered": "telephony",
+    "call.intake": "telephony",
+    # the bridge: a leg (operator, department, emergency) joined or left the citizen's call; hold;
+    # transfers (kind blind/consult/emergency) and three-party calls, for the ticket history
+    "call.bridged": "telephony",
+    "call.leg_ended": "telephony",
+    "call.hold": "telephony",
+    "call.consult": "telephony",
+    "call.transferred": "telephony",
+    "call.transfer_failed": "telephony",
+    "call.conference": "telephony",
+    "call.command_result": "telephony",
+    # consoles: an operator's command on their current call (to the SIP process), operator
+    # presence (示闲/示忙/小休/话后处理/离线, read by the ACD)
+    "call.command": "agent_console",
+    "agent.state": "agent_console",
     # supervision
-    "deadline.card": ("number", "card", "deadline_kind", "department"),
-    "urging.created": ("number", "urging_id", "department"),
-    "urging.acknowledged": ("number", "urging_id", "department"),
-    "urging.escalated": ("number", "urging_id", "department"),
-    # consoles: operator presence (示闲/示忙/小休/话后处理/离线), read by the ACD
-    "agent.state": ("user", "state"),
+    "deadline.card": "supervision",
+    "urging.created": "supervision",
+    "urging.escalated": "supervision",
     # identity: every session and token of a user ended (logout, password change, revocation,
     # deactivation); consoles drop that user's open sockets
-    "user.sessions_ended": ("user_id", "username", "reason"),
+    "user.sessions_ended": "hotline",
 }
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload schema: exactly the declared fields, one name per fact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+#: name -> its payload schema, filled by the owning packages (``register``)
+SCHEMAS: dict[str, type[EventPayload]] = {}
+
+
+class UnknownEvent(KeyError):
+    pass
+
+
+class InvalidEvent(ValueError):
+    """A payload that does not match its event's schema (or an event without a schema)."""
+
+
+def register(owner: str, schemas: dict[str, type[EventPayload]]) -> None:
+    """Called by a package's ``events`` module: the payload schemas of the events it emits."""
+    for name, schema in schemas.items():
+        if name not in CATALOGUE:
+            raise UnknownEvent(name)
+        if CATALOGUE[name] != owner:
+            raise InvalidEvent(f"{name} is owned by {CATALOGUE[name]}, not {owner}")
+        if SCHEMAS.get(name) not in (None, schema):
+            raise InvalidEvent(f"{name} already has a schema")
+        SCHEMAS[name] = schema
+
+
+class SessionsEnded(EventPayload):
+    """The core's own event (``hotline.accounts``): every session and token of a user ended."""
+
+    user_id: int
+    username: str
+    reason: str
+
+
+register("hotline", {"user.sessions_ended": SessionsEnded})
+
+
+def validate(name: str, payload: dict) -> None:
+    """Raise unless `payload` is a valid `name` event (its owner's schema, nothing else)."""
+    if name not in CATALOGUE:
+        raise UnknownEvent(name)
+    schema = SCHEMAS.get(name)
+    if schema is None:
+        raise InvalidEvent(f"event {name} has no schema: {CATALOGUE[name]}.events registers it")
+    try:
+        schema.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidEvent(f"event {name}: {exc}") from None
+
 
 Handler = Callable[[str, dict], None]
 
@@ -79,15 +137,12 @@ Handler = Callable[[str, dict], None]
 SEEN_MAX = 100_000
 
 
-class UnknownEvent(KeyError):
-    pass
-
-
 class EventBus:
     def __init__(self) -> None:
         self._subs: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
         self._lock = threading.Lock()
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.rejected: list[tuple[str, str]] = []
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
         self._current = threading.local()
@@ -131,13 +186,15 @@ class EventBus:
         return getattr(self._current, "envelope", None)
 
     # -- publishing ---------------------------------------------------------------------------
-    @staticmethod
-    def check(name: str, payload: dict) -> None:
-        if name not in CATALOGUE:
-            raise UnknownEvent(name)
-        missing = [k for k in CATALOGUE[name] if k not in payload]
-        if missing:
-            raise ValueError(f"event {name} lacks {missing}")
+    def check(self, name: str, payload: dict) -> None:
+        """Publishing validates: a bad payload is the publisher's bug, raised where it is made
+        (and remembered in ``rejected`` for the tests' recorder, in case a caller swallows it)."""
+        try:
+            validate(name, payload)
+        except (UnknownEvent, InvalidEvent) as exc:
+            self.rejected.append((name, str(exc)))
+            del self.rejected[:-100]
+            raise
 
     def envelope(self, name: str, payload: dict, durable: bool = False) -> dict:
         return {"id": uuid.uuid4().hex, "name": name, "payload": payload, "origin": self.origin,

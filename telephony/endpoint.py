@@ -195,6 +195,7 @@ class Endpoint:
             return
         session.ended(cause)
         facts = self.acd.on_ended(session, cause) if self.acd is not None else {}
+        facts = {("extension" if k == "operator_extension" else k): v for k, v in facts.items()}
         self._safe_publish("call.ended", {"call_id": session.call_uuid, "caller": session.caller,
                                           "duration": session.duration, "cause": cause,
                                           "ringing_at": iso(session.ringing_at), "answered_at": iso(session.answered_at),

@@ -227,9 +227,38 @@ def api(client):
     return lambda username: Api(client, username, passwords[username])
 
 
+@pytest.fixture(autouse=True)
+def _event_recorder():
+    """Every domain event delivered in this process during every test of the suite (published here
+    or received from another process over Redis) is checked against its payload schema, and so is
+    every payload a publisher had refused (a caller may swallow the error): a test that produced an
+    invalid event fails, naming it (issue 14: each event has one schema; the whole suite proves it)."""
+    import agent_console  # noqa: F401 - the packages register their schemas when imported
+    import supervision  # noqa: F401
+    import telephony  # noqa: F401
+    import ticketing  # noqa: F401
+    from hotline.events import InvalidEvent, UnknownEvent, bus, validate
+
+    seen: list[tuple[str, dict]] = []
+    rejected_before = len(bus.rejected)
+    unsubscribe = bus.subscribe("*", lambda name, payload: seen.append((name, payload)))
+    yield
+    unsubscribe()
+    problems = [f"{name}: refused at publish: {why}" for name, why in bus.rejected[rejected_before:]]
+    for name, payload in list(seen):
+        try:
+            validate(name, payload)
+        except (UnknownEvent, InvalidEvent) as exc:
+            problems.append(str(exc))
+    del bus.rejected[:]
+    if problems:
+        pytest.fail("events that do not match their schema:\n" + "\n".join(problems[:20]), pytrace=False)
+
+
 @pytest.fixture
 def events():
-    """Every domain event published during the test, as (name, payload), in order."""
+    """Every domain event published during the test, as (name, payload), in order (each one is
+    also checked against its schema by ``_event_recorder``)."""
     from hotline.events import bus
 
     seen: list[tuple[str, dict]] = []

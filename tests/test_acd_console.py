@@ -12,10 +12,11 @@ from tests.console_helpers import publish, wait_until
 
 def _connected_call(app, call_id="c1", operator="operator1", extension="1001"):
     publish(app, "call.ringing", {"call_id": call_id, "caller": "13800138000", "called": "12345"})
-    publish(app, "call.answered", {"call_id": call_id, "caller": "13800138000"})
+    publish(app, "call.answered", {"call_id": call_id, "caller": "13800138000", "called": "12345"})
     publish(app, "call.queued", {"call_id": call_id, "caller": "13800138000", "position": 1})
-    publish(app, "call.offered", {"call_id": call_id, "operator": operator, "extension": extension})
-    publish(app, "call.answered", {"call_id": call_id, "caller": "13800138000", "operator": operator,
+    publish(app, "call.offered", {"call_id": call_id, "operator": operator, "extension": extension,
+                                  "caller": "13800138000", "called": "12345"})
+    publish(app, "call.answered", {"call_id": call_id, "caller": "13800138000", "called": "12345", "operator": operator,
                                    "extension": extension, "connected": True, "wait_seconds": 4.2})
 
 
@@ -24,7 +25,8 @@ def test_only_the_operator_on_the_call_can_command_it(app, api, events):
     publish(app, "call.ringing", {"call_id": "q1", "caller": "13800138000", "called": "12345"})
     publish(app, "call.queued", {"call_id": "q1", "caller": "13800138000", "position": 1})
     assert op1.post("/api/v1/calls/q1/commands/hangup").status_code == 403  # nobody's call yet
-    publish(app, "call.offered", {"call_id": "q1", "operator": "operator1", "extension": "1001"})
+    publish(app, "call.offered", {"call_id": "q1", "operator": "operator1", "extension": "1001",
+                                  "caller": "13800138000", "called": "12345"})
     r = op1.post("/api/v1/calls/q1/commands/hangup")
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "conflict"  # still ringing
     _connected_call(app, "c1")
@@ -47,14 +49,15 @@ def test_only_the_operator_on_the_call_can_command_it(app, api, events):
 
 def test_board_follows_the_queue_and_counts_waiting_calls(app, api):
     publish(app, "call.ringing", {"call_id": "b1", "caller": "13800138000", "called": "12345"})
-    publish(app, "call.answered", {"call_id": "b1", "caller": "13800138000"})
+    publish(app, "call.answered", {"call_id": "b1", "caller": "13800138000", "called": "12345"})
     publish(app, "call.queued", {"call_id": "b1", "caller": "13800138000", "position": 1})
     sup = api("supervisor")
     calls = sup.get("/api/v1/console/calls").get_json()["items"]
     assert [(c["call_id"], c["state"]) for c in calls] == [("b1", "queued")]
     assert sup.get("/api/v1/console/wallboard").get_json()["calls"]["waiting"] == 1
     # an operator sees the call only once it is offered to them
-    publish(app, "call.offered", {"call_id": "b1", "operator": "operator2", "extension": "1002"})
+    publish(app, "call.offered", {"call_id": "b1", "operator": "operator2", "extension": "1002",
+                                  "caller": "13800138000", "called": "12345"})
     assert api("operator1").get("/api/v1/console/calls").get_json()["items"] == []
     mine = api("operator2").get("/api/v1/console/calls").get_json()["items"]
     assert [(c["call_id"], c["state"]) for c in mine] == [("b1", "offering")]
@@ -158,7 +161,7 @@ def test_wallboard_shows_live_calls_and_todays_figures_of_ended_calls(app, api):
     sup = api("supervisor")
     _connected_call(app, "a1")  # queued, then taken by operator1 at once
     publish(app, "call.ringing", {"call_id": "a2", "caller": "13900139000", "called": "12345"})
-    publish(app, "call.answered", {"call_id": "a2", "caller": "13900139000"})
+    publish(app, "call.answered", {"call_id": "a2", "caller": "13900139000", "called": "12345"})
     publish(app, "call.queued", {"call_id": "a2", "caller": "13900139000", "position": 1})
     w = sup.get("/api/v1/console/wallboard").get_json()
     assert (w["calls"]["waiting"], w["calls"]["talking"]) == (1, 1)

@@ -43,7 +43,7 @@ def test_wallboard_counts_calls_and_todays_tickets(app, api):
     _ticket(op)
     publish(app, "call.ringing", {"call_id": "w1", "caller": "13800138000", "called": "12345"})
     publish(app, "call.ringing", {"call_id": "w2", "caller": "13900139000", "called": "12345"})
-    publish(app, "call.answered", {"call_id": "w1", "caller": "13800138000"})
+    publish(app, "call.answered", {"call_id": "w1", "caller": "13800138000", "called": "12345"})
     w = sup.get("/api/v1/console/wallboard").get_json()
     assert w["calls"]["waiting"] == 1 and w["calls"]["talking"] == 1
     assert w["tickets_today"]["total"] == 1
@@ -60,7 +60,7 @@ def test_wallboard_counts_calls_and_todays_tickets(app, api):
 def test_calls_catch_up_and_link_to_ticket(app, api):
     op = api("operator1")
     publish(app, "call.ringing", {"call_id": "k1", "caller": "13800138000", "called": "12345"})
-    publish(app, "call.answered", {"call_id": "k1", "caller": "13800138000"})
+    publish(app, "call.answered", {"call_id": "k1", "caller": "13800138000", "called": "12345"})
     publish(app, "transcript.final", {"call_id": "k1", "text": "楼道灯坏了", "start": 0, "end": 1, "speaker": "caller"})
     publish(app, "transcript.partial", {"call_id": "k1", "text": "请尽快", "start": 1, "end": 2, "speaker": "caller"})
     calls = op.get("/api/v1/console/calls").get_json()["items"]
@@ -68,7 +68,9 @@ def test_calls_catch_up_and_link_to_ticket(app, api):
     assert call["state"] == "talking" and call["segments"][0]["text"] == "楼道灯坏了"
     assert call["partial"] == {"caller": "请尽快"}
     # a call ringing at operator2's extension is not operator1's
-    publish(app, "call.ringing", {"call_id": "k2", "caller": "13700137000", "called": "12345", "extension": "1002"})
+    publish(app, "call.ringing", {"call_id": "k2", "caller": "13700137000", "called": "12345"})
+    publish(app, "call.offered", {"call_id": "k2", "caller": "13700137000", "called": "12345", "operator": "operator2",
+                                  "extension": "1002"})
     assert "k2" not in [c["call_id"] for c in op.get("/api/v1/console/calls").get_json()["items"]]
     assert "k2" in [c["call_id"] for c in api("operator2").get("/api/v1/console/calls").get_json()["items"]]
 

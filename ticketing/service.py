@@ -320,7 +320,8 @@ def perform_steps(session, number: str, actor: Actor, steps: list[tuple[str, dic
         ticket, change = _apply(session, number, action, actor, data)
         changes.append(change)
     publish_after_commit(session, "ticket.changed", dict(
-        changes[-1], from_status=changes[0]["from_status"], steps=[c["action"] for c in changes]))
+        changes[-1], from_status=changes[0]["from_status"], steps=[c["action"] for c in changes],
+        departments=sorted({code for c in changes for code in c["departments"]})))
     if commit:
         _commit(session, number)
     return ticket
@@ -384,8 +385,19 @@ def _record(session, ticket: Ticket, actor: Actor, action: str, from_status, to_
 def _change(ticket: Ticket, actor: Actor, action: str, from_status, to_status, data) -> dict:
     """The ``ticket.changed`` payload of one action."""
     return {"number": ticket.number, "action": action, "from_status": from_status, "to_status": to_status,
-            "actor": actor.username, "departments": sorted(d.code for d in _holders(ticket)), "data": data or {},
+            "actor": actor.username, "departments": _concerned(ticket, data or {}), "data": data or {},
             "confidential": ticket.confidential}
+
+
+def _concerned(ticket: Ticket, data: dict) -> list[str]:
+    """Every unit a change concerns: the holders after it, and the units the action's data names
+    (the unit that returned it, the holders a re-dispatch replaced), so they hear it is gone."""
+    codes = {d.code for d in _holders(ticket)}
+    previous = data.get("previous") if isinstance(data.get("previous"), dict) else {}
+    refs = [data.get("department"), data.get("main_department"), *(data.get("co_departments") or ()),
+            previous.get("main"), *(previous.get("co") or ())]
+    codes.update(ref["code"] for ref in refs if isinstance(ref, dict) and ref.get("code"))
+    return sorted(codes)
 
 
 def _holders(ticket: Ticket) -> list[Department]:

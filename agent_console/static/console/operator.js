@@ -19,7 +19,7 @@
   // -- call pop-up and transcript ----------------------------------------------------------------
   const acd = !!(boot.features || {}).acd;  // the queue offers each call to one operator
   const mine = (p) => {
-    const t = p.operator || p.agent, x = p.extension || p.agent_extension || p.operator_extension;
+    const t = p.operator, x = p.extension;
     return (!t && !x && !acd) || t === me.username || (x && x === me.extension);
   };
 
@@ -66,7 +66,7 @@
     S.call = call;
     $("call-info").textContent = `通话 ${call.call_id} · ${call.caller || "未知号码"} · ` +
       ({ringing: "振铃中", talking: "通话中", ended: "已挂机", missed: "未接，已转其他话务员"}[call.state] || call.state) +
-      (call.info && call.info.transcription === false ? ` · 转写未开启：${call.info.transcription_reason || ""}` : "");
+      (call.info && call.info.transcription === "off" ? ` · 转写未开启：${call.info.transcription_note || ""}` : "");
     renderTranscript();
     showControls();
   }
