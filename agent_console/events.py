@@ -1,9 +1,6 @@
 """Payload schemas of the events the consoles emit (registered into ``hotline.events``)."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
 from hotline.events import EventPayload, register
 
 
@@ -18,18 +15,4 @@ class CallCommand(EventPayload):
     extension: str | None = None
 
 
-class AgentState(EventPayload):
-    """Operator presence (示闲/示忙/小休/话后处理/离线); the ACD reads it."""
-
-    user: str
-    user_id: int
-    state: str
-    label: str
-    extension: str | None = None
-    since: datetime
-    previous: str | None = None
-    by: Literal["system", "operator"]
-    reason: str | None = None
-
-
-register("agent_console", {"call.command": CallCommand, "agent.state": AgentState})
+register("agent_console", {"call.command": CallCommand})

@@ -49,10 +49,12 @@ CATALOGUE: dict[str, str] = {
     "transcript.final": "telephony",
     "call.ended": "telephony",
     "call.ticket": "telephony",  # also published by the console when an operator links a ticket
-    # the queue (ACD): waiting, offered to an operator's phone, sent to voice intake
-    "call.queued": "telephony",
-    "call.offered": "telephony",
-    "call.intake": "telephony",
+    # call distribution (routing's queue): waiting, offered to an operator's phone, sent to voice
+    # intake; operator presence (示闲/示忙/小休/话后处理/离线)
+    "call.queued": "routing",
+    "call.offered": "routing",
+    "call.intake": "routing",
+    "agent.state": "routing",
     # the bridge: a leg (operator, department, emergency) joined or left the citizen's call; hold;
     # transfers (kind blind/consult/emergency) and three-party calls, for the ticket history
     "call.bridged": "telephony",
@@ -63,10 +65,8 @@ CATALOGUE: dict[str, str] = {
     "call.transfer_failed": "telephony",
     "call.conference": "telephony",
     "call.command_result": "telephony",
-    # consoles: an operator's command on their current call (to the SIP process), operator
-    # presence (示闲/示忙/小休/话后处理/离线, read by the ACD)
+    # consoles: an operator's command on their current call (to the SIP process)
     "call.command": "agent_console",
-    "agent.state": "agent_console",
     # supervision
     "deadline.card": "supervision",
     "urging.created": "supervision",

@@ -19,8 +19,9 @@ class CallRinging(EventPayload):
 
 
 class CallAnswered(EventPayload):
-    """The endpoint answered (transcription state), or, with the queue, an operator took the call
-    (``connected``, ``operator``, ``extension``, ``wait_seconds``)."""
+    """The endpoint answered (transcription state), or an operator took the call from the queue
+    (``connected``, ``operator``, ``extension``, ``wait_seconds``: published by routing's queue,
+    which carries out that part of the same fact)."""
 
     call_id: str
     caller: str
@@ -75,27 +76,6 @@ class CallTicket(EventPayload):
     source: Literal["endpoint", "console"] = "endpoint"
     operator: str | None = None
     earlier_tickets: list[str] | None = None
-
-
-class CallQueued(EventPayload):
-    call_id: str
-    caller: str
-    position: int
-
-
-class CallOffered(EventPayload):
-    call_id: str
-    operator: str
-    extension: str
-    caller: str
-    called: str
-
-
-class CallIntake(EventPayload):
-    call_id: str
-    reason: str
-    outcome: str
-    caller: str
 
 
 class CallBridged(EventPayload):
@@ -159,7 +139,6 @@ class CallCommandResult(EventPayload):
 register("telephony", {
     "call.ringing": CallRinging, "call.answered": CallAnswered, "transcript.partial": TranscriptSegment,
     "transcript.final": TranscriptSegment, "call.ended": CallEnded, "call.ticket": CallTicket,
-    "call.queued": CallQueued, "call.offered": CallOffered, "call.intake": CallIntake,
     "call.bridged": CallBridged, "call.leg_ended": CallLegEnded, "call.hold": CallHold,
     "call.consult": CallConsult, "call.transferred": CallTransferred,
     "call.transfer_failed": CallTransferFailed, "call.conference": CallConference,

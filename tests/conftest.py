@@ -234,6 +234,7 @@ def _event_recorder():
     every payload a publisher had refused (a caller may swallow the error): a test that produced an
     invalid event fails, naming it (issue 14: each event has one schema; the whole suite proves it)."""
     import agent_console  # noqa: F401 - the packages register their schemas when imported
+    import routing  # noqa: F401
     import supervision  # noqa: F401
     import telephony  # noqa: F401
     import ticketing  # noqa: F401

@@ -12,6 +12,7 @@ from hotline.events import CATALOGUE, SCHEMAS, EventBus, InvalidEvent, UnknownEv
 
 def test_every_event_has_one_schema_from_its_owner():
     import agent_console  # noqa: F401
+    import routing  # noqa: F401
     import supervision  # noqa: F401
     import telephony  # noqa: F401
     import ticketing  # noqa: F401
