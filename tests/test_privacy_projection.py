@@ -34,7 +34,7 @@ def _dispatched(op, dept="housing", confidential=False) -> str:
 def _live_call(app, call_id: str) -> None:
     """A call on the console's board with the caller's number and what they said."""
     publish(app, "call.ringing", {"call_id": call_id, "caller": PHONE, "called": "12345"})
-    publish(app, "call.answered", {"call_id": call_id, "caller": PHONE})
+    publish(app, "call.answered", {"call_id": call_id, "caller": PHONE, "called": "12345"})
     publish(app, "transcript.final", {"call_id": call_id, "text": SAID, "start": 0, "end": 2, "speaker": "caller"})
 
 
