@@ -50,7 +50,8 @@ def _database(create: bool) -> None:
 def run(app, n: int) -> tuple[float, float]:
     from hotline.events import bus
     from hotline.extensions import db
-    from ticketing.service import Actor, create_ticket
+    from hotline.identity import Actor
+    from ticketing.service import create_ticket
 
     actor = Actor(username="operator1", role="operator")
     with app.app_context():
