@@ -1,6 +1,7 @@
 """What the transactional outbox costs per created ticket: the same ticket-creation service call on
 PostgreSQL, in one process, with events delivered in-process only (the embedded default: no outbox
-rows) and with REDIS_URL (outbox row in the ticket's transaction, relay and keeper threads). Prints
+rows), relayed to Redis from memory without an outbox row (what Redis publishing costs alone), and
+with REDIS_URL as deployed (outbox row in the ticket's transaction, relay and keeper threads). Prints
 this process's CPU time per ticket (all threads: the relay's publishing and marking included) and
 the wall time per ticket, alternating the two modes over several rounds so machine load hits both.
 
@@ -85,10 +86,15 @@ def main() -> None:
         instance = tempfile.mkdtemp(prefix="hotline-bench-outbox-")
         base = {"database_url": DB_URL, "sip_enabled": False, "secret_key": "bench", "testing": True,
                 "recordings_dir": instance}
-        results: dict[str, list[tuple[float, float]]] = {"in-process only": [], "outbox + Redis relay": []}
+        results: dict[str, list[tuple[float, float]]] = {"in-process only": [], "Redis, no outbox": [],
+                                                         "outbox + Redis relay": []}
         for _ in range(args.rounds):
             for mode in results:
-                app = create_app(dict(base, redis_url=args.redis if "outbox" in mode else ""))
+                app = create_app(dict(base, redis_url="" if mode == "in-process only" else args.redis))
+                if mode == "Redis, no outbox":  # events relayed from memory: what Redis costs alone
+                    from hotline.events import bus
+
+                    bus.connect_redis(args.redis, engine=None)
                 logging.getLogger().setLevel(logging.WARNING)
                 with app.app_context():
                     seed(db.session, demo=True)

@@ -38,6 +38,7 @@ log = logging.getLogger("hotline.events.outbox")
 OWN_GRACE = timedelta(seconds=5)  # our own unrelayed row this old missed the relay (it was down)
 ORPHAN_AFTER = timedelta(seconds=10)  # another process's unrelayed row this old is presumed orphaned
 REPLAY_MARGIN = timedelta(seconds=30)  # replay window before a listener gap (relay delay, clock skew)
+MARK_EVERY = 0.25  # relayed rows are marked in batches this often
 SWEEP_EVERY = 2.0  # seconds between sweeps for orphaned rows
 PRUNE_EVERY = 300.0
 BACKOFF_MIN, BACKOFF_MAX = 0.1, 5.0
@@ -237,6 +238,9 @@ class Keeper(threading.Thread):
             with self._cond:
                 if not self._marks and self.status.problem is None:
                     self._cond.wait(timeout=max(0.05, self._next_sweep - time.monotonic()))
+            if self._marks and not self.relay.backlog:
+                self._halt.wait(MARK_EVERY)  # one UPDATE for every row relayed meanwhile, not one per commit
+            with self._cond:
                 marks, self._marks = self._marks, []
             if self._halt.is_set():
                 break
