@@ -93,7 +93,7 @@ def test_session_login_requires_csrf(client):
 
 
 def test_healthz_and_openapi(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/healthz").get_json() == {"status": "ok", "reasons": []}
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     for path in ("/api/v1/auth/token", "/api/v1/tickets", "/api/v1/tickets/{number}",
