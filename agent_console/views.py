@@ -201,7 +201,9 @@ def transfer_directory():
 @roles_required(*DESK)
 def callback_list():
     done = request.args.get("done") in ("1", "true")
-    return jsonify(items=distribution.callback_list(db.session, done=done))
+    items = distribution.callback_list(db.session, done=done)
+    access.record_call_numbers(db.session, current_actor(), items, f"GET {request.path}")
+    return jsonify(items=items)
 
 
 @bp.post("/api/v1/console/callbacks/<call_id>")

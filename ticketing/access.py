@@ -51,6 +51,15 @@ def record_calls(session, actor, calls_with_tickets, via: str) -> int:
     return _insert(session, actor, via, entries)
 
 
+def record_call_numbers(session, actor, items, via: str) -> int:
+    """Record call lists that show callers' numbers: ``items`` are dicts with ``call_id``,
+    ``caller_phone`` and ``ticket`` (e.g. the callback list of abandoned calls)."""
+    if not privacy.sees_full_phone(actor.role):
+        return 0
+    return _insert(session, actor, via, [(privacy.PHONE, i.get("ticket"), i.get("call_id"))
+                                         for i in items if i.get("caller_phone")])
+
+
 def record_recording(session, actor, call, ticket, via: str) -> int:
     number = ticket.number if ticket is not None else call.ticket_number
     return _insert(session, actor, via, [(privacy.RECORDING, number, call.call_uuid)])

@@ -37,3 +37,17 @@ def mark_called_back(session, user, call_id: str, note: str | None) -> dict:
     session.commit()
     return {"call_id": call_id, "callback_at": iso(call.callback_at), "callback_by": user.username}
 
+
+
+def erase_caller(session, phone: str) -> dict:
+    """Privacy erasure (``hotline privacy erase --phone``): queue records of this number keep their
+    times and outcome for the statistics but lose the caller's number. Does not commit."""
+    rows = session.scalars(select(QueuedCall).where(QueuedCall.caller_phone == phone)).all()
+    for row in rows:
+        row.caller, row.caller_phone = "", None
+    return {"queued_calls": len(rows)}
+
+
+from ticketing import erasure as _erasure  # noqa: E402
+
+_erasure.register(phone_eraser=erase_caller)
