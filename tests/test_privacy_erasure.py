@@ -40,7 +40,7 @@ def _cli(app, *args) -> Run:
 def _abandoned_call(app) -> None:
     from hotline.extensions import db
     from routing.calls.models import QueuedCall
-    from ticketing.clock import utcnow
+    from hotline.clock import utcnow
 
     with app.app_context():
         now = utcnow()

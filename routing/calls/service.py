@@ -38,7 +38,6 @@ def mark_called_back(session, user, call_id: str, note: str | None) -> dict:
     return {"call_id": call_id, "callback_at": iso(call.callback_at), "callback_by": user.username}
 
 
-
 def erase_caller(session, phone: str) -> dict:
     """Privacy erasure (``hotline privacy erase --phone``): queue records of this number keep their
     times and outcome for the statistics but lose the caller's number. Does not commit."""
