@@ -61,6 +61,11 @@ def _build(providers) -> dict:
     schemas["Ticket"] = {"type": "object", "required": ["number", "status"], "properties": {
         "number": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
         "type": {"type": "string"}, "deadlines": {"type": "object"},
+        "deadline_state": {"type": "object", "description": "the deadline card now (ticketing.cards)",
+                           "properties": {"card": {"type": "string", "enum": ["none", "yellow", "red"]},
+                                          "kind": {"type": ["string", "null"], "enum": ["sign", "reply", None]},
+                                          "due": {"type": ["string", "null"], "format": "date-time"},
+                                          "warning_from": {"type": ["string", "null"], "format": "date-time"}}},
         "events": {"type": "array", "items": {"type": "object"}},
         "allowed_actions": {"type": "array", "items": {"type": "string"}}}}
     number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}

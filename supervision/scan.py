@@ -6,15 +6,9 @@ is a ``deadline_cards`` row under a UNIQUE (ticket, kind, card, deadline) key, i
 same card: the second insert waits for the first transaction, then inserts nothing and skips. A
 rescan or a restart finds the row and skips too.
 
-Rules (China time, working days from ``ticketing.deadlines.calendar``):
-- sign deadline (``sign_by``) is watched while the ticket is ``dispatched`` (not yet signed);
-  reply deadline (``reply_by``) while it is ``dispatched`` or ``in_progress`` (not yet replied).
-- yellow: from the start of the warning window, which opens N working days before the deadline
-  (the deadline moved back N working days, same clock time; N = HOTLINE_WARNING_WORKDAYS or the
-  per-type value of HOTLINE_WARNING_BY_TYPE). Hour-based (urgent) deadlines warn
-  HOTLINE_WARNING_HOURS before.
-- red: once ``now`` is past the deadline. A ticket first seen already overdue gets only the red
-  card (a yellow card after the fact would only be noise).
+Rules: when a ticket is yellow or red is ``ticketing.cards`` (the one definition, also behind
+every ticket view's ``deadline_state``). A ticket first seen already overdue gets only the red card
+(a yellow card after the fact would only be noise).
 - escalation (通报): an urging whose ticket is still unanswered (dispatched / in_progress /
   returned) N working days (HOTLINE_ESCALATE_WORKDAYS) after the urging's due time — or, without a
   due time, after the ticket's reply deadline — is escalated once and listed for leadership.
@@ -22,7 +16,7 @@ Rules (China time, working days from ``ticketing.deadlines.calendar``):
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,12 +26,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.events import publish_after_commit
 from ticketing import deadlines, lifecycle
-from hotline.clock import iso, to_local, to_utc_naive
+from ticketing.cards import WATCHED, card_for, due_card, hour_based, warning_start  # noqa: F401 (re-exported)
+from hotline.clock import iso
 from hotline.exceptions import TicketingError
 from hotline.identity import Actor
 from ticketing.models import Ticket, Urging
 from ticketing.service import record_event
-from ticketing.sla import WorkCalendar, extend
+from ticketing.sla import extend
 
 from .models import DeadlineCard, UrgingEscalation
 from .rollup import let_others_write
@@ -46,37 +41,9 @@ from .schemas import Settings
 log = logging.getLogger("hotline.supervision")
 
 SYSTEM = Actor.system("supervision")
-WATCHED = {"sign": (lifecycle.DISPATCHED,), "reply": (lifecycle.DISPATCHED, lifecycle.IN_PROGRESS)}
 UNANSWERED = (lifecycle.DISPATCHED, lifecycle.IN_PROGRESS, lifecycle.RETURNED)
 CARD_ACTION = {"yellow": "yellow_card", "red": "red_card"}
 YIELD_EVERY = 20  # cards issued between two pauses for other writers (SQLite only, see rollup)
-
-
-def workdays_back(cal: WorkCalendar, day: date, n: int) -> date:
-    """The ``n``-th working day before ``day`` (the inverse of ``add_workdays``)."""
-    current, remaining = day, n
-    while remaining > 0:
-        current -= timedelta(days=1)
-        if cal.is_workday(current)[0]:
-            remaining -= 1
-    return current
-
-
-def warning_start(cal: WorkCalendar, deadline: datetime, workdays: int, *, hours: int | None = None) -> datetime:
-    """When the warning window before ``deadline`` (naive UTC) opens."""
-    if hours is not None:
-        return deadline - timedelta(hours=hours)
-    local = to_local(deadline)
-    day = workdays_back(cal, local.date(), workdays)
-    return to_utc_naive(datetime.combine(day, local.timetz()))
-
-
-def due_card(now: datetime, deadline: datetime, warn_from: datetime) -> str | None:
-    if now > deadline:
-        return "red"
-    if now >= warn_from:
-        return "yellow"
-    return None
 
 
 def _insert_ignore(session, model, values: dict, keys: list[str]):
@@ -86,15 +53,11 @@ def _insert_ignore(session, model, values: dict, keys: list[str]):
     return session.execute(stmt).scalar()
 
 
-def _hour_based(session) -> set[tuple[str, str]]:
-    return {(p["type"], p["urgency"]) for p in deadlines.policy_table(session) if p["reply_unit"] == "hours"}
-
-
 def scan_deadlines(session, now: datetime, settings: Settings | None = None) -> list[dict]:
     """Issue every card that is due at ``now`` and not yet issued; returns the cards issued."""
     settings = settings or Settings()
     cal = deadlines.calendar(session)
-    hour_based = _hour_based(session)
+    hourly, rule = hour_based(session), settings.rule
     horizon = now + timedelta(days=3 * max([settings.warning_workdays, *settings.warning_by_type.values()]) + 14)
     issued: list[dict] = []
     for kind, statuses in WATCHED.items():
@@ -111,10 +74,7 @@ def scan_deadlines(session, now: datetime, settings: Settings | None = None) -> 
                    DeadlineCard.ticket_id.in_([t.id for t in tickets]))).all())
         session.commit()  # end the read (SQLite: it holds the write lock); each card commits alone
         for ticket in tickets:
-            deadline = getattr(ticket, f"{kind}_by")
-            hours = settings.warning_hours if (ticket.type, ticket.urgency) in hour_based else None
-            warn_from = warning_start(cal, deadline, settings.warning_for(ticket.type), hours=hours)
-            card = due_card(now, deadline, warn_from)
+            card, deadline, warn_from = card_for(cal, hourly, rule, ticket, kind, now)
             if card is None or (ticket.id, card, deadline) in have:
                 continue
             result = _issue_card(session, ticket, kind, card, deadline, warn_from, now)

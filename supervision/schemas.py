@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ticketing.cards import WarningRule, parse_by_type
 from ticketing.schemas import SATISFACTION, Strict
 
 
@@ -29,19 +30,13 @@ class Settings:
                    repeat_days=config.kpi_repeat_days)
 
     def warning_for(self, ticket_type: str) -> int:
-        return self.warning_by_type.get(ticket_type, self.warning_workdays)
+        return self.rule.workdays_for(ticket_type)
 
-
-def parse_by_type(raw: str) -> dict[str, int]:
-    """``"投诉=2,举报=2"`` -> {"投诉": 2, "举报": 2}."""
-    out: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in (raw or "").split(","))):
-        name, _, value = part.partition("=")
-        try:
-            out[name.strip()] = int(value)
-        except ValueError:
-            raise ValueError(f"HOTLINE_WARNING_BY_TYPE: {part!r} is not TYPE=WORKDAYS") from None
-    return out
+    @property
+    def rule(self) -> WarningRule:
+        """The card rule's knobs, as ticketing defines them (one rule for scans and ticket views)."""
+        return WarningRule(workdays=self.warning_workdays, by_type=dict(self.warning_by_type),
+                           hours=self.warning_hours)
 
 
 class UrgeIn(Strict):

@@ -26,7 +26,9 @@ from ticketing.schemas import parse
 from ticketing.service import department_by_code, perform, perform_steps
 
 from .models import DeadlineCard, UrgingEscalation
-from .scan import UNANSWERED, WATCHED, _hour_based, due_card, warning_start
+from ticketing.cards import WATCHED, card_for, hour_based
+
+from .scan import UNANSWERED
 from .schemas import CallbackIn, Settings, UnitUrgeIn, UrgeIn
 
 log = logging.getLogger("hotline.supervision")
@@ -112,7 +114,7 @@ def deadline_watch(session, now: datetime, settings: Settings, *, overdue: bool,
                    department_id: int | None = None, limit: int = 500) -> list[dict]:
     """Tickets in the warning window (``overdue=False``) or past a deadline (``overdue=True``)."""
     cal = deadlines.calendar(session)
-    hour_based = _hour_based(session)
+    hourly, rule = hour_based(session), settings.rule
     horizon = now + timedelta(days=3 * max([settings.warning_workdays, *settings.warning_by_type.values()]) + 14)
     out = []
     for kind, statuses in WATCHED.items():
@@ -121,10 +123,7 @@ def deadline_watch(session, now: datetime, settings: Settings, *, overdue: bool,
         stmt = (select(Ticket).where(Ticket.status.in_(statuses), bound, Ticket.main_department_id.isnot(None))
                 .options(selectinload(Ticket.main_department)).order_by(column).limit(limit))
         for t in session.scalars(_unit_filter(stmt, department_id)):
-            deadline = getattr(t, f"{kind}_by")
-            hours = settings.warning_hours if (t.type, t.urgency) in hour_based else None
-            warn_from = warning_start(cal, deadline, settings.warning_for(t.type), hours=hours)
-            card = due_card(now, deadline, warn_from)
+            card, deadline, warn_from = card_for(cal, hourly, rule, t, kind, now)
             if card == ("red" if overdue else "yellow"):
                 out.append({**_ticket_ref(t), "deadline_kind": kind, "deadline_at": iso(deadline),
                             "warning_from": iso(warn_from), "card": card,

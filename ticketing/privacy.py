@@ -30,8 +30,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from sqlalchemy.orm import object_session
+
 from hotline.clock import iso
 from hotline.exceptions import Forbidden
+from .cards import card_state
 from .lifecycle import ACTION_LABELS, DEPARTMENT, OPERATOR, STATUS_LABELS, allowed
 
 #: event-data keys holding a caller's phone number (or the SIP user it called from)
@@ -188,6 +191,14 @@ def department_ref(dept) -> dict | None:
     return None if dept is None else {"code": dept.code, "name": dept.name}
 
 
+def deadline_state(ticket) -> dict:
+    """The card the ticket carries now (``ticketing.cards``, the rule the deadline scan uses)."""
+    session = object_session(ticket)
+    if session is None:  # a detached ticket: no calendar to read, no card to claim
+        return {"card": "none", "kind": None, "due": None, "warning_from": None}
+    return card_state(session, ticket)
+
+
 def ticket_view(ticket, role: str, *, with_events: bool = False) -> dict:
     scrub = ticket_scrubber(ticket, role)
     direct = ticket.direct_answer
@@ -210,6 +221,7 @@ def ticket_view(ticket, role: str, *, with_events: bool = False) -> dict:
                         % ", ".join(map(str, ticket.deadline_estimated_years)))
             if ticket.deadline_estimated_years else None,
         },
+        "deadline_state": deadline_state(ticket),
         "dispatched_at": iso(ticket.dispatched_at), "signed_at": iso(ticket.signed_at),
         "replied_at": iso(ticket.replied_at), "closed_at": iso(ticket.closed_at),
         "reply": _text(ticket.reply_text, scrub), "direct_answer": direct,

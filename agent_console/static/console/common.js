@@ -97,12 +97,11 @@ const Hotline = (() => {
   const statusLabel = (s) => boot.labels.status[s] || s;
   const actionLabel = (a) => boot.labels.action[a] || a;
 
-  /** The deadline that matters now and its marker: "red" past due, "yellow" within a day. */
+  /** The deadline that matters now and its card, as the server computed them (ticketing.cards:
+   * China's working days, the supervision scan's rule). The page never decides a card itself. */
   function deadlineOf(t) {
-    const due = t.status === "dispatched" && !t.signed_at && t.deadlines.sign_by ? t.deadlines.sign_by : t.deadlines.reply_by;
-    if (!due || ["closed", "merged", "invalid", "callback", "replied"].includes(t.status)) return {due, mark: null};
-    const left = new Date(due) - Date.now();
-    return {due, mark: left < 0 ? "red" : left < 24 * 3600 * 1000 ? "yellow" : null};
+    const s = t.deadline_state || {};
+    return {due: s.due || null, kind: s.kind || null, mark: s.card === "red" || s.card === "yellow" ? s.card : null};
   }
 
   function deadlineBadge(t) {

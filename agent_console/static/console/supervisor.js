@@ -48,7 +48,8 @@
    * own deadline query otherwise. Both are normalised to the ticket shape used here. */
   const norm = (r) => r.deadlines ? r : {number: r.number, status: r.status, type: r.type, content: r.content || "",
     main_department: r.department || null, card: r.card || null, extensions: [],
-    deadlines: {sign_by: r.sign_by, reply_by: r.reply_by}, deadline_at: r.deadline_at, deadline_kind: r.deadline_kind};
+    deadlines: {sign_by: r.sign_by, reply_by: r.reply_by}, deadline_at: r.deadline_at, deadline_kind: r.deadline_kind,
+    deadline_state: {card: r.card || "none", kind: r.deadline_kind || null, due: r.deadline_at || null}};
   const sup = (Hotline.boot.features || {}).supervision;
   const firstOk = (official, fallback) => (sup ? official : fallback)();
   async function loadLists() {
