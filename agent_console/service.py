@@ -10,7 +10,7 @@ import logging
 import mimetypes
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
@@ -20,7 +20,7 @@ from routing.calls import presence
 from ticketing import lifecycle
 from hotline.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
-from ticketing import access
+from ticketing import access, cards
 from ticketing.privacy import ticket_view
 from ticketing.sla import TYPES
 
@@ -69,33 +69,24 @@ def wallboard(session, answer_target: int) -> dict:
 
 
 # -- supervisor lists -----------------------------------------------------------------------------
-ACTIVE = (lifecycle.DISPATCHED, lifecycle.IN_PROGRESS, lifecycle.RETURNED)
 
 
-def _due(ticket: Ticket) -> datetime | None:
-    return ticket.sign_by if ticket.status == lifecycle.DISPATCHED and ticket.signed_at is None \
-        and ticket.sign_by and ticket.sign_by < (ticket.reply_by or ticket.sign_by) else ticket.reply_by
+def deadline_lists(session, actor, limit: int = 200, *, via: str = "") -> dict:
+    """Open tickets carrying a red card (``overdue``) or a yellow one (``near``), soonest deadline first.
 
-
-def deadline_lists(session, actor, near_hours: int = 24, limit: int = 200, *, via: str = "") -> dict:
-    """Open tickets past their deadline and those due within ``near_hours`` (soonest first).
-
-    The supervision package owns the official yellow/red cards; this list is the console's view of
-    the same deadlines so the page works whether or not the scanner has run yet.
+    The card is ticketing's rule (``ticketing.cards``, the one the supervision scan issues), so
+    this list agrees with the official cards whether or not the scanner has run yet.
     """
     now = utcnow()
-    rows = session.scalars(select(Ticket).where(Ticket.status.in_(ACTIVE), Ticket.reply_by.is_not(None))
+    rows = session.scalars(select(Ticket).where(Ticket.status.in_(cards.WATCHED["reply"]), Ticket.reply_by.is_not(None))
                            .order_by(Ticket.reply_by).limit(2000)).all()
-    overdue, near = [], []
+    rule = cards.current_rule()
+    found: dict[str, list] = {"red": [], "yellow": []}
     for t in rows:
-        due = _due(t)
-        if due is None:
-            continue
-        if due < now:
-            overdue.append(t)
-        elif due < now + timedelta(hours=near_hours):
-            near.append(t)
-    overdue, near = overdue[:limit], near[:limit]
+        state = cards.card_state(session, t, now, rule)
+        if state["card"] in found:
+            found[state["card"]].append((state["due"], t.id, t))
+    overdue, near = ([t for *_k, t in sorted(found[c], key=lambda r: r[:2])][:limit] for c in ("red", "yellow"))
     out = {"overdue": [ticket_view(t, actor.role) for t in overdue],
            "near": [ticket_view(t, actor.role) for t in near]}
     access.record_tickets(session, actor, overdue + near, via)

@@ -142,9 +142,7 @@ def wallboard():
 @bp.get("/api/v1/console/deadlines")
 @roles_required(*SUPERVISORS)
 def deadlines():
-    return jsonify(service.deadline_lists(db.session, current_actor(),
-                                          near_hours=_int_arg("near_hours", 24, 1, 24 * 30),
-                                          via=f"GET {request.path}"))
+    return jsonify(service.deadline_lists(db.session, current_actor(), via=f"GET {request.path}"))
 
 
 @bp.get("/api/v1/console/extensions")

@@ -100,3 +100,19 @@ def test_ticket_view_card_is_the_card_the_scan_issues(app, api):
     assert (state["card"], state["kind"]) == ("red", "reply")
     assert [(c["card"], c["deadline_kind"]) for c in scan_deadlines(db.session, cst(2026, 9, 22, 0, 1), Settings())] \
         == [("red", "reply")]
+
+
+def test_console_deadline_lists_follow_the_card_rule(app, api):
+    """The console's near/overdue lists are the yellow/red cards: a 求助 due after National Day is
+    'near' from the working day before (8 calendar days ahead), not 24 h before."""
+    number = new_ticket(api, (2026, 9, 17, 10, 0))  # reply by Thu 2026-10-08 23:59:59
+    assert api("housing").act(number, "sign").status_code == 200
+
+    def lists(*when):
+        with frozen(cst(*when)):
+            body = api("supervisor").get("/api/v1/console/deadlines").get_json()
+        return [t["number"] for t in body["near"]], [t["number"] for t in body["overdue"]]
+
+    assert lists(2026, 9, 30, 12, 0) == ([], [])
+    assert lists(2026, 10, 1, 9, 0) == ([number], [])
+    assert lists(2026, 10, 9, 0, 1) == ([], [number])
