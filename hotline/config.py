@@ -135,6 +135,7 @@ class Config:
     outbox_retention_hours: int = 24  # relayed outbox rows are deleted after this long
     login_failures_per_user: str = "10 per 15 minutes"  # then that username is locked (429)
     login_failures_per_address: str = "50 per 15 minutes"  # then that client address is locked
+    open311_posts_per_address: str = "20 per hour"  # Open311 POST requests from one client address
     testing: bool = False
 
     ENV = {
@@ -144,6 +145,7 @@ class Config:
         "session_cookie_secure": ("SESSION_COOKIE_SECURE", bool),
         "login_failures_per_user": ("HOTLINE_LOGIN_FAILURES_PER_USER", str),
         "login_failures_per_address": ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", str),
+        "open311_posts_per_address": ("HOTLINE_OPEN311_POSTS_PER_ADDRESS", str),
         "web_host": ("HOTLINE_HOST", str),
         "web_port": ("HOTLINE_PORT", int),
         "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),
@@ -225,6 +227,7 @@ class Config:
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")
         for name, value in (("HOTLINE_LOGIN_FAILURES_PER_USER", cfg.login_failures_per_user),
-                            ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", cfg.login_failures_per_address)):
+                            ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", cfg.login_failures_per_address),
+                            ("HOTLINE_OPEN311_POSTS_PER_ADDRESS", cfg.open311_posts_per_address)):
             _rate_limit(name, value)
         return cfg

@@ -16,8 +16,13 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 limiter = Limiter(key_func=get_remote_address)
-#: the only endpoints with limits; every other request skips the limiter's per-request work
-LIMITED_ENDPOINTS = frozenset({"web.login", "web.issue_token_view"})
+#: the only endpoints with limits; every other request skips the limiter's per-request work (a
+#: package whose endpoint carries a limit adds it here when it registers: ``limit_endpoint``)
+LIMITED_ENDPOINTS = {"web.login", "web.issue_token_view"}
+
+
+def limit_endpoint(endpoint: str) -> None:
+    LIMITED_ENDPOINTS.add(endpoint)
 
 
 @limiter.request_filter

@@ -21,18 +21,22 @@ def _load_yaml(name: str) -> list[dict]:
 
 
 def seed(session, actor: str = "seed") -> int:
-    """Create missing units and towns from the shipped lists; existing rows are left alone."""
+    """Create missing units and towns from the shipped lists; existing rows are left alone (a town
+    without a location gets the shipped one)."""
     created = 0
     known = set(session.scalars(select(Department.code)))
     for row in _load_yaml("departments.yaml"):
         if row["code"] not in known:
             _add(session, row["code"], row["name"], "county", actor)
             created += 1
-    towns = set(session.scalars(select(Town.code)))
+    towns = {t.code: t for t in session.scalars(select(Town))}
     for row in _load_yaml("towns.yaml"):
-        if row["code"] not in towns:
-            _add_town(session, row["code"], row["name"], actor)
+        town = towns.get(row["code"])
+        if town is None:
+            town = _add_town(session, row["code"], row["name"], actor)
             created += 1
+        if town.center_lat is None and row.get("lat") is not None:  # a location once, never overwritten
+            town.center_lat, town.center_long, town.radius_km = row["lat"], row["long"], row["radius_km"]
     session.commit()
     return created
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, String, Table, Text,
+from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text,
                         UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -60,6 +60,10 @@ class Town(Base):
     name: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # approximate centre (WGS84) and radius: where a reported point (Open311 lat/long) belongs
+    center_lat: Mapped[float | None] = mapped_column(Float)
+    center_long: Mapped[float | None] = mapped_column(Float)
+    radius_km: Mapped[float | None] = mapped_column(Float)
 
 
 ticket_co_departments = Table(
