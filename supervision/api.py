@@ -13,14 +13,14 @@ from sqlalchemy import select
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
 from ticketing import urging as urging_service
-from ticketing.api import json_body
+from ticketing.api import json_body, page_args
 from hotline.clock import to_local, utcnow
 from hotline.exceptions import ValidationFailed
 from ticketing.lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
 from ticketing.models import Department
 from ticketing.sla import TYPES
 
-from . import kpis, service
+from . import kpis, lists, service
 from .scan import run_scan
 from .schemas import Settings
 
@@ -112,24 +112,31 @@ def kpi_ranking():
 
 
 # -- deadline lists -------------------------------------------------------------------------------
+def _deadline_list(overdue: bool):
+    page, per_page = page_args()
+    return jsonify(lists.deadline_page(db.session, utcnow(), _settings(), overdue=overdue,
+                                       department_id=_own_unit(), page=page, per_page=per_page))
+
+
 @bp.get("/supervision/near-deadline")
 @roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
 def near_deadline():
-    return jsonify(items=service.deadline_watch(db.session, utcnow(), _settings(), overdue=False,
-                                                department_id=_own_unit()))
+    return _deadline_list(overdue=False)
 
 
 @bp.get("/supervision/overdue")
 @roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
 def overdue():
-    return jsonify(items=service.deadline_watch(db.session, utcnow(), _settings(), overdue=True,
-                                                department_id=_own_unit()))
+    return _deadline_list(overdue=True)
 
 
 @bp.get("/supervision/escalations")
 @roles_required(*STAFF)
 def escalations():
-    return jsonify(items=service.escalations(db.session))
+    page, per_page = page_args()
+    code = request.args.get("department")
+    return jsonify(lists.escalation_page(db.session, department_id=_department_id(code) if code else None,
+                                         page=page, per_page=per_page))
 
 
 @bp.get("/supervision/tickets/<number>/cards")
@@ -161,8 +168,16 @@ def urge():
 @bp.get("/supervision/urgings")
 @roles_required(SUPERVISOR, ADMIN, DEPARTMENT)
 def list_urgings():
-    open_only = request.args.get("open") in ("1", "true", "yes")
-    return jsonify(items=service.urgings(db.session, open_only=open_only, department_id=_own_unit()))
+    page, per_page = page_args()
+    state = request.args.get("state") or ("open" if request.args.get("open") in ("1", "true", "yes") else None)
+    if state and state not in lists.URGING_STATES:
+        raise ValidationFailed("unknown state", {"state": f"one of {', '.join(lists.URGING_STATES)}"})
+    department_id = _own_unit()
+    code = request.args.get("department")
+    if code and department_id is None:
+        department_id = _department_id(code)
+    return jsonify(lists.urging_page(db.session, state=state, department_id=department_id, page=page,
+                                     per_page=per_page))
 
 
 @bp.post("/urgings/<int:urging_id>/acknowledge")
@@ -178,7 +193,8 @@ def acknowledge(urging_id):
 @bp.get("/supervision/callbacks")
 @roles_required(*DESK)
 def callbacks():
-    return jsonify(service.callback_queue(db.session))
+    page, per_page = page_args()
+    return jsonify(lists.callback_page(db.session, page=page, per_page=per_page))
 
 
 @bp.post("/supervision/callbacks/<number>")

@@ -6,10 +6,14 @@ from hotline.plugins import Plugin
 
 
 def register(app) -> None:
+    from hotline.openapi import register_paths
+
     from .api import bp
+    from .schemas import openapi_paths
     from .subscribers import install
 
     app.register_blueprint(bp)
+    register_paths(app, openapi_paths)
     install(app)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from hotline.events import publish_after_commit
@@ -21,11 +21,11 @@ from ticketing import deadlines, lifecycle
 from hotline.clock import iso, to_local, utcnow
 from hotline.exceptions import ValidationFailed
 from hotline.identity import Actor
-from ticketing.models import Department, Ticket, Urging
+from ticketing.models import Ticket, Urging
 from ticketing.schemas import parse
 from ticketing.service import department_by_code, perform, perform_steps
 
-from .models import DeadlineCard, UrgingEscalation
+from .models import DeadlineCard
 from ticketing.cards import WATCHED, card_for, hour_based
 
 from .scan import UNANSWERED
@@ -130,37 +130,6 @@ def deadline_watch(session, now: datetime, settings: Settings, *, overdue: bool,
                             "overdue_workdays": cal.workdays_between(to_local(deadline).date(), to_local(now).date()) if overdue else 0})
     out.sort(key=lambda r: r["deadline_at"])
     return out[:limit]
-
-
-def escalations(session, department_id: int | None = None, limit: int = 500) -> list[dict]:
-    stmt = (select(UrgingEscalation, Urging, Ticket).join(Urging, Urging.id == UrgingEscalation.urging_id)
-            .join(Ticket, Ticket.id == UrgingEscalation.ticket_id)
-            .options(selectinload(Ticket.main_department))
-            .order_by(UrgingEscalation.escalated_at.desc()).limit(limit))
-    if department_id is not None:
-        stmt = stmt.where(UrgingEscalation.department_id == department_id)
-    depts = {d.id: d for d in session.scalars(select(Department))}
-    return [{"id": e.id, "escalated_at": iso(e.escalated_at), "overdue_since": iso(e.overdue_since),
-             "unit": _dept_ref(depts.get(e.department_id)), "urging": urging_view(u, t), "ticket": _ticket_ref(t)}
-            for e, u, t in session.execute(stmt)]
-
-
-def urgings(session, *, open_only: bool = False, department_id: int | None = None, limit: int = 500) -> list[dict]:
-    stmt = select(Urging, Ticket).join(Ticket, Ticket.id == Urging.ticket_id).order_by(Urging.id.desc()).limit(limit)
-    if open_only:
-        stmt = stmt.where(Urging.acknowledged_at.is_(None))
-    if department_id is not None:
-        stmt = stmt.where(Urging.department_id == department_id)
-    return [{**urging_view(u, t), "ticket": _ticket_ref(t)} for u, t in session.execute(stmt)]
-
-
-def callback_queue(session, limit: int = 200) -> dict:
-    """Replies approved and waiting for the citizen's rating, oldest reply first."""
-    stmt = (select(Ticket).where(Ticket.status == lifecycle.CALLBACK)
-            .options(selectinload(Ticket.main_department)).order_by(Ticket.replied_at, Ticket.id))
-    total = session.scalar(select(func.count()).where(Ticket.status == lifecycle.CALLBACK))
-    return {"total": total, "items": [{**_ticket_ref(t), "replied_at": iso(t.replied_at), "reply": t.reply_text,
-                                       "reopen_count": t.reopen_count} for t in session.scalars(stmt.limit(limit))]}
 
 
 def cards(session, number: str) -> list[dict]:

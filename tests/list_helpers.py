@@ -73,3 +73,17 @@ def most_urgent_first(specs: list[Spec]) -> list[str]:
     """The expected order of ``sort=urgency`` over running tickets: earliest running deadline first."""
     order = sorted(enumerate(specs), key=lambda p: (p[1].due, -p[0]))  # ties: newest row first, as the server
     return [s.number for _, s in order]
+
+
+def make_all_overdue(session, specs: list[Spec], days: int = 30) -> None:
+    """Move every deadline of these tickets ``days`` back (all of them overdue). Commits."""
+    from sqlalchemy import bindparam
+
+    for s in specs:
+        s.sign_by -= timedelta(days=days)
+        s.reply_by -= timedelta(days=days)
+    table = Ticket.__table__
+    session.execute(table.update().where(table.c.number == bindparam("n")).values(
+        sign_by=bindparam("s"), reply_by=bindparam("r")),
+        [{"n": s.number, "s": s.sign_by, "r": s.reply_by} for s in specs])
+    session.commit()

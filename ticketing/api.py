@@ -44,6 +44,12 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+def page_args() -> tuple[int, int]:
+    """``page`` and ``per_page`` of a paged list (per_page bounded by the configured maximum)."""
+    return (_int_arg("page", 1, 1, 1_000_000),
+            _int_arg("per_page", 50, 1, current_app.config["HOTLINE"].page_size_max))
+
+
 def _date_arg(name: str):
     raw = request.args.get(name)
     if not raw:

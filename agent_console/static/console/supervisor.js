@@ -4,7 +4,7 @@
 (() => {
   const {el, clear, api, guarded, fmt, statusLabel, deadlineBadge, debounce, toast} = Hotline;
   const $ = (id) => document.getElementById(id);
-  const S = {list: "overdue", lists: {overdue: [], near: [], extensions: [], callbacks: []}, selected: null};
+  const S = {list: "overdue", selected: null};
   const SVG = "http://www.w3.org/2000/svg";
   const svg = (tag, attrs) => { const n = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); return n; };
 
@@ -44,28 +44,17 @@
       el("tr", {}, el("td", {text: s.label}), el("td", {text: String(s.count)}))));
   }
 
-  /** Supervision's lists (its yellow/red card rules) when that package is installed; the console's
-   * own deadline query otherwise. Both are normalised to the ticket shape used here. */
+  /** Supervision's lists (its yellow/red card rules, paged on the server, one row per ticket with
+   * its worst card first) when that package is installed; the console's own deadline query otherwise.
+   * Rows are normalised to the ticket shape used here. */
   const norm = (r) => r.deadlines ? r : {number: r.number, status: r.status, type: r.type, content: r.content || "",
-    main_department: r.department || null, card: r.card || null, extensions: [],
+    main_department: r.department || null, card: r.card || null, cards: r.cards || [], extensions: [],
     deadlines: {sign_by: r.sign_by, reply_by: r.reply_by}, deadline_at: r.deadline_at, deadline_kind: r.deadline_kind,
     deadline_state: {card: r.card || "none", kind: r.deadline_kind || null, due: r.deadline_at || null}};
   const sup = (Hotline.boot.features || {}).supervision;
-  const firstOk = (official, fallback) => (sup ? official : fallback)();
-  async function loadLists() {
-    const [near, overdue, x, c] = await Promise.all([
-      firstOk(() => api("GET", "/api/v1/supervision/near-deadline").then((r) => r.items),
-              () => api("GET", "/api/v1/console/deadlines").then((r) => r.near)),
-      firstOk(() => api("GET", "/api/v1/supervision/overdue").then((r) => r.items),
-              () => api("GET", "/api/v1/console/deadlines").then((r) => r.overdue)),
-      api("GET", "/api/v1/console/extensions"),
-      firstOk(() => api("GET", "/api/v1/supervision/callbacks"),
-              () => api("GET", "/api/v1/tickets?status=callback&per_page=100"))]);
-    S.lists = {overdue: overdue.map(norm), near: near.map(norm), extensions: x.items, callbacks: c.items.map(norm)};
-    $("k-overdue").textContent = S.lists.overdue.length;
-    $("k-near").textContent = S.lists.near.length;
-    renderList();
-  }
+  const CARD = {red: "红牌", yellow: "黄牌"};
+  const KIND = {sign: "签收", reply: "办结"};
+  const STATE = {open: "待签收", acknowledged: "已签收", escalated: "已通报"};
 
   function badge(t) {
     if (t.card === "red") return el("span", {class: "badge red", text: "红牌超期"});
@@ -73,22 +62,82 @@
     return deadlineBadge(t);
   }
 
-  function renderList() {
-    const list = clear($("queue"));
-    const items = S.lists[S.list] || [];
-    if (!items.length) list.append(el("li", {class: "muted", text: "暂无"}));
-    for (const t of items) {
+  function ticketRow(raw, extra) {
+    const t = norm(raw);
+    const due = t.deadline_at || t.deadlines.reply_by;
+    return el("li", {class: t.number === S.selected ? "selected" : null, "data-number": t.number},
+      el("div", {class: "item-head"},
+        el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); select(t.number); }}),
+        el("span", {class: "badge", text: statusLabel(t.status)}), badge(t),
+        el("span", {class: "muted", text: t.main_department ? t.main_department.name : ""})),
+      el("div", {class: "clip", text: t.content}),
+      t.cards.length ? el("div", {class: "muted cards", text: t.cards.map((c) =>
+        `${CARD[c.card]}·${KIND[c.deadline_kind]}时限 ${fmt(c.deadline_at)}` + (c.overdue_workdays ? `（超 ${c.overdue_workdays} 个工作日）` : "")).join("；")})
+        : el("div", {class: "muted", text: `${t.deadline_kind === "sign" ? "签收" : "办结"}时限 ${fmt(due)}`}),
+      extra || null);
+  }
+
+  function urgingRow(u) {
+    const t = u.ticket;
+    return el("li", {"data-number": t.number, "data-state": u.state},
+      el("div", {class: "item-head"},
+        el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); select(t.number); }}),
+        el("span", {class: "badge" + (u.state === "escalated" ? " red" : ""), text: STATE[u.state] || u.state}),
+        el("span", {class: "muted", text: u.unit ? u.unit.name : (t.department ? t.department.name : "")})),
+      el("div", {class: "clip", text: u.note}),
+      el("div", {class: "muted", text: `督办人 ${u.urged_by}　督办时间 ${fmt(u.urged_at)}　要求 ${fmt(u.due_at)} 前办结` +
+        (u.acknowledged_at ? `　${u.acknowledged_by || ""} ${fmt(u.acknowledged_at)} 签收` : "") +
+        (u.escalated_at ? `　${fmt(u.escalated_at)} 通报` : "")}));
+  }
+
+  function escalationRow(e) {
+    const t = e.ticket, u = e.urging;
+    return el("li", {"data-number": t.number, "data-state": e.state},
+      el("div", {class: "item-head"},
+        el("a", {href: "#", text: t.number, onclick: (ev) => { ev.preventDefault(); select(t.number); }}),
+        el("span", {class: "badge red", text: "通报"}),
+        el("span", {class: "badge", text: e.state === "acknowledged" ? "督办已签收" : "督办未签收"}),
+        el("span", {class: "badge", text: statusLabel(t.status)}),
+        el("span", {class: "muted", text: e.unit ? e.unit.name : ""})),
+      el("div", {class: "clip", text: u.note}),
+      el("div", {class: "muted", text: `通报时间 ${fmt(e.escalated_at)}　超期自 ${fmt(e.overdue_since)}　督办人 ${e.issued_by}（${fmt(u.urged_at)}）`}));
+  }
+
+  const open = (item) => select(item.number || item.ticket.number);
+  const key = (item) => item.number || `${item.id}`;
+  const paged = (id, url, name, render, extra) => PagedList.create({root: $(id), url, name, render, key, open,
+    perPage: 25, empty: "暂无", ...(extra || {})});
+  const LISTS = {};
+  if (sup) {
+    LISTS.overdue = paged("list-overdue", "/api/v1/supervision/overdue", "超期工单", (t) => ticketRow(t));
+    LISTS.near = paged("list-near", "/api/v1/supervision/near-deadline", "临期工单", (t) => ticketRow(t));
+    LISTS.callbacks = paged("list-callbacks", "/api/v1/supervision/callbacks", "回访队列", (t) => ticketRow(t));
+    LISTS.escalations = paged("list-escalations", "/api/v1/supervision/escalations", "通报", escalationRow);
+    LISTS.urgings = paged("list-urgings", "/api/v1/supervision/urgings", "督办", urgingRow, {filters: [
+      {name: "state", label: "督办状态", options: [["", "全部状态"], ["open", "待签收"], ["acknowledged", "已签收"], ["escalated", "已通报"]]}]});
+  } else {
+    const tickets = (name, params, sort) => PagedList.create({root: $(`list-${name}`), url: "/api/v1/tickets", name,
+      params: () => params, sorts: [[sort, "默认"]], render: (t) => ticketRow(t), key, open, perPage: 25, empty: "暂无"});
+    LISTS.overdue = tickets("overdue", {deadline: "overdue"}, "urgency");
+    LISTS.near = tickets("near", {deadline: "near"}, "urgency");
+    LISTS.callbacks = tickets("callbacks", {status: "callback"}, "received");
+  }
+
+  async function loadExtensions() {
+    const x = await api("GET", "/api/v1/console/extensions");
+    const list = clear($("list-extensions"));
+    if (!x.items.length) list.append(el("li", {class: "muted", text: "暂无"}));
+    for (const t of x.items) {
       const pending = (t.extensions || []).find((e) => e.status === "pending");
-      const due = t.deadline_at || t.deadlines.reply_by;
-      list.append(el("li", {class: t.number === S.selected ? "selected" : null, "data-number": t.number},
-        el("div", {class: "item-head"},
-          el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); select(t.number); }}),
-          el("span", {class: "badge", text: statusLabel(t.status)}), badge(t),
-          el("span", {class: "muted", text: t.main_department ? t.main_department.name : ""})),
-        el("div", {class: "clip", text: t.content}),
-        pending && S.list === "extensions" ? el("div", {class: "muted", text: `申请延期 ${pending.workdays} 个工作日：${pending.reason}`}) : null,
-        el("div", {class: "muted", text: `${t.deadline_kind === "sign" ? "签收" : "办结"}时限 ${fmt(due)}`})));
+      list.append(ticketRow(t, pending ? el("div", {class: "muted", text: `申请延期 ${pending.workdays} 个工作日：${pending.reason}`}) : null));
     }
+  }
+
+  async function loadLists() {
+    const results = await Promise.all([...Object.values(LISTS).map((l) => l.reload()), loadExtensions()]);
+    if (LISTS.overdue) $("k-overdue").textContent = LISTS.overdue.state.total;
+    if (LISTS.near) $("k-near").textContent = LISTS.near.state.total;
+    return results;
   }
 
   async function select(number) {
@@ -98,7 +147,8 @@
 
   document.querySelectorAll("[data-list]").forEach((b) => b.addEventListener("click", () => {
     document.querySelectorAll("[data-list]").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
-    S.list = b.dataset.list; renderList();
+    S.list = b.dataset.list;
+    document.querySelectorAll("[data-pane]").forEach((p) => { p.hidden = p.dataset.pane !== S.list; });
   }));
 
   const refreshBoard = debounce(() => loadWallboard().catch((e) => console.error(e)), 150);

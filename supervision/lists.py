@@ -1,0 +1,103 @@
+"""The supervisor's working lists, paged on the server: deadline lists grouped one row per ticket
+(its worst card first), 通报 (escalations), 督办 (urgings) with their state and owner, callbacks.
+
+Every function returns ``{"items", "total", "page", "per_page"}``; ``total`` counts the whole list.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ticketing import lifecycle
+from ticketing.models import Department, Ticket, Urging
+
+from hotline.clock import iso
+
+from .models import UrgingEscalation
+from .schemas import Settings
+from .service import _dept_ref, _ticket_ref, deadline_watch, urging_view
+
+CARD_RANK = {"red": 0, "yellow": 1}
+URGING_STATES = ("open", "acknowledged", "escalated")
+
+
+def _page(items: list, total: int, page: int, per_page: int) -> dict:
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def deadline_page(session, now: datetime, settings: Settings, *, overdue: bool, department_id: int | None,
+                  page: int, per_page: int) -> dict:
+    """One row per ticket with all its cards, worst first; rows ordered by their worst card
+    (red before yellow), then by its deadline, earliest first."""
+    rows: dict[str, dict] = {}
+    for r in deadline_watch(session, now, settings, overdue=overdue, department_id=department_id, limit=None):
+        card = {"card": r["card"], "deadline_kind": r["deadline_kind"], "deadline_at": r["deadline_at"],
+                "overdue_workdays": r["overdue_workdays"]}
+        row = rows.setdefault(r["number"], {**r, "cards": []})
+        row["cards"].append(card)
+    for row in rows.values():
+        row["cards"].sort(key=lambda c: (CARD_RANK[c["card"]], c["deadline_at"]))
+        worst = row["cards"][0]
+        row.update(card=worst["card"], deadline_kind=worst["deadline_kind"], deadline_at=worst["deadline_at"],
+                   overdue_workdays=worst["overdue_workdays"])
+    ordered = sorted(rows.values(), key=lambda r: (CARD_RANK[r["card"]], r["deadline_at"], r["number"]))
+    start = (page - 1) * per_page
+    return _page(ordered[start:start + per_page], len(ordered), page, per_page)
+
+
+def escalation_page(session, *, department_id: int | None, page: int, per_page: int) -> dict:
+    """通报, newest first: which unit, the urging behind it (who issued it, when, acknowledged?)."""
+    cond = [] if department_id is None else [UrgingEscalation.department_id == department_id]
+    total = session.scalar(select(func.count(UrgingEscalation.id)).where(*cond))
+    stmt = (select(UrgingEscalation, Urging, Ticket).join(Urging, Urging.id == UrgingEscalation.urging_id)
+            .join(Ticket, Ticket.id == UrgingEscalation.ticket_id).where(*cond)
+            .options(selectinload(Ticket.main_department))
+            .order_by(UrgingEscalation.escalated_at.desc(), UrgingEscalation.id.desc())
+            .offset((page - 1) * per_page).limit(per_page))
+    depts = {d.id: d for d in session.scalars(select(Department))}
+    items = [{"id": e.id, "escalated_at": iso(e.escalated_at), "overdue_since": iso(e.overdue_since),
+              "unit": _dept_ref(depts.get(e.department_id)), "issued_by": u.urged_by,
+              "state": "acknowledged" if u.acknowledged_at else "open",
+              "urging": urging_view(u, t), "ticket": _ticket_ref(t)}
+             for e, u, t in session.execute(stmt)]
+    return _page(items, total, page, per_page)
+
+
+def urging_page(session, *, state: str | None, department_id: int | None, page: int, per_page: int) -> dict:
+    """督办, newest first, each with its state: open, acknowledged by the unit, or escalated (通报)."""
+    escalated = select(UrgingEscalation.urging_id)
+    cond = [] if department_id is None else [Urging.department_id == department_id]
+    if state == "open":
+        cond += [Urging.acknowledged_at.is_(None), Urging.id.not_in(escalated)]
+    elif state == "acknowledged":
+        cond += [Urging.acknowledged_at.isnot(None)]
+    elif state == "escalated":
+        cond += [Urging.id.in_(escalated)]
+    total = session.scalar(select(func.count(Urging.id)).where(*cond))
+    stmt = (select(Urging, Ticket).join(Ticket, Ticket.id == Urging.ticket_id).where(*cond)
+            .options(selectinload(Ticket.main_department))
+            .order_by(Urging.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    pairs = session.execute(stmt).all()
+    esc = {e.urging_id: e for e in session.scalars(
+        select(UrgingEscalation).where(UrgingEscalation.urging_id.in_([u.id for u, _ in pairs])))}
+    depts = {d.id: d for d in session.scalars(select(Department))}
+    items = []
+    for u, t in pairs:
+        e = esc.get(u.id)
+        items.append({**urging_view(u, t), "unit": _dept_ref(depts.get(u.department_id)),
+                      "state": "escalated" if e else "acknowledged" if u.acknowledged_at else "open",
+                      "escalated_at": iso(e.escalated_at) if e else None, "ticket": _ticket_ref(t)})
+    return _page(items, total, page, per_page)
+
+
+def callback_page(session, *, page: int, per_page: int) -> dict:
+    """Replies approved and waiting for the citizen's rating, oldest reply first."""
+    cond = Ticket.status == lifecycle.CALLBACK
+    total = session.scalar(select(func.count(Ticket.id)).where(cond))
+    stmt = (select(Ticket).where(cond).options(selectinload(Ticket.main_department))
+            .order_by(Ticket.replied_at, Ticket.id).offset((page - 1) * per_page).limit(per_page))
+    items = [{**_ticket_ref(t), "replied_at": iso(t.replied_at), "reply": t.reply_text,
+              "reopen_count": t.reopen_count} for t in session.scalars(stmt)]
+    return _page(items, total, page, per_page)
