@@ -84,3 +84,64 @@ def test_inbox_with_1000_open_tickets(app, live, browser):
     expect(inbox.locator("li.active")).to_have_attribute("data-number", order[2])
     page.keyboard.press("Enter")
     expect(page.locator("#detail")).to_contain_text(order[2])
+
+
+from tests.test_supervision_lists import urged  # noqa: E402,F401 (fixture)
+
+
+def test_supervisor_lists_of_urgings_escalations_and_overdue(app, api, live, browser, urged):
+    from playwright.sync_api import expect
+
+    specs, urgings, acked, escalated = urged
+    page = login(new_context(browser), live.url, "supervisor")
+
+    # overdue: one row per ticket, its worst card first, paged (25 a page)
+    overdue = page.locator("#list-overdue")
+    from sqlalchemy import select
+
+    from hotline.clock import utcnow
+    from ticketing.models import Ticket
+    with app.app_context():  # the tickets whose running deadline is past, counted from the rows
+        rows = db.session.execute(select(Ticket.status, Ticket.signed_at, Ticket.sign_by, Ticket.reply_by)
+                                  .where(Ticket.status.in_(("dispatched", "in_progress")))).all()
+        now = utcnow()
+        watched = [r for r in rows if r.reply_by < now or (r.status == "dispatched" and r.sign_by < now)]
+        db.Session.remove()
+    expect(overdue.locator('[data-role="count"]')).to_have_text(f"共 {len(watched)} 件")
+    expect(page.locator('[data-kpi="overdue"]')).to_have_text(str(len(watched)))
+    first = overdue.locator("li[data-number]").first
+    expect(first.locator(".cards")).to_contain_text("红牌")
+    numbers = overdue.locator("li[data-number]").evaluate_all("els => els.map(e => e.dataset.number)")
+    assert len(numbers) == len(set(numbers)) == min(25, len(watched))
+
+    # 督办: state, who issued it, which unit; filter by state on the server; pages
+    page.get_by_role("tab", name="督办", exact=True).click()
+    lst = page.locator("#list-urgings")
+    count = lst.locator('[data-role="count"]')
+    expect(count).to_have_text("共 30 件")
+    expect(lst.locator("li[data-number]")).to_have_count(25)
+    expect(lst.locator("li[data-number]").first).to_contain_text("督办人 supervisor")
+    expect(lst.locator("li[data-number]").first).to_contain_text("县住房和城乡规划建设局")
+    lst.get_by_role("button", name="下一页").click()
+    expect(lst.locator("li[data-number]")).to_have_count(5)
+    lst.get_by_label("督办状态").select_option("escalated")
+    expect(count).to_have_text(f"共 {len(escalated)} 件")
+    expect(lst.locator('li[data-state="escalated"]')).to_have_count(min(25, len(escalated)))
+    lst.get_by_label("督办状态").select_option("open")
+    expect(count).to_have_text("共 3 件")
+    expect(lst.locator("li[data-number]").first).to_contain_text("待签收")
+
+    # 通报: the unit, the urging's issuer, acknowledged or not
+    page.get_by_role("tab", name="通报").click()
+    esc = page.locator("#list-escalations")
+    expect(esc.locator('[data-role="count"]')).to_have_text(f"共 {len(escalated)} 件")
+    acked_escalated = len({e["urging_id"] for e in escalated} & set(acked))
+    expect(esc.locator('li[data-state="acknowledged"]')).to_have_count(acked_escalated)
+    expect(esc.locator("li[data-number]").first).to_contain_text("督办人 supervisor")
+    # keyboard: Enter opens the highlighted row's ticket
+    esc.get_by_role("listbox", name="通报").focus()
+    page.keyboard.press("j")
+    target = esc.locator("li.active").get_attribute("data-number")
+    page.keyboard.press("Enter")
+    expect(page.locator("#detail")).to_contain_text(target)
+    screenshot(page, "supervisor-escalations")

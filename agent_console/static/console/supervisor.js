@@ -85,7 +85,7 @@
         el("span", {class: "badge" + (u.state === "escalated" ? " red" : ""), text: STATE[u.state] || u.state}),
         el("span", {class: "muted", text: u.unit ? u.unit.name : (t.department ? t.department.name : "")})),
       el("div", {class: "clip", text: u.note}),
-      el("div", {class: "muted", text: `督办人 ${u.urged_by}　督办时间 ${fmt(u.urged_at)}　要求 ${fmt(u.due_at)} 前办结` +
+      el("div", {class: "muted", text: `督办人 ${u.urged_by}　督办时间 ${fmt(u.urged_at)}` + (u.due_at ? `　要求 ${fmt(u.due_at)} 前办结` : "") +
         (u.acknowledged_at ? `　${u.acknowledged_by || ""} ${fmt(u.acknowledged_at)} 签收` : "") +
         (u.escalated_at ? `　${fmt(u.escalated_at)} 通报` : "")}));
   }
