@@ -71,7 +71,7 @@
         el("span", {class: "badge", text: statusLabel(t.status)}), badge(t),
         el("span", {class: "muted", text: t.main_department ? t.main_department.name : ""})),
       el("div", {class: "clip", text: t.content}),
-      t.cards.length ? el("div", {class: "muted cards", text: t.cards.map((c) =>
+      (t.cards || []).length ? el("div", {class: "muted cards", text: t.cards.map((c) =>
         `${CARD[c.card]}·${KIND[c.deadline_kind]}时限 ${fmt(c.deadline_at)}` + (c.overdue_workdays ? `（超 ${c.overdue_workdays} 个工作日）` : "")).join("；")})
         : el("div", {class: "muted", text: `${t.deadline_kind === "sign" ? "签收" : "办结"}时限 ${fmt(due)}`}),
       extra || null);
