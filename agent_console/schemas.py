@@ -16,7 +16,7 @@ def openapi_paths() -> dict:
         "outcome_label": {"type": "string"}, "wait_seconds": {"type": ["number", "null"]},
         "callback_at": {"type": ["string", "null"]},
         "callback_by": {"type": ["string", "null"]}}}
-    return {
+    return {**_console_paths(), **{
         "/api/v1/calls/{call_id}/commands/{command}": {"post": {
             "summary": "A command on the operator's own live call, executed by the SIP process "
                        "(result arrives as the call.command_result event)",
@@ -45,7 +45,7 @@ def openapi_paths() -> dict:
                           "422": resp("invalid ticket or step", err)}}},
         "/api/v1/console/transfer-directory": {"get": {
             "summary": "Department phones and emergency numbers an operator can transfer to",
-            "responses": {"200": resp("directory"), "403": resp("desk staff only", err)}}},
+            "responses": {"200": resp("directory", {"type": "object"}), "403": resp("desk staff only", err)}}},
         "/api/v1/console/callbacks": {"get": {
             "summary": "Abandoned and missed calls to call back, with their waiting time",
             "parameters": [{"name": "done", "in": "query", "schema": {"type": "boolean"}}],
@@ -56,7 +56,7 @@ def openapi_paths() -> dict:
             "parameters": [call_id],
             "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
                 "note": {"type": "string", "maxLength": 300}}}}}},
-            "responses": {"200": resp("marked"), "404": resp("not on the list", err),
+            "responses": {"200": resp("marked", callback), "404": resp("not on the list", err),
                           "409": resp("already called back", err)}}},
         "/api/v1/console/call-kpis": {"get": {
             "summary": "Today's call KPIs (the figures of /api/v1/kpis for today): 接通率, share answered "
@@ -67,4 +67,63 @@ def openapi_paths() -> dict:
                                                    "answer_target_seconds")},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}),
                 "403": resp("supervisors only", err)}}},
+    }}
+
+
+def _console_paths() -> dict:
+    """Presence, live calls, supervisor lists and reply attachments (agent_console/views.py)."""
+    from hotline.openapi import ERROR as err, INT, NSTR, STR, array, body, obj, response as resp
+
+    from .models import SETTABLE, STATES
+
+    e = {c: resp(t, err) for c, t in (("400", "invalid JSON"), ("401", "not authenticated"),
+                                      ("403", "role not allowed"), ("404", "not found"), ("422", "invalid"))}
+
+    def errs(*codes):
+        return {str(c): e[str(c)] for c in codes}
+
+    state = obj(state={"enum": list(STATES)}, label=STR, since=NSTR, reason=NSTR)
+    attachment = obj(id={"type": "string", "pattern": "^[0-9a-f]{32}$"}, name=STR, size=INT, type=STR)
+    items = resp("list", obj(items=array()))
+    return {
+        "/api/v1/console/state": {
+            "get": {"summary": "The operator's presence state", "responses": {"200": resp("state", state),
+                                                                            **errs(401, 403)}},
+            "post": {"summary": "Set presence (示闲, 示忙, 小休 ...); publishes agent.state",
+                     "requestBody": body({"type": "object", "required": ["state"], "properties": {
+                         "state": {"enum": list(SETTABLE)}}}),
+                     "responses": {"200": resp("state", state), **errs(400, 401, 403, 422)}}},
+        "/api/v1/console/calls": {"get": {"summary": "Live calls the user may see (operators: their own)",
+                                          "responses": {"200": items, **errs(401, 403)}}},
+        "/api/v1/console/calls/link": {"post": {
+            "summary": "Link a live or stored call to a ticket (adds a call_linked event with the transcript)",
+            "requestBody": body({"type": "object", "required": ["call_id", "number"], "properties": {
+                "call_id": {"type": "string", "maxLength": 64}, "number": {"type": "string", "maxLength": 20}}}),
+            "responses": {"200": resp("linked", {"type": "object"}), **errs(400, 401, 403, 404, 422)}}},
+        "/api/v1/console/wallboard": {"get": {"summary": "Calls waiting/talking, presence, today's tickets",
+                                              "responses": {"200": resp("wallboard", {"type": "object"}),
+                                                            **errs(401, 403)}}},
+        "/api/v1/console/deadlines": {"get": {
+            "summary": "Tickets near or past their deadline (supervisor, admin)",
+            "parameters": [{"name": "near_hours", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 720}}],
+            "responses": {"200": resp("lists", {"type": "object"}), **errs(401, 403, 422)}}},
+        "/api/v1/console/extensions": {"get": {"summary": "Extension requests waiting for a decision",
+                                               "responses": {"200": items, **errs(401, 403)}}},
+        "/api/v1/console/my-tickets": {"get": {
+            "summary": "Tickets the user registered, newest first",
+            "parameters": [{"name": "q", "in": "query", "schema": STR}],
+            "responses": {"200": resp("tickets", obj(items=array({"$ref": "#/components/schemas/Ticket"}))),
+                          **errs(401, 403)}}},
+        "/api/v1/console/attachments": {"post": {
+            "summary": "Upload a reply attachment (images, PDF, text, Word, Excel; at most 1.5 MB)",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"201": resp("stored", attachment), **errs(400, 401, 422)}}},
+        "/api/v1/console/attachments/{att_id}": {"get": {
+            "summary": "Download an attachment (departments: their unit's uploads only)",
+            "parameters": [{"name": "att_id", "in": "path", "required": True, "schema": STR}],
+            "responses": {"200": {"description": "the file", "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}}, **errs(401, 404)}}},
     }

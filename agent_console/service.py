@@ -5,11 +5,7 @@ queries only; tickets change solely through ticketing.service.
 """
 from __future__ import annotations
 
-import json
 import logging
-import mimetypes
-import re
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +13,7 @@ from sqlalchemy import func, or_, select
 
 from hotline.events import publish_after_commit
 from routing.calls import presence
-from ticketing import lifecycle
+from ticketing import attachments, lifecycle
 from hotline.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
 from ticketing import access, cards
@@ -114,53 +110,13 @@ def my_tickets(session, username: str, q: str | None, limit: int = 50) -> list[T
     return list(session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
 
 
-# -- attachments ----------------------------------------------------------------------------------
-MAX_ATTACHMENT = 1_500_000
-_ID = re.compile(r"^[0-9a-f]{32}$")
-ALLOWED_TYPES = ("image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain",
-                 "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                 "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def attachments_dir(config) -> Path:
-    base = Path(config.attachments_dir) if config.attachments_dir else Path(config.recordings_dir).parent / "attachments"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
-
-
+# -- attachments (stored by ticketing.attachments: the reply that cites them checks ownership) --------
 def save_attachment(config, user, filename: str, content_type: str, data: bytes) -> dict:
-    """Store an upload under a random id; the reply then cites ``{"id","name","size","type"}``."""
-    name = Path(filename or "").name.strip()[:120]
-    if not name:
-        raise ValidationFailed("file name missing", {"file": "choose a file"})
-    ctype = (content_type or mimetypes.guess_type(name)[0] or "").split(";")[0].strip()
-    if ctype not in ALLOWED_TYPES:
-        raise ValidationFailed("file type not allowed", {"file": "images, PDF, text, Word or Excel only"})
-    if not data:
-        raise ValidationFailed("empty file", {"file": "the file is empty"})
-    if len(data) > MAX_ATTACHMENT:
-        raise ValidationFailed("file too large", {"file": f"at most {MAX_ATTACHMENT // 1000} KB"})
-    att_id = uuid.uuid4().hex
-    base = attachments_dir(config)
-    (base / att_id).write_bytes(data)
-    meta = {"id": att_id, "name": name, "size": len(data), "type": ctype, "uploaded_by": user.username,
-            "department_id": user.department_id, "at": iso(utcnow())}
-    (base / f"{att_id}.json").write_text(json.dumps(meta, ensure_ascii=False))
-    return {k: meta[k] for k in ("id", "name", "size", "type")}
+    return attachments.save(attachments.store_dir(config), user, filename, content_type, data)
 
 
 def open_attachment(config, user, att_id: str) -> tuple[dict, Path]:
-    """Desk staff read every attachment; a department user only its own unit's uploads."""
-    if not _ID.match(att_id or ""):
-        raise NotFound("attachment not found")
-    base = attachments_dir(config)
-    meta_path = base / f"{att_id}.json"
-    if not meta_path.exists():
-        raise NotFound("attachment not found")
-    meta = json.loads(meta_path.read_text())
-    if user.role == lifecycle.DEPARTMENT and meta.get("department_id") != user.department_id:
-        raise NotFound("attachment not found")
-    return meta, base / att_id
+    return attachments.open_for(attachments.store_dir(config), user, att_id)
 
 
 # -- calls and tickets ----------------------------------------------------------------------------

@@ -110,8 +110,6 @@ def _build(providers) -> dict:
         "/api/v1/tickets/{number}": {"get": {
             "summary": "One ticket with its full history, oldest first", "parameters": [number],
             "responses": {"200": response("ticket", {"$ref": "#/components/schemas/Ticket"}), **_errors(401, 404)}}},
-        "/api/v1/departments": {"get": {"summary": "Units that receive tickets",
-                                        "responses": {"200": response("list")}}},
         "/api/v1/privacy/access-records": {"get": {
             "summary": "Who saw a caller's unmasked number / ID or played a recording (admins; PIPL art. 51)",
             "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in (
@@ -130,6 +128,7 @@ def _build(providers) -> dict:
                     "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}}),
                 **_errors(401, 403, 422)}}},
     }
+    paths.update(_directory_paths())
     for action in ACTIONS:
         model = ACTION_SCHEMAS[action]
         paths[f"/api/v1/tickets/{{number}}/actions/{action}"] = {"post": {
@@ -140,6 +139,7 @@ def _build(providers) -> dict:
                           **_errors(400, 401, 403, 404, 409, 422)}}}
     for provider in providers:
         paths.update(provider())
+    _declare_path_parameters(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "12345 Hotline API", "version": "1"},
@@ -149,6 +149,104 @@ def _build(providers) -> dict:
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
     }
+
+
+def obj(**props) -> dict:
+    """A JSON object schema with these properties (packages use it for their responses)."""
+    return {"type": "object", "properties": props}
+
+
+def array(items: dict | None = None) -> dict:
+    return {"type": "array", "items": items or {"type": "object"}}
+
+
+def body(schema: dict, required: bool = True) -> dict:
+    """An OpenAPI requestBody with a JSON schema."""
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NSTR = {"type": ["string", "null"]}
+
+
+def _directory_paths() -> dict:
+    """Directory, callers, deadlines policy and calendar (ticketing/api.py)."""
+    dept = obj(code=STR, name=STR, kind={"enum": ["county", "town"]}, active=BOOL)
+    code = {"name": "code", "in": "path", "required": True, "schema": STR}
+    ticket = {"$ref": "#/components/schemas/Ticket"}
+    policy_row = {"type": "object", "required": ["type", "urgency"], "properties": {
+        "type": STR, "urgency": {"enum": ["normal", "urgent"]},
+        "sign_amount": {"type": "integer", "minimum": 1, "maximum": 365}, "sign_unit": {"enum": ["workdays", "hours"]},
+        "reply_amount": {"type": "integer", "minimum": 1, "maximum": 365}, "reply_unit": {"enum": ["workdays", "hours"]}}}
+    return {
+        "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
+                                         "responses": {"200": response("OpenAPI 3.1 document", {"type": "object"})}}},
+        "/api/v1/callers/{phone}/tickets": {"get": {
+            "summary": "A caller's earlier tickets, newest first (desk staff)",
+            "parameters": [{"name": "phone", "in": "path", "required": True, "schema": STR},
+                           {"name": "exclude", "in": "query", "schema": STR}],
+            "responses": {"200": response("tickets", obj(items=array(ticket))), **_errors(401, 403)}}},
+        "/api/v1/departments": {
+            "get": {"summary": "Units that receive tickets (admins: include_retired=true)",
+                    "parameters": [{"name": "include_retired", "in": "query", "schema": BOOL}],
+                    "responses": {"200": response("list", array(dept)), **_errors(401)}},
+            "post": {"summary": "Add a unit (admin)",
+                     "requestBody": body({"type": "object", "required": ["code", "name"], "properties": {
+                         "code": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,39}$"},
+                         "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                         "kind": {"enum": ["county", "town"]}}}),
+                     "responses": {"201": response("created", dept), **_errors(400, 401, 403, 409, 422)}}},
+        "/api/v1/departments/{code}": {"patch": {
+            "summary": "Rename, retire or reactivate a unit (admin)", "parameters": [code],
+            "requestBody": body({"type": "object", "additionalProperties": False, "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100}, "active": BOOL}}),
+            "responses": {"200": response("changed", dept), **_errors(400, 401, 403, 404, 422)}}},
+        "/api/v1/departments/{code}/history": {"get": {
+            "summary": "A unit's changes, oldest first (supervisor, admin)", "parameters": [code],
+            "responses": {"200": response("changes", array(obj(change=STR, old=NSTR, new=NSTR, actor=STR, at=STR))),
+                          **_errors(401, 403, 404)}}},
+        "/api/v1/towns": {
+            "get": {"summary": "Towns and sub-districts", "responses": {
+                "200": response("list", array(obj(code=STR, name=STR))), **_errors(401)}},
+            "post": {"summary": "Add a town with its government unit (admin)",
+                     "requestBody": body({"type": "object", "required": ["code", "name"], "properties": {
+                         "code": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,33}$"},
+                         "name": {"type": "string", "minLength": 1, "maxLength": 95}}}),
+                     "responses": {"201": response("created", obj(code=STR, name=STR)),
+                                   **_errors(400, 401, 403, 409, 422)}}},
+        "/api/v1/sla/policy": {
+            "get": {"summary": "Deadline policy: type x urgency -> sign-by and reply-by (supervisor, admin)",
+                    "responses": {"200": response("rows", array(policy_row)), **_errors(401, 403)}},
+            "put": {"summary": "Replace policy rows (admin)", "requestBody": body(array(policy_row)),
+                    "responses": {"200": response("rows", array(policy_row)), **_errors(400, 401, 403, 422)}}},
+        "/api/v1/calendar": {"get": {
+            "summary": "Which years' working calendars are entered (supervisor, admin)",
+            "responses": {"200": response("status", obj(years=array(), warnings=array(STR),
+                                                         tickets_with_estimated_deadlines=BOOL)),
+                          **_errors(401, 403)}}},
+        "/api/v1/calendar/{year}": {"put": {
+            "summary": "Enter a year's official holidays and make-up workdays (admin)",
+            "parameters": [{"name": "year", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 2000, "maximum": 2100}}],
+            "requestBody": body(obj(holidays=array({"type": "string", "format": "date"}),
+                                    workdays=array({"type": "string", "format": "date"}))),
+            "responses": {"200": response("the year's calendar", {"type": "object"}),
+                          **_errors(400, 401, 403, 422)}}},
+    }
+
+
+def _declare_path_parameters(paths: dict) -> None:
+    """Every ``{name}`` in a path is a required parameter; string unless an operation says otherwise."""
+    import re
+
+    for path, item in paths.items():
+        names = re.findall(r"{([^}]+)}", path)
+        for method, op in item.items():
+            declared = {p["name"] for p in op.get("parameters", []) if p.get("in") == "path"}
+            op.setdefault("parameters", [])
+            for name in names:
+                if name not in declared:
+                    op["parameters"].append({"name": name, "in": "path", "required": True, "schema": STR})
 
 
 @bp.get("/api/v1/openapi.json")

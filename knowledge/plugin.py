@@ -1,13 +1,16 @@
 """The knowledge base's one entry: its API, `hotline knowledge-seed` and the bundled articles."""
 from __future__ import annotations
 
+from hotline.openapi import register_paths
 from hotline.plugins import Plugin
 
 
 def register(app) -> None:
     from .api import bp
+    from .schemas import openapi_paths
 
     app.register_blueprint(bp)
+    register_paths(app, openapi_paths)
 
 
 def commands() -> list:

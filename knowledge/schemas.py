@@ -69,3 +69,35 @@ def article_view(article, *, with_body: bool = True) -> dict:
     if with_body:
         out["body"] = article.body
     return out
+
+
+def openapi_paths() -> dict:
+    """OpenAPI path items of knowledge/api.py, merged by hotline/openapi.py."""
+    from hotline.openapi import ERROR as err, INT, NSTR, STR, BOOL, array, body, obj, response as resp
+
+    article = obj(id=INT, title=STR, body=STR, tags=array(STR), department={"type": ["object", "null"]},
+                  valid_from=NSTR, valid_to=NSTR, active=BOOL, created_by=NSTR, updated_by=NSTR,
+                  updated_at=NSTR, version=INT)
+    article_id = {"name": "article_id", "in": "path", "required": True,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    errors = {str(c): resp(t, err) for c, t in ((400, "invalid JSON"), (401, "not authenticated"),
+                                                (403, "supervisors and admins edit"), (404, "not found"),
+                                                (409, "changed by someone else (version)"), (422, "invalid"))}
+    return {
+        "/api/v1/knowledge": {
+            "get": {"summary": "Search valid articles (editors: include_invalid=true)",
+                    "parameters": [{"name": "q", "in": "query", "schema": STR},
+                                   {"name": "include_invalid", "in": "query", "schema": BOOL}],
+                    "responses": {"200": resp("hits", obj(query=STR, terms=array(STR), items=array(article))),
+                                  "401": errors["401"]}},
+            "post": {"summary": "Add an article (supervisor, admin)",
+                     "requestBody": body(ArticleIn.model_json_schema()),
+                     "responses": {"201": resp("created", article), **{c: errors[c] for c in ("400", "401", "403", "422")}}}},
+        "/api/v1/knowledge/{article_id}": {
+            "get": {"summary": "One article", "parameters": [article_id],
+                    "responses": {"200": resp("article", article), "401": errors["401"], "404": errors["404"]}},
+            "patch": {"summary": "Change an article (send version to detect concurrent edits)",
+                      "parameters": [article_id], "requestBody": body(ArticlePatch.model_json_schema()),
+                      "responses": {"200": resp("changed", article), **{c: errors[c] for c in (
+                          "400", "401", "403", "404", "409", "422")}}}},
+    }

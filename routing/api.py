@@ -69,7 +69,7 @@ def delete_entry(entry_id):
 @roles_required(SUPERVISOR, ADMIN)
 def catalogue_history():
     raw = request.args.get("entry")
-    if raw is not None and not raw.isdigit():
+    if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) < 2**31):
         raise ValidationFailed("entry must be an id", {"entry": "must be an integer"})
     rows = catalogue.history(db.session, entry_id=int(raw) if raw else None)
     return jsonify([{"version": r.id, "entry_id": r.entry_id, "action": r.action, "unit": r.unit,
@@ -94,7 +94,7 @@ def retrain():
 @roles_required(*DESK)
 def ticket_duplicates(number):
     hours = request.args.get("window_hours")
-    if hours is not None and not (hours.isdigit() and 1 <= int(hours) <= 24 * 90):
+    if hours is not None and not (hours.isascii() and hours.isdigit() and 1 <= int(hours) <= 24 * 90):
         raise ValidationFailed("window_hours out of range", {"window_hours": "an integer from 1 to 2160"})
     window = int(hours) if hours else _cfg().duplicate_window_hours
     items = duplicates.find(db.session, number, current_actor(), window)

@@ -66,6 +66,8 @@ def openapi_paths() -> dict:
             "also": {"type": "array", "items": {"type": "string"}}}}]},
         "town": {"type": ["string", "null"]}, "model": {"type": ["integer", "null"]}}}
     entry = EntryIn.model_json_schema()
+    entry_id = {"name": "entry_id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
     return {
         "/api/v1/routing/suggest": {"post": {
             "summary": "Suggest departments, type, urgency and emergency for a citizen's text",
@@ -75,20 +77,28 @@ def openapi_paths() -> dict:
                           "422": resp("empty or too long text", err)}}},
         "/api/v1/routing/catalogue": {
             "get": {"summary": "The dispatch catalogue (format=yaml|csv for an export)",
-                    "responses": {"200": resp("entries and version")}},
+                    "responses": {"200": {"description": "entries and version", "content": {
+                        "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}},
+                        "application/yaml": {"schema": {"type": "string"}}}}}},
             "post": {"summary": "Add a matter (admin)", "requestBody": {"content": {"application/json": {"schema": entry}}},
-                     "responses": {"201": resp("created"), "409": resp("duplicate matter", err),
+                     "responses": {"201": resp("created", {"type": "object"}), "409": resp("duplicate matter", err),
                                    "422": resp("invalid", err)}}},
-        "/api/v1/routing/catalogue/{id}": {
-            "patch": {"summary": "Change a matter (admin)", "responses": {"200": resp("changed"), "404": resp("not found", err)}},
-            "delete": {"summary": "Delete a matter (admin)", "responses": {"204": resp("deleted")}}},
+        "/api/v1/routing/catalogue/{entry_id}": {
+            "patch": {"summary": "Change a matter (admin)", "parameters": [entry_id],
+                      "requestBody": {"content": {"application/json": {"schema": EntryPatch.model_json_schema()}}},
+                      "responses": {"200": resp("changed", {"type": "object"}), "404": resp("not found", err),
+                                    "422": resp("invalid", err)}},
+            "delete": {"summary": "Delete a matter (admin)", "parameters": [entry_id],
+                       "responses": {"204": resp("deleted"), "404": resp("not found", err)}}},
         "/api/v1/routing/catalogue/history": {"get": {"summary": "Catalogue versions: actor, time, before/after",
-                                                      "responses": {"200": resp("changes, newest first")}}},
-        "/api/v1/routing/model": {"get": {"summary": "Trained model status", "responses": {"200": resp("status")}}},
+                                                      "responses": {"200": resp("changes, newest first", {"type": "array", "items": {"type": "object"}})}}},
+        "/api/v1/routing/model": {"get": {"summary": "Trained model status", "responses": {"200": resp("status", {"type": "object"})}}},
         "/api/v1/routing/model/retrain": {"post": {"summary": "Queue retraining (admin)",
-                                                   "responses": {"202": resp("queued")}}},
+                                                   "responses": {"202": resp("queued", {"type": "object", "properties": {"queued": {"const": True}}})}}},
         "/api/v1/tickets/{number}/duplicates": {"get": {
             "summary": "Merge candidates (same caller, or same place and similar text, within the window)",
             "parameters": [{"name": "window_hours", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {"200": resp("candidates with scores"), "404": resp("not found", err)}}},
+            "responses": {"200": resp("candidates with scores", {"type": "object", "properties": {
+                "number": {"type": "string"}, "window_hours": {"type": "integer"},
+                "candidates": {"type": "array", "items": {"type": "object"}}}}), "404": resp("not found", err)}}},
     }

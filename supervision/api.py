@@ -18,6 +18,7 @@ from hotline.clock import to_local, utcnow
 from hotline.exceptions import ValidationFailed
 from ticketing.lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
 from ticketing.models import Department
+from ticketing.schemas import NoteIn, parse
 from ticketing.sla import TYPES
 
 from . import kpis, lists, service
@@ -183,8 +184,7 @@ def list_urgings():
 @bp.post("/urgings/<int:urging_id>/acknowledge")
 @roles_required(DEPARTMENT)
 def acknowledge(urging_id):
-    body = request.get_json(silent=True) if request.data else {}
-    note = body.get("note") if isinstance(body, dict) else None
+    note = parse(NoteIn, json_body() if request.get_data() else {}).note
     u = urging_service.acknowledge(db.session, urging_id, current_actor(), note=note)
     return jsonify(service.urging_view(u, u.ticket))
 

@@ -119,6 +119,9 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> tuple
                 parsed[name] = date.fromisoformat(raw[:10])
             except ValueError:
                 fields[name] = "expected YYYY-MM-DD"
+                continue
+            if not 2000 <= parsed[name].year < 2100:
+                fields[name] = "a date between 2000 and 2100"
     if fields:
         raise ValidationFailed("invalid period", fields)
     end = parsed.get("to", today)

@@ -2,12 +2,11 @@
 the deadline scan's schedule (Celery beat; a thread in the embedded default)."""
 from __future__ import annotations
 
+from hotline.openapi import register_paths
 from hotline.plugins import Plugin
 
 
 def register(app) -> None:
-    from hotline.openapi import register_paths
-
     from .api import bp
     from .schemas import openapi_paths
     from .subscribers import install

@@ -5,14 +5,18 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
+from pydantic import TypeAdapter
 
 from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
 from hotline.exceptions import TicketingError, ValidationFailed
 
-from . import access, deadlines, directory, service
+from . import access, attachments, deadlines, directory, service
 from .lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
 from .privacy import ticket_view
+from .schemas import YEARS, SaneDatetime
+
+_SANE_TIME = TypeAdapter(SaneDatetime)
 
 bp = Blueprint("ticketing_api", __name__, url_prefix="/api/v1")
 DESK = (OPERATOR, SUPERVISOR, ADMIN)
@@ -55,9 +59,10 @@ def _date_arg(name: str):
     if not raw:
         return None
     try:
-        return datetime.fromisoformat(raw)
+        return _SANE_TIME.validate_python(datetime.fromisoformat(raw))
     except ValueError:
-        raise ValidationFailed(f"{name} must be an ISO date", {name: "expected YYYY-MM-DD or an ISO datetime"}) from None
+        raise ValidationFailed(f"{name} must be an ISO date between {YEARS[0]} and {YEARS[1]}",
+                               {name: f"expected YYYY-MM-DD or an ISO datetime, {YEARS[0]}-{YEARS[1]}"}) from None
 
 
 def _via() -> str:
@@ -109,7 +114,8 @@ def act(number, action):
     body = request.get_json(silent=True) if request.data else {}
     if body is None or not isinstance(body, dict):
         raise InvalidJSON("request body must be a JSON object")
-    ticket = service.perform(db.session, number, action, current_actor(), body)
+    ticket = service.perform(db.session, number, action, current_actor(), body,
+                             attachments_dir=attachments.store_dir(current_app.config["HOTLINE"]))
     out = ticket_view(ticket, current_user.role, with_events=True)
     access.record_tickets(db.session, current_actor(), [ticket], _via())
     return jsonify(out)

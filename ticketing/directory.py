@@ -57,14 +57,14 @@ def _add_town(session, code: str, name: str, actor: str) -> Town:
     return town
 
 
-def _check(code: str | None, name: str | None) -> None:
+def _check(code: str | None, name: str | None, what: str = "department") -> None:
     fields = {}
     if code is not None and not CODE_RE.match(code):
         fields["code"] = "2-40 lowercase letters, digits or '-', starting with a letter"
     if name is not None and not (1 <= len(name.strip()) <= 100):
         fields["name"] = "1-100 characters"
     if fields:
-        raise ValidationFailed("invalid department", fields)
+        raise ValidationFailed(f"invalid {what}", fields)
 
 
 def list_departments(session, include_retired: bool = False) -> list[Department]:
@@ -126,7 +126,12 @@ def list_towns(session) -> list[Town]:
 def add_town(session, code, name, actor: str) -> Town:
     if not isinstance(code, str) or not isinstance(name, str):
         raise ValidationFailed("code and name are required", {"code": "required string", "name": "required string"})
-    _check(code, name)
+    _check(code, name, "town")
+    # its government unit is "town-<code>" named "<name>人民政府" (department code 40, name 100)
+    fields = {k: v for k, v in (("code", len(code) > 34 and "at most 34 characters"),
+                                ("name", len(name.strip()) > 95 and "at most 95 characters")) if v}
+    if fields:
+        raise ValidationFailed("invalid town", fields)
     if session.scalar(select(Town).where(Town.code == code)):
         raise Conflict(f"town {code!r} already exists")
     town = _add_town(session, code, name.strip(), actor)

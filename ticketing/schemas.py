@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hotline.clock import to_utc_naive, utcnow
 from hotline.exceptions import ValidationFailed
 from .sla import TYPES
 
@@ -33,6 +34,86 @@ def resident_id_problem(value: str) -> str | None:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+#: the years any date in a request may fall in (outside them the arithmetic of deadlines overflows)
+YEARS = (2000, 2100)
+#: how far back a ticket's received_at may lie (late registration of a paper or walk-in record)
+RECEIVED_MAX_AGE = timedelta(days=366)
+
+
+def _sane(value: datetime) -> datetime:
+    """A datetime whose UTC time lies in YEARS (naive values are China Standard Time)."""
+    try:
+        utc = to_utc_naive(value)
+    except (OverflowError, ValueError):
+        raise ValueError("not a representable time") from None
+    if not YEARS[0] <= utc.year < YEARS[1]:
+        raise ValueError(f"must lie between {YEARS[0]} and {YEARS[1]}")
+    return value
+
+
+def _received(value: datetime) -> datetime:
+    utc, now = to_utc_naive(_sane(value)), utcnow()
+    if utc > now:
+        raise ValueError("must not be in the future")
+    if utc < now - RECEIVED_MAX_AGE:
+        raise ValueError(f"must be within the last {RECEIVED_MAX_AGE.days} days")
+    return value
+
+
+SaneDatetime = Annotated[datetime, AfterValidator(_sane)]
+ReceivedAt = Annotated[datetime, AfterValidator(_received)]
+Code = Annotated[str, Field(min_length=1, max_length=40)]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class EvidenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phrase: Text
+    source: Literal["catalogue", "model", "town", "emergency"]
+    matter: Text | None = None
+    heard_as: Text | None = None
+    role: Literal["co"] | None = None
+
+
+class SuggestedUnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+    name: Text
+    score: float = Field(ge=0, le=1000)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=20)
+    co_units: list[Code] = Field(default_factory=list, max_length=10)
+
+
+class EmergencyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: Literal["110", "119", "120", "122"]
+    category: Literal["fire", "gas", "rescue", "crime", "traffic", "injury"]
+    evidence: list[Text] = Field(default_factory=list, max_length=20)
+    also: list[Literal["110", "119", "120", "122"]] = Field(default_factory=list, max_length=4)
+
+
+class RoutingSuggestionIn(BaseModel):
+    """The suggestion the operator saw (``POST /routing/suggest``'s answer), stored with the ticket so
+    "followed the suggestion" can be counted: the same shape, bounded (a few KB at most)."""
+
+    model_config = ConfigDict(extra="forbid")
+    departments: list[SuggestedUnitIn] = Field(max_length=3)
+    type: Literal[TYPES]  # type: ignore[valid-type]
+    urgent: bool = False
+    emergency: EmergencyIn | None = None
+    type_scores: dict[Literal[TYPES], float] = Field(default_factory=dict)  # type: ignore[valid-type]
+    urgent_evidence: list[Text] = Field(default_factory=list, max_length=20)
+    town: Code | None = None
+    model: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class AttachmentRef(BaseModel):
+    """An upload cited by a reply: only the id counts; name, size and type come from the server."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
 
 
 class CallerIn(Strict):
@@ -72,8 +153,8 @@ class TicketIn(Strict):
     content: str = Field(min_length=1)
     address: str | None = Field(default=None, max_length=300)
     town: str | None = Field(default=None, max_length=40)
-    received_at: datetime | None = None
-    routing_suggestion: dict | None = None
+    received_at: ReceivedAt | None = None
+    routing_suggestion: RoutingSuggestionIn | None = None
 
 
 class DepartmentsIn(Strict):
@@ -98,7 +179,7 @@ class AcceptIn(NoteIn):
 
 
 class DirectAnswerIn(NoteIn):
-    article_id: int | str | None = None
+    article_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     answer: str | None = Field(default=None, max_length=4000)
 
 
@@ -113,7 +194,7 @@ class DecisionIn(NoteIn):
 
 class ReplyIn(Strict):
     text: str = Field(min_length=1, max_length=4000)
-    attachments: list[dict] = Field(default_factory=list, max_length=10)
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=10)
 
 
 class CallbackIn(NoteIn):
@@ -126,7 +207,7 @@ class MergeIn(NoteIn):
 
 
 class UrgeIn(RequiredNoteIn):
-    due_at: datetime | None = None
+    due_at: SaneDatetime | None = None
 
 
 ACTION_SCHEMAS: dict[str, type[BaseModel]] = {

@@ -24,7 +24,7 @@ from hotline.events import publish_after_commit
 from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from hotline.identity import Actor
 
-from . import deadlines, lifecycle, listing
+from . import attachments, deadlines, lifecycle, listing
 from .audit import CHAIN_VERSION, GENESIS, seal
 from .lifecycle import DEPARTMENT
 from .models import Department, Extension, Ticket, TicketEvent, TicketSequence, Town, Urging, ticket_co_departments
@@ -165,7 +165,8 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
         confidential=inp.caller.confidential, content=inp.content, address=inp.address,
         town_id=town.id if town else None, received_at=received, sign_by=sign.at, reply_by=reply.at,
         deadline_estimated_years=sorted(sign.estimated_years | reply.estimated_years) or None,
-        created_by=actor.username, routing_suggestion=inp.routing_suggestion, reopen_count=0, call_uuid=call_uuid,
+        created_by=actor.username, reopen_count=0, call_uuid=call_uuid,
+        routing_suggestion=inp.routing_suggestion.model_dump() if inp.routing_suggestion else None,
         created_at=now, updated_at=now, event_count=1, head_hash=digest, version=1,
         main_department_id=None, merged_into_id=None, dispatched_at=None, signed_at=None, replied_at=None,
         closed_at=None, satisfaction=None, solved=None, reply_text=None, direct_answer=None)
@@ -295,11 +296,12 @@ def _adopt_draft(session, ticket: Ticket, inp: TicketIn, max_content: int) -> di
 
 # -- actions -------------------------------------------------------------------------------------
 def perform(session, number: str, action: str, actor: Actor, data: dict | None = None, *,
-            commit: bool = True) -> Ticket:
+            commit: bool = True, attachments_dir=None) -> Ticket:
     """Apply one lifecycle action. ``commit=False``: the caller owns the transaction (the ticket
     is one part of a larger decision, e.g. registering a ticket from a call); a failed check still
-    rolls back the session."""
-    ticket, change = _apply(session, number, action, actor, data)
+    rolls back the session. ``attachments_dir``: where uploads are stored (a reply citing uploads
+    is checked against it; without it a reply may not cite any)."""
+    ticket, change = _apply(session, number, action, actor, data, attachments_dir)
     publish_after_commit(session, "ticket.changed", change)
     if commit:
         _commit(session, number)
@@ -327,7 +329,8 @@ def perform_steps(session, number: str, actor: Actor, steps: list[tuple[str, dic
     return ticket
 
 
-def _apply(session, number: str, action: str, actor: Actor, data: dict | None) -> tuple[Ticket, dict]:
+def _apply(session, number: str, action: str, actor: Actor, data: dict | None,
+           attachments_dir=None) -> tuple[Ticket, dict]:
     """Check and apply one action and append its event, without committing; returns the ticket
     and the ``ticket.changed`` payload to publish after the commit."""
     if not lifecycle.is_known(action):
@@ -346,6 +349,9 @@ def _apply(session, number: str, action: str, actor: Actor, data: dict | None) -
         if transition.main_department_only and ticket.main_department_id != actor.department_id:
             raise Forbidden(f"only the main department may {action}", allowed_actions=allowed_now)
         payload = parse(ACTION_SCHEMAS[action], data if data is not None else {})
+        if getattr(payload, "attachments", None):
+            payload = payload.model_copy(
+                update={"attachments": attachments.resolve(attachments_dir, actor, payload.attachments)})
         target = transition.target or status
         note, event_data = HANDLERS[action](session, ticket, actor, payload)
         ticket.status = target

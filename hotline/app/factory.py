@@ -13,7 +13,7 @@ _hooks_installed = False
 
 def create_app(test_config: dict | None = None) -> Flask:
     global _hooks_installed
-    from hotline import account_views, errors, openapi, throttle, web
+    from hotline import account_views, errors, inputs, openapi, throttle, web
     from hotline.auth import authenticate_bearer, csrf, csrf_guard, login_manager
     from hotline.events import bus, install_session_hooks
     from hotline.security import add_security_headers
@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     throttle.init_app(app, config)
     app.before_request(_reject_oversized)
+    inputs.install(app)  # NUL / JSON depth / number limits; bounded <int:> ids (before any blueprint)
     app.before_request(authenticate_bearer)
     app.before_request(csrf_guard)
     app.after_request(add_security_headers)
