@@ -37,7 +37,7 @@ def database_url():
 @pytest.fixture
 def fuzz_schema(app, fuzz_role, redis_url):
     from hotline import jobs
-    from hotline.celery_app import celery
+    from hotline.extensions import celery
 
     old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
     celery.conf.update(broker_url=redis_url, result_backend=redis_url)
