@@ -74,7 +74,7 @@ def _console_paths() -> dict:
     """Presence, live calls, supervisor lists and reply attachments (agent_console/views.py)."""
     from hotline.openapi import ERROR as err, INT, NSTR, STR, array, body, obj, response as resp
 
-    from .models import SETTABLE, STATES
+    from routing.calls.models import SETTABLE, STATES
 
     e = {c: resp(t, err) for c, t in (("400", "invalid JSON"), ("401", "not authenticated"),
                                       ("403", "role not allowed"), ("404", "not found"), ("422", "invalid"))}

@@ -61,6 +61,8 @@ POLICY: dict[str, frozenset] = {
     "GET /api/v1/tickets/{number}/duplicates": DESK,
     "GET /api/v1/calls/{call_id}": SIGNED_IN,
     "GET /api/v1/calls/{call_id}/recording": SIGNED_IN,
+    "GET /api/v1/calls/{call_id}/recordings": SIGNED_IN,
+    "GET /api/v1/calls/{call_id}/recordings/{leg}": SIGNED_IN,
     "GET /api/v1/tickets/{number}/calls": SIGNED_IN,
     "POST /api/v1/calls/{call_id}/commands/{command}": OPERATOR,
     "GET /api/v1/console/state": OPERATOR,
@@ -186,7 +188,7 @@ def world(app, client):
 def _url(path: str, world: dict) -> str:
     values = {"number": world["numbers"]["housing"], "phone": CALLERS["open"][0], "code": "housing",
               "year": "2031", "entry_id": "1", "call_id": "no-such-call", "command": "hangup",
-              "att_id": world["att_id"], "article_id": "1", "urging_id": "999999"}
+              "att_id": world["att_id"], "leg": "caller", "article_id": "1", "urging_id": "999999"}
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 
 
