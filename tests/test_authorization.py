@@ -38,6 +38,7 @@ POLICY: dict[str, frozenset] = {
     "POST /api/v1/auth/password": SIGNED_IN,
     "POST /api/v1/auth/revoke": SIGNED_IN,
     "GET /api/v1/users": ADMIN,
+    "GET /api/v1/privacy/access-records": ADMIN,
     "POST /api/v1/users/{username}/revoke": ADMIN,
     "POST /api/v1/users/{username}/deactivate": ADMIN,
     "POST /api/v1/users/{username}/activate": ADMIN,
@@ -276,9 +277,8 @@ def test_department_socket_frames_hold_no_raw_caller_numbers(app, client, world)
     assert not seen.leaks(), seen.leaks()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 3: the call_linked event's data carries the caller's "
-                                       "full number and transcript to departments (privacy projection pending)")
 def test_department_sees_no_raw_number_in_a_linked_calls_event(app, client, world):
+    """Issue 11 defect 3: the call_linked event's data carried the caller's full number to departments."""
     op, number = world["headers"]["operator1"], world["numbers"]["housing"]
     phone = CALLERS["open"][0]
     publish(app, "call.ringing", {"call_id": "leak1", "caller": phone, "called": "12345"})
