@@ -76,6 +76,7 @@ POLICY: dict[str, frozenset] = {
     "POST /api/v1/console/state": OPERATOR,
     "GET /api/v1/console/calls": DESK,
     "POST /api/v1/console/calls/link": DESK,
+    "POST /api/v1/console/register": DESK,
     "GET /api/v1/console/wallboard": STAFF,
     "GET /api/v1/console/deadlines": STAFF,
     "GET /api/v1/console/extensions": STAFF,
@@ -282,7 +283,7 @@ def test_department_sees_no_raw_number_in_a_linked_calls_event(app, client, worl
     op, number = world["headers"]["operator1"], world["numbers"]["housing"]
     phone = CALLERS["open"][0]
     publish(app, "call.ringing", {"call_id": "leak1", "caller": phone, "called": "12345"})
-    publish(app, "call.answered", {"call_id": "leak1", "caller": phone})
+    publish(app, "call.answered", {"call_id": "leak1", "caller": phone, "called": "12345"})
     r = client.post("/api/v1/console/calls/link", headers=op, json={"call_id": "leak1", "number": number})
     assert r.status_code == 200, r.get_json()
     body = client.get(f"/api/v1/tickets/{number}", headers=world["headers"]["housing"]).get_data(as_text=True)
