@@ -137,8 +137,9 @@ def _build(providers) -> dict:
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}},
             "responses": {"200": response("updated ticket", {"$ref": "#/components/schemas/Ticket"}),
                           **_errors(400, 401, 403, 404, 409, 422)}}}
-    for provider in providers:
-        paths.update(provider())
+    for provider in providers:  # merged per method: two providers may document one path
+        for path, item in provider().items():
+            paths.setdefault(path, {}).update(item)
     _declare_path_parameters(paths)
     return {
         "openapi": "3.1.0",

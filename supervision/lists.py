@@ -101,3 +101,40 @@ def callback_page(session, *, page: int, per_page: int) -> dict:
     items = [{**_ticket_ref(t), "replied_at": iso(t.replied_at), "reply": t.reply_text,
               "reopen_count": t.reopen_count} for t in session.scalars(stmt)]
     return _page(items, total, page, per_page)
+
+
+def openapi_paths() -> dict:
+    """OpenAPI path items of supervision's paged working lists (merged by hotline/openapi.py)."""
+    from hotline.openapi import ERROR, response
+
+    paging = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+              {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
+                                                              "default": 50}}]
+    dept = {"name": "department", "in": "query", "schema": {"type": "string"},
+            "description": "a unit's code (ignored for a department user: always its own unit)"}
+    page = {"type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
+        "items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"},
+        "page": {"type": "integer"}, "per_page": {"type": "integer"}}}
+    errors = {c: response(t, ERROR) for c, t in (("401", "not authenticated"), ("403", "role not allowed"),
+                                                  ("422", "validation failed"))}
+
+    def listing(summary: str, params: list) -> dict:
+        return {"get": {"summary": summary, "parameters": params + paging,
+                        "responses": {"200": response("one page and the total", page), **errors}}}
+
+    return {
+        "/api/v1/supervision/overdue": listing(
+            "Tickets past a deadline, one row per ticket with its cards worst first (red, then yellow), "
+            "most overdue first; a department sees its own", []),
+        "/api/v1/supervision/near-deadline": listing(
+            "Tickets in the warning window (yellow card), one row per ticket, earliest deadline first", []),
+        "/api/v1/supervision/escalations": listing(
+            "通报 (escalated urgings), newest first: unit, who urged, when, acknowledged or not", [dept]),
+        "/api/v1/supervision/urgings": listing(
+            "督办, newest first, with state (open, acknowledged, escalated), who issued it and the unit", [
+                {"name": "state", "in": "query", "schema": {"enum": list(URGING_STATES)}},
+                {"name": "open", "in": "query", "schema": {"type": "boolean"},
+                 "description": "same as state=open (kept for old clients)"}, dept]),
+        "/api/v1/supervision/callbacks": listing(
+            "Callback queue (回访): approved replies waiting for the citizen's rating, oldest first", []),
+    }

@@ -8,11 +8,12 @@ from hotline.plugins import Plugin
 
 def register(app) -> None:
     from .api import bp
+    from .lists import openapi_paths as list_paths
     from .schemas import openapi_paths
     from .subscribers import install
 
     app.register_blueprint(bp)
-    register_paths(app, openapi_paths)
+    register_paths(app, openapi_paths, list_paths)
     install(app)
 
 

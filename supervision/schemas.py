@@ -54,16 +54,8 @@ class CallbackIn(Strict):
 
 
 def openapi_paths() -> dict:
-    """OpenAPI path items of supervision/api.py: the KPI, 督办 and callback operations, with the paged
-    working lists' GET operations (``_list_paths``) merged in per method."""
-    paths = _operation_paths()
-    for path, item in _list_paths().items():
-        paths.setdefault(path, {}).update(item)
-    return paths
-
-
-def _operation_paths() -> dict:
-    """OpenAPI path items of supervision/api.py (KPIs, deadline lists, 督办, callbacks)."""
+    """OpenAPI path items of supervision/api.py (KPIs, 督办, callbacks); the paged working lists' GET
+    operations come from ``lists.openapi_paths`` (merged per method by hotline/openapi.py)."""
     from hotline.openapi import ERROR as err, NSTR, STR, array, body, obj, response as resp
     from ticketing.sla import TYPES
 
@@ -143,43 +135,4 @@ def _operation_paths() -> dict:
             "summary": "Record the callback's satisfaction (closes the ticket)", "parameters": [number],
             "requestBody": body(CallbackIn.model_json_schema()),
             "responses": {"200": resp("recorded", {"type": "object"}), **errs(400, 401, 403, 404, 409, 422)}}},
-    }
-
-
-def _list_paths() -> dict:
-    """OpenAPI path items of supervision's paged working lists (merged by hotline/openapi.py)."""
-    from hotline.openapi import ERROR, response
-
-    from .lists import URGING_STATES
-
-    paging = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-              {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
-                                                              "default": 50}}]
-    dept = {"name": "department", "in": "query", "schema": {"type": "string"},
-            "description": "a unit's code (ignored for a department user: always its own unit)"}
-    page = {"type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
-        "items": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"},
-        "page": {"type": "integer"}, "per_page": {"type": "integer"}}}
-    errors = {c: response(t, ERROR) for c, t in (("401", "not authenticated"), ("403", "role not allowed"),
-                                                  ("422", "validation failed"))}
-
-    def listing(summary: str, params: list) -> dict:
-        return {"get": {"summary": summary, "parameters": params + paging,
-                        "responses": {"200": response("one page and the total", page), **errors}}}
-
-    return {
-        "/api/v1/supervision/overdue": listing(
-            "Tickets past a deadline, one row per ticket with its cards worst first (red, then yellow), "
-            "most overdue first; a department sees its own", []),
-        "/api/v1/supervision/near-deadline": listing(
-            "Tickets in the warning window (yellow card), one row per ticket, earliest deadline first", []),
-        "/api/v1/supervision/escalations": listing(
-            "通报 (escalated urgings), newest first: unit, who urged, when, acknowledged or not", [dept]),
-        "/api/v1/supervision/urgings": listing(
-            "督办, newest first, with state (open, acknowledged, escalated), who issued it and the unit", [
-                {"name": "state", "in": "query", "schema": {"enum": list(URGING_STATES)}},
-                {"name": "open", "in": "query", "schema": {"type": "boolean"},
-                 "description": "same as state=open (kept for old clients)"}, dept]),
-        "/api/v1/supervision/callbacks": listing(
-            "Callback queue (回访): approved replies waiting for the citizen's rating, oldest first", []),
     }
