@@ -36,7 +36,7 @@ def _endpoints():
 
 
 def _acd_on(config) -> bool:
-    """The SIP process queues calls when it registers at a proxy (telephony.queue_media.start_for)."""
+    """The SIP process queues calls when it registers at a proxy (telephony.queue_audio.media.start_for)."""
     return config.sip_mode == "register" and bool(config.sip_server)
 
 

@@ -5,7 +5,7 @@ latency median/p95, drift per minute, lost frames.
     .venv/bin/python bench/bridge_load.py --calls 1,10,20,40 --seconds 60
 
 Three kinds of process, loopback only:
-  Kamailio      registrar/proxy (telephony/proxy.py); the endpoint registers as 'hotline'
+  Kamailio      registrar/proxy (telephony/sip/proxy.py); the endpoint registers as 'hotline'
   endpoint      this script with --serve: the hotline endpoint (register mode) and a stand-in for
                 the ACD that puts every answered call through to a free operator extension; its CPU
                 and memory are the figures (it measures itself between 'mark' and 'report')
@@ -368,7 +368,7 @@ def slope_ms_per_min(points: list[tuple[float, float]]) -> float:
 
 
 def run(n: int, seconds: float, workdir: Path) -> dict:
-    from telephony.proxy import KamailioProxy, free_udp_port
+    from telephony.sip.proxy import KamailioProxy, free_udp_port
 
     proxy = KamailioProxy(run_dir=str(workdir / f"kamailio-{n}")).start()
     sip_port = free_udp_port()

@@ -172,13 +172,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="sip-load-"))
     app = make_app(args.database_url, workdir)
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-    from telephony.endpoint import SpeechOff
+    from telephony.speech.loading import SpeechOff
 
     for n in [x for x in recorded if x > 0]:
         show(run(app, n, args.hold, SpeechOff("bench: recorded only"), workdir, "recorded"))
     if any(x > 0 for x in live):
         from hotline.config import Config
-        from telephony.speech import SpeechEngine
+        from telephony.speech.engine import SpeechEngine
 
         model_dir = os.environ.get("VOSK_MODEL_DIR")
         if not model_dir:

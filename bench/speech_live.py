@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from hotline.config import Config  # noqa: E402
-from telephony.speech import SpeechEngine, read_wav_pcm, transcribe_wav  # noqa: E402
+from telephony.speech.engine import SpeechEngine, read_wav_pcm, transcribe_wav  # noqa: E402
 
 CHUNK = 320  # 20 ms of 8 kHz 16-bit audio
 

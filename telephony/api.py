@@ -11,7 +11,7 @@ from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
 from ticketing import access
 
-from . import service
+from telephony import service
 
 bp = Blueprint("telephony_api", __name__, url_prefix="/api/v1")
 

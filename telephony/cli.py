@@ -13,8 +13,8 @@ def sip() -> None:
     from hotline.commands import load_app
     from hotline.config import Config
 
-    from .queue_media import start_for
-    from .endpoint import Endpoint
+    from telephony.queue_audio.media import start_for
+    from telephony.endpoint import Endpoint
 
     config = Config.from_env()
     app = load_app()  # connects the event bus to Redis when REDIS_URL is set
@@ -38,7 +38,7 @@ def sip() -> None:
     bus.flush(10)  # the last call events leave for Redis before the process does
 
 
-from .proxy_cli import sip_proxy  # noqa: E402 - `hotline sip-proxy` (development Kamailio)
-from .speech_cli import speech_group  # noqa: E402 - `hotline speech check` (speech engineer's module)
+from telephony.sip.proxy_cli import sip_proxy  # noqa: E402 - `hotline sip-proxy` (development Kamailio)
+from telephony.speech.cli import speech_group  # noqa: E402 - `hotline speech check` (speech engineer's module)
 
 COMMANDS = [sip, speech_group, sip_proxy]

@@ -2,7 +2,7 @@
 
 The web process checks that the operator owns the call and publishes ``call.command``
 (``agent_console.call_service``); here the command runs against the call's session (the bridge,
-transfers and conference are the session's, see telephony.session) if the call queue
+transfers and conference are the session's, see telephony.media.session) if the call queue
 (``routing.calls.queue``) says an operator is connected on it, and ``call.command_result``
 tells the console how it went. Every completed transfer, consult transfer, emergency transfer and
 three-party join is appended to the ticket's history with ``ticketing.service.record_event``: on

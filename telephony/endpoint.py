@@ -1,19 +1,17 @@
 """The SIP endpoint: answers calls, owns their sessions, publishes call events, stores records.
 
 Threads: pyVoIP's SIP receive loop (signalling), the RTP receive thread and the 20 ms media clock
-(``telephony.rtp``), the ``call-facts`` worker that hands call facts to the event bus
+(``telephony.media.rtp``), the ``call-facts`` worker that hands call facts to the event bus
 (``telephony.facts``: subscribers may write to the database or publish on Redis), and a small pool
 that finishes calls (flushes transcription, writes the call record and the draft ticket). Signalling
 and media never wait on the database or Redis.
 """
 from __future__ import annotations
 
-import audioop
 import logging
 import os
 import threading
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 
 from pyVoIP.VoIP import InvalidStateError
@@ -21,61 +19,15 @@ from pyVoIP.VoIP import InvalidStateError
 from hotline.events import bus
 from hotline.clock import iso
 
-from .bridge import default_hold_music
-from .dialer import Dialer
-from .facts import FactQueue
-from .pyvoip_fixes import HardenedCall, HardenedPhone
-from .session import CallSession
+from telephony.facts import FactQueue
+from telephony.media.bridge import default_hold_music
+from telephony.media.session import CallSession
+from telephony.media.wav import load_greeting
+from telephony.sip.dialer import Dialer
+from telephony.sip.pyvoip.phone import HardenedCall, HardenedPhone
+from telephony.speech.loading import load_speech
 
 log = logging.getLogger("telephony.endpoint")
-
-
-class SpeechOff:
-    """Stand-in when the speech module cannot be loaded at all."""
-
-    enabled = False
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def open_stream(self, on_partial, on_final):
-        return None
-
-    def close(self) -> None:
-        pass
-
-
-def load_speech(config, prewarm: int | None = None):
-    """The speech engine, or a SpeechOff saying why not. ``prewarm``: recognizers to warm up
-    (default: one per live slot; post-call workers need none, they never stream live)."""
-    try:
-        from .speech import SpeechEngine
-    except ImportError as exc:
-        return SpeechOff(f"语音识别模块不可用（{exc}）")
-    engine = SpeechEngine.from_config(config, prewarm=prewarm)
-    if engine.enabled:
-        log.info("speech.enabled model=%s live_limit=%s", config.vosk_model_dir,
-                 config.max_live_transcriptions)
-    else:
-        log.warning("speech.disabled reason=%s (calls are still recorded)", engine.reason)
-    return engine
-
-
-def load_greeting(path: str | None) -> bytes:
-    """The greeting as 16-bit 8 kHz mono PCM; silence (b"") when the file is missing."""
-    if not path or not os.path.isfile(path):
-        log.warning("greeting.missing path=%s (playing silence)", path)
-        return b""
-    with wave.open(path, "rb") as w:
-        pcm = w.readframes(w.getnframes())
-        width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-    if width != 2:
-        pcm = audioop.lin2lin(pcm, width, 2)
-    if channels == 2:
-        pcm = audioop.tomono(pcm, 2, 0.5, 0.5)
-    if rate != 8000:
-        pcm, _ = audioop.ratecv(pcm, 2, 1, rate, 8000, None)
-    return pcm
 
 
 def parse_emergency_numbers(raw: str) -> dict[str, str]:
@@ -95,11 +47,11 @@ class Endpoint:
         self.app, self.config = app, config
         self.speech = speech if speech is not None else load_speech(config)
         if greeting is None:
-            from .assets import GREETING_ZH
+            from telephony.assets import GREETING_ZH
 
             greeting = load_greeting(GREETING_ZH)
         self.greeting = greeting
-        from . import tasks
+        from telephony import tasks
 
         tasks.share_engine(self.speech)
         self.answer_delay = config.sip_answer_delay_ms / 1000 if answer_delay is None else answer_delay
@@ -236,7 +188,7 @@ class Endpoint:
         from hotline import jobs
         from hotline.extensions import db
 
-        from . import service, tasks
+        from telephony import service, tasks
 
         try:
             record = session.finish()

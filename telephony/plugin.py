@@ -7,21 +7,21 @@ from hotline.plugins import Plugin
 
 
 def register(app) -> None:
-    from .api import bp
-    from .schemas import openapi_paths
+    from telephony.api import bp
+    from telephony.schemas import openapi_paths
 
     app.register_blueprint(bp)
     register_paths(app, openapi_paths)
 
 
 def commands() -> list:
-    from .cli import COMMANDS
+    from telephony.cli import COMMANDS
 
     return list(COMMANDS)
 
 
 def tasks() -> None:
-    from . import tasks as _tasks  # noqa: F401 - defines the telephony.* Celery tasks
+    from telephony import tasks as _tasks  # noqa: F401 - defines the telephony.* Celery tasks
 
 
 def beat(_config) -> dict:
@@ -29,7 +29,7 @@ def beat(_config) -> dict:
 
 
 def start(app) -> None:
-    from . import runner
+    from telephony import runner
 
     runner.start(app)
 

@@ -14,7 +14,7 @@ log = logging.getLogger("telephony.runner")
 
 def start(app):
     """Start the endpoint (``hotline run``); a failure to bind is logged, the web keeps running."""
-    from .endpoint import Endpoint
+    from telephony.endpoint import Endpoint
 
     config = app.config["HOTLINE"]
     if not config.sip_enabled:
@@ -25,7 +25,7 @@ def start(app):
         log.error("sip.start_failed %s:%s: %s (set SIP_HOST/SIP_PORT or HOTLINE_SIP_ENABLED=false)",
                   config.sip_host, config.sip_port, exc)
         return None
-    from .queue_media import start_for
+    from telephony.queue_audio.media import start_for
 
     acd = start_for(app, endpoint, config)
     if acd is not None:

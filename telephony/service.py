@@ -19,7 +19,7 @@ from hotline.exceptions import NotFound
 from ticketing.lifecycle import DEPARTMENT
 from ticketing.schemas import CallerIn
 
-from .models import Call, CallDtmf, CallRecording, CallSegment
+from telephony.models import Call, CallDtmf, CallRecording, CallSegment
 
 log = logging.getLogger("telephony.service")
 

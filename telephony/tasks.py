@@ -24,7 +24,7 @@ def _speech(config):
     """One speech engine (one loaded model) per worker process."""
     global _engine
     if _engine is None:
-        from .endpoint import load_speech
+        from telephony.speech.loading import load_speech
 
         _engine = load_speech(config, prewarm=0)
     return _engine
@@ -41,8 +41,8 @@ def transcribe_call(self, call_id: int) -> str:
     """Transcribe a recording after the call (the live limit was reached), then make the draft."""
     from hotline.extensions import db
 
-    from . import service
-    from .models import Call
+    from telephony import service
+    from telephony.models import Call
 
     config = _config()
     session = db.session
@@ -57,7 +57,7 @@ def transcribe_call(self, call_id: int) -> str:
     elif not call.recording_path or not os.path.isfile(path):
         failure = "录音文件不存在"
     else:
-        from .speech import transcribe_wav
+        from telephony.speech.engine import transcribe_wav
 
         segments = transcribe_wav(engine, path)
     service.complete_offline_transcription(session, call_id, segments, failure,
@@ -69,7 +69,7 @@ def transcribe_call(self, call_id: int) -> str:
 def cleanup_recordings() -> int:
     from hotline.extensions import db
 
-    from . import service
+    from telephony import service
 
     config = _config()
     return service.cleanup_recordings(db.session, config.recordings_dir, config.recording_retention_days)

@@ -48,7 +48,7 @@ class OperatorPhone:
 
 def acd_endpoint(app, proxy, **settings):
     """An endpoint registered at ``proxy`` as ``hotline`` with the call queue attached."""
-    from telephony.queue_media import attach_queue
+    from telephony.queue_audio.media import attach_queue
 
     host, port = proxy.address
     cfg = dict(acd_ring_timeout=10, acd_wrapup=60, acd_max_wait=30, acd_announce_seconds=20,

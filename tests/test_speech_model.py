@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from hotline.config import Config
-from telephony.speech import SpeechDisabled, SpeechEngine, check_model_dir, load_model, transcribe_wav
-from telephony.speech_cli import speech_group
+from telephony.speech.engine import SpeechDisabled, SpeechEngine, check_model_dir, load_model, transcribe_wav
+from telephony.speech.cli import speech_group
 from tests.speech_helpers import audio_path, test_model_dir
 
 

@@ -7,7 +7,7 @@ import wave
 import pytest
 
 from telephony.assets import GREETING_ZH
-from telephony.speech import read_wav_pcm, transcribe_wav
+from telephony.speech.engine import read_wav_pcm, transcribe_wav
 from tests.speech_helpers import assert_hangul_in_vocabulary, audio_path, make_engine, pcm, shared_engine
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.sip
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_post_call_transcription_runs_in_a_celery_worker(app, database_url, redis_url, tmp_path):
     from hotline.extensions import db
-    from telephony.endpoint import SpeechOff
+    from telephony.speech.loading import SpeechOff
     from telephony.models import Call
     from ticketing.models import Ticket
 

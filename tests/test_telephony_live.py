@@ -55,7 +55,7 @@ def test_live_transcript_is_hangul_and_becomes_the_draft(app, engine, events, tm
 
 
 def test_calls_over_the_live_limit_are_transcribed_after_the_call(app, engine, tmp_path):
-    from telephony.speech import SpeechEngine
+    from telephony.speech.engine import SpeechEngine
 
     require_sipp()
     no_live_slots = SpeechEngine(engine.model, max_live=0, model_dir=engine.model_dir)
@@ -74,7 +74,7 @@ def test_calls_over_the_live_limit_are_transcribed_after_the_call(app, engine, t
 
 def test_without_a_model_calls_are_recorded_and_the_draft_says_why(app, tmp_path):
     from hotline.config import Config
-    from telephony.speech import SpeechEngine
+    from telephony.speech.engine import SpeechEngine
 
     require_sipp()
     speech = SpeechEngine.from_config(Config(vosk_model_dir=str(tmp_path / "no-model")))

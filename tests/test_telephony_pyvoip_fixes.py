@@ -1,4 +1,4 @@
-"""One test per correction in telephony/pyvoip_fixes.py: first the pyVoIP 1.6.8 defect, reproduced
+"""One test per correction in telephony/sip/pyvoip/phone.py: first the pyVoIP 1.6.8 defect, reproduced
 on the library itself where that is possible offline, then our endpoint on loopback UDP."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from telephony import rtp
-from telephony.pyvoip_fixes import HardenedSIPClient
+from telephony.media import rtp
+from telephony.sip.pyvoip.phone import HardenedSIPClient
 from pyVoIP import RTP, SIP  # noqa: E402 - after pyvoip_fixes (pyVoIP's import cycle)
 from tests.telephony_helpers import RawUac, rss_mb, rtp_packet, start_endpoint, wait_for
 

@@ -1,4 +1,4 @@
-"""One test per outbound correction in telephony/pyvoip_fixes_outbound.py (F16-F20): the pyVoIP
+"""One test per outbound correction in telephony/sip/pyvoip/outbound.py (F16-F20): the pyVoIP
 1.6.8 defect reproduced on the library, then our dialer against a scripted proxy on loopback UDP
 (every byte it answers is chosen by the test). The same paths through a real Kamailio with SIPp
 and baresip phones are in tests/test_bridge_failures.py and tests/test_bridge_softphone.py."""
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import telephony.pyvoip_fixes  # noqa: F401 - pyVoIP's import cycle
+import telephony.sip.pyvoip.phone  # noqa: F401 - pyVoIP's import cycle
 from pyVoIP import RTP, SIP
 from tests.telephony_helpers import start_endpoint, wait_for
 

@@ -1,4 +1,4 @@
-"""Issue 11, defects 1 and 2 (F22 in telephony/pyvoip_fixes_validate.py): every SIP request is
+"""Issue 11, defects 1 and 2 (F22 in telephony/sip/pyvoip/validate.py): every SIP request is
 validated before anything is allocated for it. Raw UDP against the endpoint running in the test
 process; the reference set is RFC 4475-style torture messages in tests/data/sip_torture."""
 from __future__ import annotations

@@ -13,7 +13,7 @@ import os
 import subprocess
 import tempfile
 
-from . import GREETING_ZH
+from telephony.assets import GREETING_ZH
 
 TEXT = "您好，这里是12345政务服务便民热线。请在提示音后说出您的诉求，说完请挂机。"
 # 12345 is read digit by digit, with "1" as yao1 as on Chinese phone lines.

@@ -12,8 +12,8 @@ import os
 import subprocess
 import tempfile
 
-from . import ASSETS_DIR
-from .make_greeting import to_pinyin
+from telephony.assets import ASSETS_DIR
+from telephony.assets.make_greeting import to_pinyin
 
 NUMBERS = "零一两三四五六七八九"
 PROMPTS = {

@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .assets import ASSETS_DIR
+from telephony.assets import ASSETS_DIR
+from telephony.media.wav import load_greeting
 
 RATE_BYTES = 16000  # bytes per second of 16-bit 8 kHz mono
 
 
 def _load(name: str) -> bytes:
-    from .endpoint import load_greeting
-
     return load_greeting(os.path.join(ASSETS_DIR, f"{name}.wav"))
 
 

@@ -2,8 +2,8 @@
 
 The citizen's leg comes first (voice intake, queue). Bridging an operator adds a second leg to the
 same session (``bridge``): each leg keeps its own recorder and transcriber (one file and one
-stream per speaker), ``telephony.bridge.Bridge`` copies frames between legs on the media clock and
-writes the mixed file, and transfers/three-party calls (``telephony.transfers``) only regroup
+stream per speaker), ``telephony.media.bridge.Bridge`` copies frames between legs on the media clock and
+writes the mixed file, and transfers/three-party calls (``telephony.media.transfers``) only regroup
 legs. Nothing else owns call state.
 """
 from __future__ import annotations
@@ -20,10 +20,10 @@ from datetime import datetime
 
 from hotline.clock import utcnow
 
-from .bridge import Bridge, Inbox
-from .transfers import TransfersMixin
+from telephony.media.bridge import Bridge, Inbox
+from telephony.media.transfers import TransfersMixin
 
-log = logging.getLogger("telephony.session")
+log = logging.getLogger("telephony.media.session")
 
 RATE = 8000
 VOICE_RMS = 300  # 16-bit RMS above which a frame counts as speech (for latency figures)
@@ -59,7 +59,7 @@ class Leg:
     """One party's audio inside a session."""
 
     name: str
-    call: object  # pyvoip_fixes.HardenedCall
+    call: object  # telephony.sip.pyvoip.phone.HardenedCall
     recorder: WavRecorder | None = None
     transcriber: object | None = None
     last_voice: float | None = None  # monotonic time of the last frame with speech energy
@@ -108,7 +108,7 @@ class CallSession(TransfersMixin):
         self.hangup_side: str | None = None  # citizen | operator | system
         self.on_leg_ended = None  # optional hook(session, leg, cause) replacing the default policy
         self.pending_dials: list = []  # DialResults still ringing (cancelled when the caller leaves)
-        self.consulting: str | None = None  # leg name being consulted (telephony.transfers)
+        self.consulting: str | None = None  # leg name being consulted (telephony.media.transfers)
 
     @property
     def caller_leg(self) -> Leg:

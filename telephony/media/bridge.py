@@ -19,7 +19,7 @@ import collections
 import math
 import threading
 
-from .rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
+from telephony.media.rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
 
 PREFILL = 2
 MAX_DEPTH = 8  # 160 ms: beyond this, frames are dropped whatever they contain

@@ -1,5 +1,5 @@
 """Corrections of pyVoIP 1.6.8 for calls we *place* (the operator leg, transfers), continuing the
-list in ``telephony.pyvoip_fixes`` (F1-F15). Tests: tests/test_telephony_pyvoip_fixes_outbound.py
+list in ``telephony.sip.pyvoip.phone`` (F1-F15). Tests: tests/test_telephony_pyvoip_fixes_outbound.py
 ("bridge:" = tests/test_bridge_*.py, real Kamailio + SIPp/baresip).
 
 F16 The ACK for an outbound call's 200 OK carries a freshly generated To-tag (``gen_ack`` calls
@@ -32,9 +32,9 @@ import time
 
 from pyVoIP.VoIP import CallState
 
-from . import sdp
-from .pyvoip_fixes import USER_AGENT, HardenedCall
-from .rtp import PCMA, PCMU, RtpStream
+from telephony.sip import sdp
+from telephony.sip.pyvoip.phone import USER_AGENT, HardenedCall
+from telephony.media.rtp import PCMA, PCMU, RtpStream
 
 log = logging.getLogger("telephony.sip")
 

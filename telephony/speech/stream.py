@@ -15,9 +15,9 @@ import logging
 import queue
 import threading
 
-from .speech import BYTES_PER_SECOND, _audioop
+from telephony.speech.audio import BYTES_PER_SECOND, load_audioop
 
-log = logging.getLogger("telephony.speech")
+log = logging.getLogger("telephony.speech.engine")
 
 MIN_BATCH_BYTES = 1600  # 0.1 s: vosk costs ~8 % less CPU per audio-s than with 20 ms calls
 MAX_BATCH_BYTES = 3200  # 0.2 s: how much queued audio one AcceptWaveform call takes when behind
@@ -237,7 +237,7 @@ class Transcriber:
         VOICE_RMS and 3x the noise floor, which follows quiet frames down at once and loud ones up
         slowly. The utterance ends with the frame that completes `endpoint_silence` of quiet after
         at least MIN_SPEECH of voice: known as the audio arrives, not after it has been decoded."""
-        rms = _audioop().rms(frame, 2)
+        rms = load_audioop().rms(frame, 2)
         seconds = len(frame) / BYTES_PER_SECOND
         voiced = ended = False
         if rms > max(VOICE_RMS, 3 * self._floor):

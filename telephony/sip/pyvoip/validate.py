@@ -1,4 +1,4 @@
-"""F22 (continuing telephony/pyvoip_fixes*.py): every datagram is checked before pyVoIP parses it
+"""F22 (continuing telephony/sip/pyvoip/): every datagram is checked before pyVoIP parses it
 and before anything is allocated for it.
 
 pyVoIP 1.6.8 validates next to nothing: an INVITE without Call-ID or From raised KeyError after an
@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from . import sdp
+from telephony.sip import sdp
 
 log = logging.getLogger("telephony.sip")
 
@@ -70,7 +70,7 @@ class Verdict:
     data: bytes = b""
     via_unusable: bool = False
 
-    # what pyvoip_fixes.HardenedSIPClient.response()/send_response() read from a request
+    # what phone.HardenedSIPClient.response()/send_response() read from a request
     def header(self, name: str, default: str = "") -> str:
         return sdp.first(self.raw_headers, name, default)
 

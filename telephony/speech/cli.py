@@ -23,9 +23,9 @@ def check(wav_path: str | None) -> None:
     """Load the model from VOSK_MODEL_DIR; exit 1 with the reason when it is not usable."""
     from hotline.config import Config
 
-    from .speech import SpeechEngine, transcribe_wav
+    from telephony.speech.engine import SpeechEngine, transcribe_wav
 
-    logging.getLogger("telephony.speech").setLevel(logging.ERROR)  # this command says it itself
+    logging.getLogger("telephony.speech.engine").setLevel(logging.ERROR)  # this command says it itself
     config = Config.from_env()
     click.echo(f"VOSK_MODEL_DIR={config.vosk_model_dir or '(not set)'}")
     click.echo(f"HOTLINE_MAX_LIVE_TRANSCRIPTIONS={config.max_live_transcriptions}")

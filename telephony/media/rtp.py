@@ -2,7 +2,7 @@
 
 pyVoIP runs two threads per stream, buffers every packet of the call in memory and paces its
 sender with relative sleeps (it drifts). This engine replaces that part of pyVoIP (wired in by
-``telephony.pyvoip_fixes``): a selector thread reads all RTP sockets and hands decoded 16-bit PCM
+``telephony.sip.pyvoip.phone``): a selector thread reads all RTP sockets and hands decoded 16-bit PCM
 straight to the stream's sink, and a single clock thread sends one packet per stream on an absolute
 20 ms schedule. Nothing is buffered beyond the bounded outgoing queue, so memory stays flat however
 long a call lasts.
@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Callable
 
-log = logging.getLogger("telephony.rtp")
+log = logging.getLogger("telephony.media.rtp")
 
 FRAME_MS = 20
 FRAME_SAMPLES = 160  # 8 kHz * 20 ms

@@ -1,4 +1,4 @@
-"""Registration at the proxy/PBX (continues ``telephony.pyvoip_fixes``): F15's socket wrapper,
+"""Registration at the proxy/PBX (continues ``telephony.sip.pyvoip.phone``): F15's socket wrapper,
 which keeps requests arriving during a REGISTER, and F21:
 
 F21 After REGISTER_FAILURE_THRESHOLD (3) failed REGISTERs in a row, pyVoIP's ``register()`` calls
@@ -19,14 +19,14 @@ import pyVoIP
 from pyVoIP.SIP import InvalidAccountInfoError
 from pyVoIP.VoIP.status import PhoneStatus
 
-from . import sdp
+from telephony.sip import sdp
 
 log = logging.getLogger("telephony.sip")
 
 RETRY_DELAYS = (2, 5, 10, 30, 60)  # seconds before the next REGISTER after 1, 2, 3... failures
 
 
-class _DispatchingSocket:
+class DispatchingSocket:
     """F15: the SIP socket as pyVoIP's REGISTER code sees it: ``recv`` returns only responses to
     REGISTER; everything else read meanwhile goes to the phone's handlers."""
 

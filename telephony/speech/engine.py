@@ -12,13 +12,12 @@ Why it is shaped like this (measured; see shared/probes/asr-vosk.md and bench/sp
 - vosk's own endpointer (model.conf: 0.5-2 s of trailing silence) is too slow for "final text
   <= 0.5 s after speech ends", so each stream also runs a small energy detector and forces the
   final result (FinalResult, which vosk continues after) once `endpoint_silence` seconds of quiet
-  follow speech; the quiet after that is not decoded (speech_stream.py: the live stream).
+  follow speech; the quiet after that is not decoded (telephony/speech/stream.py: the live stream).
 - A limit of concurrent live streams (HOTLINE_MAX_LIVE_TRANSCRIPTIONS): past it `open_stream`
   returns None and the call is transcribed after hang-up from its recording (`transcribe_wav`).
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -26,10 +25,11 @@ import threading
 import time
 import wave
 
+from telephony.speech.audio import RATE, load_audioop
+from telephony.speech.stream import Transcriber
+
 log = logging.getLogger(__name__)
 
-RATE = 8000
-BYTES_PER_SECOND = RATE * 2
 PARTIAL_EVERY = 0.3  # seconds of audio between partial polls (polling is cheap; text must change)
 MAX_LAG = 15.0  # seconds a stream may fall behind before it gives up (load shedding)
 ENDPOINT_SILENCE = 0.3  # seconds of quiet after speech that end an utterance (None: vosk's rules only)
@@ -203,7 +203,6 @@ class SpeechEngine:
                 return None
             self._live += 1
         try:
-            from .speech_stream import Transcriber
 
             return Transcriber(self, self._take(), on_partial, on_final)
         except Exception:
@@ -216,7 +215,7 @@ class SpeechEngine:
         first call. Uses the greeting when `audio` is not given (about 5 CPU-s per recognizer).
         Returns the thread (tests and benches join it)."""
         if audio is None:
-            from .assets import GREETING_ZH
+            from telephony.assets import GREETING_ZH
 
             audio = read_wav_pcm(GREETING_ZH)[0]
 
@@ -267,21 +266,10 @@ class SpeechEngine:
             self._live = max(0, self._live - 1)
 
 
-@functools.lru_cache(maxsize=None)
-def _audioop():
-    """The stdlib audioop (deprecated, gone in 3.13 where pyVoIP needs audioop-lts anyway)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import audioop
-    return audioop
-
-
 def read_wav_pcm(path) -> tuple[bytes, int]:
     """(16-bit mono PCM, sample rate) from a WAV file: 8-bit unsigned (pyVoIP's format) and
     16-bit, mono or stereo (mixed down)."""
-    audioop = _audioop()
+    audioop = load_audioop()
     with wave.open(str(path), "rb") as wav:
         width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
         if wav.getcomptype() != "NONE":

@@ -15,10 +15,10 @@ import click
 @click.option("--password", default="secret", show_default=True)
 @click.option("--ring-limit", default=60, show_default=True, type=int, help="seconds a phone may ring")
 def sip_proxy(host: str, port: int, auth: bool, password: str, ring_limit: int) -> None:
-    """Run Kamailio (telephony/kamailio/kamailio.cfg.tmpl) until SIGTERM/SIGINT. Point the endpoint
+    """Run Kamailio (telephony/sip/kamailio/kamailio.cfg.tmpl) until SIGTERM/SIGINT. Point the endpoint
     at it with SIP_MODE=register SIP_SERVER=<host> SIP_SERVER_PORT=<port> SIP_USER=hotline, and
     register operators' softphones there with their extension as user name."""
-    from .proxy import KamailioProxy
+    from telephony.sip.proxy import KamailioProxy
 
     proxy = KamailioProxy(host, port, auth=auth, password=password, ring_limit=ring_limit).start()
     click.echo(f"Kamailio on udp:{host}:{port} (run dir {proxy.run_dir}, log {proxy.log_path}); "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-log = logging.getLogger("telephony.transfers")
+log = logging.getLogger("telephony.media.transfers")
 
 TRANSFER_RING_TIMEOUT = 20.0
 

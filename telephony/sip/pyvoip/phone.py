@@ -1,9 +1,9 @@
 """pyVoIP 1.6.8 corrections for calls we answer (subclasses, no global patch; calls we place: F16-F20
-in pyvoip_fixes_outbound.py). Each entry: what pyVoIP does, what we do, the reproducing test
+in outbound.py). Each entry: what pyVoIP does, what we do, the reproducing test
 (tests/test_telephony_pyvoip_fixes.py; "calls:" = tests/test_telephony_calls.py, SIPp).
 
 F1  RTP receiver dies on an empty/short datagram or an RFC 4733 event code > 15 (IndexError kills
-    its thread, the call stays ANSWERED in silence). -> RTP goes through ``telephony.rtp``: every
+    its thread, the call stays ANSWERED in silence). -> RTP goes through ``telephony.media.rtp``: every
     datagram is validated, bad ones are counted and dropped.   test_bad_rtp_*, calls:test_bad_rtp_*
 F2  A re-INVITE calls ``gen_ms()`` which ``start()``s the RTP clients again: a second transmitter
     (87 packets/s, garbled audio). -> ``HardenedCall.renegotiate`` only updates the remote address
@@ -44,13 +44,13 @@ F14 The parser needs "Name: value", case-sensitive names, no compact headers; an
 F15 REGISTER (every ~2 minutes in register mode) reads the socket directly and takes the next
     datagram as the registrar's answer: a request arriving meanwhile (an INVITE!) is lost and the
     registration counted as failed. -> while pyVoIP waits, requests and other responses are handed
-    to the normal handlers (``pyvoip_fixes_register._DispatchingSocket``).
+    to the normal handlers (``register.DispatchingSocket``).
                                         tests/test_telephony_register.py:test_requests_during_register_*
 F22 Next to nothing is validated: an INVITE without Call-ID/From took an RTP port and then raised
     KeyError (the port leaked: 3 datagrams blocked a 3-port range); INVITEs without Via/CSeq, with
     bad Content-Length or SDP became calls and draft tickets; FOO and SIP/3.0 got no answer. ->
     every datagram is checked before it is parsed or anything allocated (400 with the reason, 501,
-    505, 513, or dropped: ``pyvoip_fixes_validate``); call setup releases its port on any error.
+    505, 513, or dropped: ``validate``); call setup releases its port on any error.
                                         tests/test_telephony_sip_validation.py
 """
 from __future__ import annotations
@@ -66,10 +66,10 @@ from pyVoIP.VoIP import CallState, InvalidStateError, VoIPCall, VoIPPhone  # fir
 from pyVoIP import SIP
 from pyVoIP.VoIP.status import PhoneStatus
 
-from . import pyvoip_fixes_validate as validate
-from . import sdp
-from .pyvoip_fixes_register import ResilientRegistration, _DispatchingSocket
-from .rtp import PCMA, MediaEngine, PortPool, RtpStream
+from telephony.sip.pyvoip import validate as validate
+from telephony.sip import sdp
+from telephony.sip.pyvoip.register import ResilientRegistration, DispatchingSocket
+from telephony.media.rtp import PCMA, MediaEngine, PortPool, RtpStream
 
 log = logging.getLogger("telephony.sip")
 
@@ -104,7 +104,7 @@ class HardenedSIPMessage(SIP.SIPMessage):
         return sdp.first(self.raw_headers, name, default)
 
 
-class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fixes_register.py
+class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: register.py
     def __init__(self, *args, mode: str = "peer", **kwargs):
         self.mode = mode
         self.refused: dict = {}  # F22: refused messages by response code ("dropped": no response)
@@ -130,7 +130,7 @@ class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fi
         self.s.bind((self.myIP, self.myPort))
         self.out = self.s
         if self.mode == "register":
-            self.s = self.out = _DispatchingSocket(self.s, self)
+            self.s = self.out = DispatchingSocket(self.s, self)
         self._loop = threading.Thread(target=self.recv_loop, name="sip-recv", daemon=True)
         self._loop.start()
         if self.mode == "register":
@@ -177,7 +177,7 @@ class HardenedSIPClient(ResilientRegistration, SIP.SIPClient):  # F21: pyvoip_fi
             self.dispatch(raw, source)
 
     def dispatch(self, raw: bytes, source) -> None:
-        """F22: validated first (``pyvoip_fixes_validate``); nothing is allocated for a message
+        """F22: validated first (``validate``); nothing is allocated for a message
         that fails, it gets its RFC 3261 error response or is dropped."""
         verdict = validate.inspect(raw, source)
         if not verdict.ok:
@@ -258,7 +258,7 @@ class HardenedCall(VoIPCall):
         self.remote_contact = sdp.uri_of(request.header("Contact")) or sdp.uri_of(request.header("From"))
         self.route_set = sdp.header_values(request.raw_headers, "Record-Route")
         self.local_party, self.remote_party = f"{request.header('To')};tag={self.to_tag}", request.header("From")
-        self.app = None  # the owner (telephony.session.CallSession), set by the endpoint
+        self.app = None  # the owner (telephony.media.session.CallSession), set by the endpoint
 
     # -- answering -------------------------------------------------------------------------------
     def _sdp(self) -> str:
@@ -458,7 +458,7 @@ class HardenedPhone(VoIPPhone):
             sip.send_response(msg, sip.response(msg, 501, "Not Implemented"))
 
     def handle_response(self, msg: HardenedSIPMessage) -> None:
-        """Calls we placed handle their responses (pyvoip_fixes_outbound); ours to BYE need nothing."""
+        """Calls we placed handle their responses (outbound.py); ours to BYE need nothing."""
         call = self.calls.get(msg.headers.get("Call-ID", ""))
         if hasattr(call, "on_response"):
             call.on_response(msg)

@@ -3,7 +3,7 @@
 Operators' phones, departments' phones and the hotline endpoint register there; the endpoint
 calls operators through it by extension (docs: README "Operators' phones"). In production any
 PBX or proxy that routes by extension takes its place (SIP_MODE=register, SIP_SERVER=...).
-The configuration is the template ``telephony/kamailio/kamailio.cfg.tmpl``.
+The configuration is the template ``telephony/sip/kamailio/kamailio.cfg.tmpl``.
 """
 from __future__ import annotations
 

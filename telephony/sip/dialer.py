@@ -3,7 +3,7 @@
 ``Dialer.dial(extension, ring_timeout)`` blocks until the other party answered or the dial failed
 (run it in a worker thread, never on the SIP or media thread); ``Dialer.start`` returns at once
 with a ``DialResult`` to ``wait()`` on or ``cancel()``. The SIP work (F16-F20) is in
-``telephony.pyvoip_fixes_outbound``.
+``telephony.sip.pyvoip.outbound``.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import threading
 
 from pyVoIP.VoIP import CallState
 
-from .pyvoip_fixes_outbound import FAILURES, OutboundCall
-from .rtp import PCMU, RtpStream
+from telephony.sip.pyvoip.outbound import FAILURES, OutboundCall
+from telephony.media.rtp import PCMU, RtpStream
 
-log = logging.getLogger("telephony.dialer")
+log = logging.getLogger("telephony.sip.dialer")
 
 __all__ = ["Dialer", "DialResult", "FAILURES"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from .acd_prompts import Prompts
+from telephony.queue_audio.prompts import Prompts
 
 log = logging.getLogger("telephony.queue")
 
@@ -71,7 +71,7 @@ def attach_queue(app, endpoint, config, *, prompts: Prompts | None = None):
     welcome and run console commands on the queue's connected calls."""
     from routing.calls.queue import CallQueue
 
-    from .commands import CommandHandler
+    from telephony.commands import CommandHandler
 
     media = QueueMedia(endpoint, prompts)
     # the queue's events join the endpoint's one ordered stream of call facts, off the SIP thread
