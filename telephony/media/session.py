@@ -104,6 +104,7 @@ class CallSession(TransfersMixin):
         self.mixed_offset = 0.0
         self.held = False
         self.hold_seconds = 0.0
+        self._day: str | None = None  # the recordings' day folder, fixed when the call is prepared
         self._hold_started: float | None = None
         self.hangup_side: str | None = None  # citizen | operator | system
         self.on_leg_ended = None  # optional hook(session, leg, cause) replacing the default policy
@@ -131,6 +132,11 @@ class CallSession(TransfersMixin):
         stream.on_dtmf = self._on_dtmf
         if greeting:
             stream.play(greeting)
+
+    def _recording_path(self, name: str) -> str:
+        """``<recordings>/<day the call was prepared>/<call>-<leg or mixed>.wav``."""
+        return os.path.join(self.recordings_dir, self._day or utcnow().strftime("%Y/%m/%d"),
+                            f"{self.call_uuid}-{name}.wav")
 
     def answered(self) -> None:
         self.answered_at, self.answered_mono = utcnow(), time.monotonic()
@@ -215,8 +221,7 @@ class CallSession(TransfersMixin):
         name = self._new_leg_name(speaker)
         leg = Leg(name, call, extension=extension or getattr(call, "number", ""), offset=round(self.elapsed(), 3))
         try:
-            leg.recorder = WavRecorder(os.path.join(self.recordings_dir, getattr(self, "_day", utcnow().strftime(
-                "%Y/%m/%d")), f"{self.call_uuid}-{name}.wav"))
+            leg.recorder = WavRecorder(self._recording_path(name))
         except Exception:  # the leg's port is released with its call, not left to the RTP timeout
             log.exception("call.leg_recording_failed call=%s leg=%s", self.call_uuid, name)
             try:
@@ -242,8 +247,7 @@ class CallSession(TransfersMixin):
                 if self.media is None:
                     self.media = self.caller_leg.call.phone.media
                 self.mixed_offset = round(self.elapsed(), 3)
-                self.mixed = WavRecorder(os.path.join(self.recordings_dir, getattr(self, "_day", utcnow().strftime(
-                    "%Y/%m/%d")), f"{self.call_uuid}-mixed.wav"))
+                self.mixed = WavRecorder(self._recording_path("mixed"))
                 self.bridge_engine = Bridge(self, self.media, self._hold_audio, self.mixed)
                 caller = self.caller_leg
                 if caller.inbox is None:

@@ -156,8 +156,8 @@ class SpeechEngine:
         """Load the configured model once (or record why not). `prewarm` recognizers are warmed
         in a background thread: default the live limit, or none when `config.testing`; pass 0 in
         processes that only transcribe recordings (Celery workers)."""
-        path = getattr(config, "vosk_model_dir", "") or ""
-        max_live = getattr(config, "max_live_transcriptions", 8)
+        path = config.vosk_model_dir or ""
+        max_live = config.max_live_transcriptions
         try:
             model = load_model(path)
         except SpeechDisabled as exc:
@@ -167,7 +167,7 @@ class SpeechEngine:
         if engine.warning:
             log.warning(engine.warning)
         if prewarm is None:
-            prewarm = 0 if getattr(config, "testing", False) else engine.max_live
+            prewarm = 0 if config.testing else engine.max_live
         count = prewarm
         if count > 0:
             engine.prewarm(count)
