@@ -63,7 +63,7 @@ def test_longest_idle_operator_gets_each_call_in_turn(app, proxy, events, api):
             assert call.connected_at is not None and 0 <= call.wait_seconds < 15
             assert call.talk_seconds > 0.5 and call.hangup_side == "citizen"
         # after its call each operator is in 话后处理 (wrap-up 60 s), set by the system
-        assert all(_state(app, u) == "wrapup" for u in ("operator1", "operator2", "operator3"))
+        assert wait_for(lambda: all(_state(app, u) == "wrapup" for u in ("operator1", "operator2", "operator3")), 10)
         ended = [p for name, p in events if name == "call.ended"]
         assert [p["answered"] for p in ended] == [True, True, True]
         # supervision's call KPIs (接通率, 15 s share, waits) count operator answers, from these facts
