@@ -145,3 +145,30 @@ def test_supervisor_lists_of_urgings_escalations_and_overdue(app, api, live, bro
     page.keyboard.press("Enter")
     expect(page.locator("#detail")).to_contain_text(target)
     screenshot(page, "supervisor-escalations")
+
+
+def test_operator_review_list_is_paged_on_the_server(app, live, browser):
+    from playwright.sync_api import expect
+
+    from ticketing.models import Ticket
+    with app.app_context():
+        specs = bulk_tickets(db.session, "housing", 30)
+        db.session.execute(Ticket.__table__.update().where(Ticket.number.in_([s.number for s in specs[:12]]))
+                           .values(status="callback"))
+        db.session.execute(Ticket.__table__.update().where(Ticket.number.in_([s.number for s in specs[12:]]))
+                           .values(status="replied"))
+        db.session.commit()
+        db.Session.remove()
+    page = login(new_context(browser), live.url, "operator1")
+    page.get_by_role("tab", name="答复审核与回访").click()
+    review = page.locator("#review")
+    count = review.locator('[data-role="count"]')
+    expect(count).to_have_text("共 30 件")
+    expect(review.locator("li[data-number]")).to_have_count(25)
+    review.get_by_role("button", name="下一页").click()
+    expect(review.locator("li[data-number]")).to_have_count(5)
+    review.get_by_label("审核状态").select_option("callback")
+    expect(count).to_have_text("共 12 件")
+    review.get_by_role("searchbox").fill(specs[3].number)
+    expect(count).to_have_text("共 1 件")
+    expect(review.locator("li[data-number]").first).to_have_attribute("data-number", specs[3].number)

@@ -323,7 +323,7 @@
 
   // -- my tickets, review and callback queue ----------------------------------------------------
   function ticketItem(t) {
-    return el("li", {class: t.number === S.detail ? "selected" : null},
+    return el("li", {class: t.number === S.detail ? "selected" : null, "data-number": t.number},
       el("div", {class: "item-head"},
         el("a", {href: "#", text: t.number, onclick: (e) => { e.preventDefault(); showDetail(t.number); }}),
         el("span", {class: "badge", text: statusLabel(t.status)}), el("span", {class: "badge", text: t.type}),
@@ -338,12 +338,14 @@
     r.items.forEach((t) => list.append(ticketItem(t)));
   }
   $("mine-search").addEventListener("submit", (e) => { e.preventDefault(); guarded(loadMine); });
-  async function loadReview() {
-    const r = await api("GET", "/api/v1/tickets?status=replied,callback&per_page=100");
-    const list = clear($("review"));
-    if (!r.items.length) list.append(el("li", {class: "muted", text: "暂无待审核或待回访工单"}));
-    r.items.forEach((t) => list.append(ticketItem(t)));
-  }
+  const review = PagedList.create({
+    root: $("review"), url: "/api/v1/tickets", name: "待审核与待回访", perPage: 25,
+    params: () => ({status: "replied,callback"}), search: "工单号、内容关键词，或来电号码后4位",
+    filters: [{name: "status", label: "审核状态", options: [["", "全部"], ["replied", "待审核"], ["callback", "待回访"]]}],
+    sorts: [["received", "最早收到"], ["-received", "最新收到"], ["urgency", "最紧急优先"]],
+    empty: "暂无待审核或待回访工单", key: (t) => t.number, render: ticketItem, open: (t) => showDetail(t.number),
+  });
+  const loadReview = () => review.reload();
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => {
     document.querySelectorAll("[data-tab]").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
     document.querySelectorAll("[data-pane]").forEach((p) => { p.hidden = p.dataset.pane !== b.dataset.tab; });
