@@ -1,0 +1,192 @@
+"""Open311 `GET requests` latency over a large ticket history (PostgreSQL).
+
+1. recreates a bench database (never `test`), migrates and seeds it with the `hotline` command;
+2. inserts N tickets that came in through Open311 (INSERT ... SELECT generate_series: tickets and
+   their open311_requests rows, received over the last 365 days, 70 % closed, services spread over
+   the catalogue), then VACUUM ANALYZE;
+3. serves the app with gunicorn (the Procfile's `api` kind, sync workers) and times, one request
+   at a time over a kept-alive connection, the public queries a client makes: the default list (the
+   last 90 days, newest first, 100 a page), status=open, one service_code, a list of 10 ids, one
+   request by id; both .json and .xml; prints p50/p95/p99 and the machine's loop time L.
+
+The citizen-portal submission figures of issue 12 are not measured here (no portal yet).
+
+    .venv/bin/python bench/portal.py                      # 1,000,000 tickets
+    .venv/bin/python bench/portal.py --tickets 100000 --repeat 100
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reference_loop() -> float:
+    t = time.perf_counter()
+    s = 0
+    for i in range(10**7):
+        s += i
+    return time.perf_counter() - t
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(label: str, fn):
+    started = time.perf_counter()
+    result = fn()
+    print(f"  {label:<44} {time.perf_counter() - started:8.1f} s", flush=True)
+    return result
+
+
+def recreate(admin_url: str, name: str) -> str:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def seed(url: str, n: int) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET work_mem = '256MB'"))
+        depts = [r[0] for r in conn.execute(text("SELECT id FROM departments ORDER BY id"))]
+        entries = [r[0] for r in conn.execute(text("SELECT id FROM routing_catalogue ORDER BY id"))]
+        conn.execute(text("INSERT INTO open311_keys (id, name, key_hash, created_at) "
+                          "VALUES (1, 'bench', repeat('0', 64), now())"))
+        dept_arr = "ARRAY[" + ",".join(map(str, depts)) + "]"
+        entry_arr = "ARRAY[" + ",".join(map(str, entries)) + "]"
+        timed(f"insert {n:,} tickets", lambda: conn.execute(text(f"""
+            INSERT INTO tickets (id, number, channel, type, urgency, status, caller_phone, confidential, content,
+                address, main_department_id, received_at, sign_by, reply_by, replied_at, closed_at, reply_text,
+                reopen_count, created_by, created_at, updated_at, event_count, head_hash, version)
+            SELECT g, 'O' || lpad(g::text, 13, '0'), 'open311', '投诉', 'normal',
+                   CASE WHEN r < 0.7 THEN 'closed' WHEN r < 0.8 THEN 'callback' ELSE 'in_progress' END,
+                   '139' || lpad((g % 100000000)::text, 8, '0'), false, '路灯坏了，晚上很黑', '罗阳街道北门路12号',
+                   ({dept_arr})[1 + (g % {len(depts)})], rec, rec + interval '1 day', rec + interval '15 days',
+                   CASE WHEN r < 0.8 THEN rec + interval '3 days' END, CASE WHEN r < 0.7 THEN rec + interval '5 days' END,
+                   CASE WHEN r < 0.8 THEN '已修复' END, 0, 'open311:bench', rec, rec, 1, '', 1
+            FROM (SELECT g, random() AS r, now() AT TIME ZONE 'UTC' - (({n} - g)::float / {n}) * interval '365 days' AS rec
+                  FROM generate_series(1, {n}) g) s""")))
+        timed("insert their open311_requests rows", lambda: conn.execute(text(f"""
+            INSERT INTO open311_requests (ticket_id, service_code, token, key_id, lat, long, requested_at)
+            SELECT id, 'c' || ({entry_arr})[1 + (id % {len(entries)})], md5(id::text), 1,
+                   23.17 + (id % 100) / 10000.0, 114.28 + (id % 100) / 10000.0, received_at
+            FROM tickets""")))
+        conn.execute(text("SELECT setval('tickets_id_seq', (SELECT max(id) FROM tickets))"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        timed("VACUUM ANALYZE", lambda: conn.execute(text("VACUUM ANALYZE")))
+    engine.dispose()
+
+
+def wait_http(port: int, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("server did not come up")
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--database", default="bench_open311")
+    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=200, help="requests per query kind")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    if args.database in ("test", "postgres"):
+        sys.exit("refusing to use the test or postgres database")
+    loop = reference_loop()
+    print(f"L (10-million-step loop) = {loop:.2f} s", flush=True)
+    url = recreate(args.admin_url, args.database)
+    env = {**os.environ, "DATABASE_URL": url, "HOTLINE_SIP_ENABLED": "false", "SECRET_KEY": "bench",
+           "HOTLINE_INSTANCE_DIR": "/tmp/hotline-bench-open311"}
+    env.pop("REDIS_URL", None)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "hotline"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "hotline"), "seed"], env=env, check=True, capture_output=True)
+    seed(url, args.tickets)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        numbers = [r[0] for r in conn.execute(text(
+            "SELECT number FROM tickets WHERE id > :lo ORDER BY random() LIMIT 1000"), {"lo": args.tickets // 2})]
+        code = conn.execute(text("SELECT service_code FROM open311_requests LIMIT 1")).scalar()
+    engine.dispose()
+    port = free_port()
+    server = subprocess.Popen([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+                               "--log-level", "warning", "hotline.app.wsgi:app"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open("/tmp/hotline-bench-open311.log", "w"))
+    rng = random.Random(1)
+    kinds = {
+        "default list (90 days, 100 newest)": lambda fmt: f"/open311/v2/requests.{fmt}",
+        "status=open": lambda fmt: f"/open311/v2/requests.{fmt}?status=open",
+        "service_code (one service)": lambda fmt: f"/open311/v2/requests.{fmt}?service_code={code}",
+        "service_request_id (10 ids)": lambda fmt: "/open311/v2/requests.{}?service_request_id={}".format(
+            fmt, ",".join(rng.sample(numbers, 10))),
+        "requests/{id}": lambda fmt: f"/open311/v2/requests/{rng.choice(numbers)}.{fmt}",
+    }
+    results = []
+    try:
+        wait_http(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for label, path in kinds.items():
+            for fmt in ("json", "xml"):
+                for _ in range(10):  # warm-up
+                    conn.request("GET", path(fmt))
+                    conn.getresponse().read()
+                lat = []
+                for _ in range(args.repeat):
+                    started = time.perf_counter()
+                    conn.request("GET", path(fmt))
+                    response = conn.getresponse()
+                    body = response.read()
+                    lat.append((time.perf_counter() - started) * 1000)
+                    if response.status != 200:
+                        raise SystemExit(f"{path(fmt)} -> {response.status}: {body[:200]!r}")
+                results.append((label, fmt, pct(lat, 50), pct(lat, 95), pct(lat, 99), len(body)))
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(f"\nOpen311 GET over {args.tickets:,} Open311 tickets (PostgreSQL, gunicorn {args.workers} sync workers, "
+          f"sequential requests; L = {loop:.2f} s):")
+    print(f"  {'query':<38} {'fmt':<4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bytes':>8}")
+    for label, fmt, p50, p95, p99, size in results:
+        print(f"  {label:<38} {fmt:<4} {p50:8.1f} {p95:8.1f} {p99:8.1f} {size:8,}")
+    print(f"  target: p95 <= 100 ms at 1 M tickets on the reference core (L = 0.6 s); this machine L = {loop:.2f} s")
+    if not args.keep:
+        engine = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
