@@ -23,7 +23,8 @@ from hotline.exceptions import ValidationFailed
 from hotline.identity import Actor
 from ticketing.models import Ticket, Urging
 from ticketing.schemas import parse
-from ticketing.service import department_by_code, perform, perform_steps
+from ticketing.directory import department_by_code
+from ticketing.service import perform, perform_steps
 
 from .models import DeadlineCard
 from ticketing.cards import WATCHED, card_for, hour_based

@@ -22,10 +22,16 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from hotline.clock import utcnow
+
 from .privacy import PERSONAL_KEYS
+
+if TYPE_CHECKING:
+    from .models import Ticket, TicketEvent
 
 GENESIS = "0" * 64
 CHAIN_VERSION = 2
@@ -193,3 +199,23 @@ def verify_all(session, batch: int = 500, redactions: list | None = None):
             yield t, verify_ticket(t, by_ticket[t.id])
         last_id = ids[-1]
         session.expunge_all()
+
+
+def append_event(session, ticket: Ticket, actor, action: str, from_status, to_status,
+               note=None, data=None) -> TicketEvent:
+    """Append one event to the ticket's hash chain (the caller commits)."""
+    from .models import TicketEvent
+
+    seq = ticket.event_count + 1
+    prev = ticket.head_hash or GENESIS
+    created = utcnow()
+    digest, salts = seal(ticket.number, seq, action, actor.username, actor.role, from_status,
+                         to_status, note, data, created, prev)
+    ev = TicketEvent(ticket=ticket, seq=seq, action=action, actor=actor.username,
+                     actor_role=actor.role, from_status=from_status, to_status=to_status,
+                     note=note, data=data or None, created_at=created, prev_hash=prev, hash=digest,
+                     chain_version=CHAIN_VERSION, pii_salts=salts)
+    session.add(ev)
+    ticket.event_count = seq
+    ticket.head_hash = digest
+    return ev

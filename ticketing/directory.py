@@ -137,3 +137,12 @@ def add_town(session, code, name, actor: str) -> Town:
     town = _add_town(session, code, name.strip(), actor)
     session.commit()
     return town
+
+
+def department_by_code(session, code: str, field: str) -> Department:
+    dept = session.scalar(select(Department).where(Department.code == code))
+    if dept is None:
+        raise ValidationFailed(f"unknown department {code!r}", {field: f"unknown department {code!r}"})
+    if not dept.active:
+        raise ValidationFailed(f"department {code!r} is retired", {field: f"department {code!r} is retired"})
+    return dept
