@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from common import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "Bench-operator-2026"
@@ -47,25 +48,6 @@ def recreate_database() -> None:
         conn.execute(text('DROP DATABASE IF EXISTS "hotline_bench_api" WITH (FORCE)'))
         conn.execute(text('CREATE DATABASE "hotline_bench_api"'))
     engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(port: int, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("server did not come up")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -32,23 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
+
+from common import drop_database, recreate  # noqa: E402
 
 DAYS = 1095
 CHUNK = 1_000_000
 TYPE_CASE = """CASE WHEN rt < 0.63 THEN '咨询' WHEN rt < 0.92 THEN '求助' WHEN rt < 0.95 THEN '投诉'
     WHEN rt < 0.965 THEN '举报' WHEN rt < 0.985 THEN '建议' WHEN rt < 0.995 THEN '表扬' ELSE '申请' END"""
 REPLY_DAYS = "CASE type WHEN '咨询' THEN 2 WHEN '投诉' THEN 15 WHEN '举报' THEN 15 WHEN '表扬' THEN 5 ELSE 10 END"
-
-
-def recreate(admin_url: str, name: str) -> str:
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def timed(label: str, fn):
@@ -289,10 +281,7 @@ def main() -> None:
     for n, total, q, raw in results:
         print(f"  {n:>12,} {total:>8.1f} {q['p50']:>11.1f} {q['p95']:>11.1f} {raw['p50']:>11.0f} {raw['p95']:>11.0f}")
     if not args.keep:
-        engine = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
-        engine.dispose()
+        drop_database(args.admin_url, args.database)
 
 
 if __name__ == "__main__":

@@ -23,20 +23,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from common import reference_loop
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DB_URL = make_url(ADMIN_URL).set(database="hotline_bench_outbox").render_as_string(hide_password=False)
 BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
         "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
-
-
-def reference_loop() -> float:
-    t = time.perf_counter()
-    s = 0
-    for i in range(10**7):
-        s += i
-    return time.perf_counter() - t
 
 
 def _database(create: bool) -> None:

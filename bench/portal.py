@@ -20,30 +20,16 @@ import argparse
 import http.client
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+
+from common import drop_database, free_port, recreate, reference_loop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def reference_loop() -> float:
-    t = time.perf_counter()
-    s = 0
-    for i in range(10**7):
-        s += i
-    return time.perf_counter() - t
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed(label: str, fn):
@@ -51,15 +37,6 @@ def timed(label: str, fn):
     result = fn()
     print(f"  {label:<44} {time.perf_counter() - started:8.1f} s", flush=True)
     return result
-
-
-def recreate(admin_url: str, name: str) -> str:
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def seed(url: str, n: int) -> None:
@@ -93,19 +70,6 @@ def seed(url: str, n: int) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         timed("VACUUM ANALYZE", lambda: conn.execute(text("VACUUM ANALYZE")))
     engine.dispose()
-
-
-def wait_http(port: int, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("server did not come up")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -155,7 +119,7 @@ def main() -> None:
     }
     results = []
     try:
-        wait_http(port)
+        wait_http(port, timeout=90)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         for label, path in kinds.items():
             for fmt in ("json", "xml"):
@@ -182,10 +146,7 @@ def main() -> None:
         print(f"  {label:<38} {fmt:<4} {p50:8.1f} {p95:8.1f} {p99:8.1f} {size:8,}")
     print(f"  target: p95 <= 100 ms at 1 M tickets on the reference core (L = 0.6 s); this machine L = {loop:.2f} s")
     if not args.keep:
-        engine = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
-        engine.dispose()
+        drop_database(args.admin_url, args.database)
 
 
 if __name__ == "__main__":

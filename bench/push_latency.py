@@ -31,23 +31,18 @@ import multiprocessing as mp
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SECRET = "bench-push-latency-secret"
 USERS = (("operator1", "operator1-pass"), ("supervisor", "supervisor-pass"), ("housing", "housing-pass"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- server process -----------------------------------------------------------------------------------

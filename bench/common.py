@@ -1,0 +1,58 @@
+"""Helpers every bench shares: the machine's speed, free ports, waiting for a server, scratch databases.
+
+Benches run as scripts (``python bench/x.py``), so this directory is on ``sys.path`` and they
+``from common import ...``.
+"""
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+def reference_loop() -> float:
+    """Seconds for the 10-million-step loop that DESIGN.md states its targets against (0.6 s)."""
+    t = time.perf_counter()
+    s = 0
+    for i in range(10**7):
+        s += i
+    return time.perf_counter() - t
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(port: int, timeout: float = 60) -> None:
+    """Until the server on ``port`` answers /healthz with 200 (exit the bench otherwise)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("server did not come up")
+
+
+def drop_database(admin_url: str, name: str, *, create: bool = False) -> str:
+    """Drop the scratch database ``name`` (and create it afresh with ``create``); returns its URL."""
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def recreate(admin_url: str, name: str) -> str:
+    """A fresh, empty database ``name``; returns its URL."""
+    return drop_database(admin_url, name, create=True)
