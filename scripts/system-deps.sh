@@ -23,8 +23,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; then
   echo "system-deps: installing ${need[*]}"
-  $SUDO apt-get update -qq && \
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null && exit 0
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null && exit 0
 fi
 echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
 echo "!! system-deps: missing Debian packages: ${need[*]}"
