@@ -1,7 +1,7 @@
 """Shared fixtures: the app on SQLite and on a real PostgreSQL, Redis, and service detection.
 
 Services: PostgreSQL at DATABASE_TEST_URL (default the machine's 127.0.0.1:5432/test) and Redis at
-REDIS_TEST_URL (default 127.0.0.1:6379/15). When one is missing, its tests are skipped and the run
+REDIS_TEST_URL (default the server at 127.0.0.1:6379, where each test process claims a database 1-15). When one is missing, its tests are skipped and the run
 ends with a loud notice saying how to enable them; with CI=true a missing service is a failure.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import shutil
 import socket
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,7 +22,10 @@ from sqlalchemy.engine import make_url
 #: (created from it, dropped at the end) so concurrent runs never see each other's rows
 PG_ADMIN_URL = os.environ.get("DATABASE_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_URL = make_url(PG_ADMIN_URL).set(database=f"hotline_test_{os.getpid()}").render_as_string(hide_password=False)
-REDIS_URL = os.environ.get("REDIS_TEST_URL", f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}")
+#: Redis server for the tests; each pytest process (an xdist worker or a separate run) claims one
+#: of its numbered databases 1-15 (see _claim_redis_db), so concurrent runs never flush each other's
+REDIS_SERVER_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL: str | None = None
 IN_CI = os.environ.get("CI", "").lower() == "true"
 HOW_TO = {
     "postgres": "start PostgreSQL on 127.0.0.1:5432 with a database 'test' (trust auth) or set DATABASE_TEST_URL",
@@ -44,12 +48,41 @@ def _pg_available() -> str | None:
 
 def _redis_available() -> str | None:
     try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        _claim_redis_db()
         return None
     except Exception as exc:  # noqa: BLE001
         return str(exc).splitlines()[0]
+
+
+_CLAIM_KEY = "hotline-test:claimed-db:{}"
+
+
+def _claim_redis_db() -> str:
+    """Claim a free numbered database for this process: a key on database 0 names the owner's pid
+    and expires (a crashed run frees its database after 6 h; a live one renews it per claim)."""
+    global REDIS_URL
+    if REDIS_URL is not None:
+        return REDIS_URL
+    import redis
+
+    server = redis.Redis.from_url(REDIS_SERVER_URL, db=0, socket_connect_timeout=1)
+    for index in range(1, 16):
+        key = _CLAIM_KEY.format(index)
+        if server.set(key, os.getpid(), nx=True, ex=6 * 3600):
+            REDIS_URL = urlsplit(REDIS_SERVER_URL)._replace(path=f"/{index}").geturl()
+            return REDIS_URL
+    raise RuntimeError("all 15 test databases of Redis are claimed by other test runs")
+
+
+def _release_redis_db() -> None:
+    if REDIS_URL is None:
+        return
+    import redis
+
+    index = REDIS_URL.rsplit("/", 1)[1]
+    server = redis.Redis.from_url(REDIS_SERVER_URL, db=0, socket_connect_timeout=1)
+    if server.get(_CLAIM_KEY.format(index)) == str(os.getpid()).encode():
+        server.delete(_CLAIM_KEY.format(index))
 
 
 def require_service(name: str) -> None:
@@ -115,6 +148,10 @@ def _own_database(create: bool) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    try:
+        _release_redis_db()
+    except Exception:  # noqa: BLE001 - Redis gone: the claim expires by itself
+        pass
     if _pg_migrated:
         from hotline.extensions import db
 
@@ -273,8 +310,9 @@ def redis_url():
     require_service("redis")
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    return REDIS_URL
+    url = _claim_redis_db()
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 @contextmanager
