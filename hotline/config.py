@@ -136,6 +136,17 @@ class Config:
     login_failures_per_user: str = "10 per 15 minutes"  # then that username is locked (429)
     login_failures_per_address: str = "50 per 15 minutes"  # then that client address is locked
     open311_posts_per_address: str = "20 per hour"  # Open311 POST requests from one client address
+    public_base_url: str = "http://127.0.0.1:5000"  # how citizens reach the portal (links in SMS)
+    sms_kannel_url: str = ""  # Kannel's sendsms URL; "" = messages stay in the outbox (未发送)
+    sms_kannel_username: str = ""
+    sms_kannel_password: str = ""
+    sms_sender: str = ""  # the "from" of SMS (the hotline's short code), "" = Kannel's default
+    sms_dlr_base_url: str = ""  # our base URL as Kannel reaches it, for delivery reports; "" = none
+    sms_inbound_token: str = ""  # secret in Kannel's get-url for citizens' replies (TD = opt out)
+    sms_retry_base_seconds: int = 30  # first retry after this, doubling, at most an hour
+    sms_give_up_hours: int = 48  # a message not accepted by the gateway by then is marked expired
+    sms_sweep_seconds: int = 15  # how often queued/retrying messages are looked at
+    sms_rating_link_days: int = 30  # how long the rating link in the reply SMS works
     testing: bool = False
 
     ENV = {
@@ -146,6 +157,17 @@ class Config:
         "login_failures_per_user": ("HOTLINE_LOGIN_FAILURES_PER_USER", str),
         "login_failures_per_address": ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", str),
         "open311_posts_per_address": ("HOTLINE_OPEN311_POSTS_PER_ADDRESS", str),
+        "public_base_url": ("HOTLINE_PUBLIC_BASE_URL", str),
+        "sms_kannel_url": ("HOTLINE_SMS_KANNEL_URL", str),
+        "sms_kannel_username": ("HOTLINE_SMS_KANNEL_USERNAME", str),
+        "sms_kannel_password": ("HOTLINE_SMS_KANNEL_PASSWORD", str),
+        "sms_sender": ("HOTLINE_SMS_SENDER", str),
+        "sms_dlr_base_url": ("HOTLINE_SMS_DLR_BASE_URL", str),
+        "sms_inbound_token": ("HOTLINE_SMS_INBOUND_TOKEN", str),
+        "sms_retry_base_seconds": ("HOTLINE_SMS_RETRY_BASE_SECONDS", int),
+        "sms_give_up_hours": ("HOTLINE_SMS_GIVE_UP_HOURS", int),
+        "sms_sweep_seconds": ("HOTLINE_SMS_SWEEP_SECONDS", int),
+        "sms_rating_link_days": ("HOTLINE_SMS_RATING_LINK_DAYS", int),
         "web_host": ("HOTLINE_HOST", str),
         "web_port": ("HOTLINE_PORT", int),
         "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),
@@ -224,6 +246,14 @@ class Config:
         if cfg.answer_target_seconds <= 0:
             raise ConfigError("HOTLINE_ANSWER_TARGET_SECONDS must be a positive number of seconds")
         parse_service_hours(cfg.service_hours)
+        for name, value in (("HOTLINE_SMS_RETRY_BASE_SECONDS", cfg.sms_retry_base_seconds),
+                            ("HOTLINE_SMS_GIVE_UP_HOURS", cfg.sms_give_up_hours),
+                            ("HOTLINE_SMS_SWEEP_SECONDS", cfg.sms_sweep_seconds),
+                            ("HOTLINE_SMS_RATING_LINK_DAYS", cfg.sms_rating_link_days)):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if cfg.sms_kannel_url and not cfg.sms_kannel_url.startswith(("http://", "https://")):
+            raise ConfigError("HOTLINE_SMS_KANNEL_URL must be an http(s) URL of Kannel's sendsms")
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")
         for name, value in (("HOTLINE_LOGIN_FAILURES_PER_USER", cfg.login_failures_per_user),

@@ -106,6 +106,12 @@ POLICY: dict[str, frozenset] = {
     "POST /api/v1/urgings/{urging_id}/acknowledge": DEPTS,
     "GET /api/v1/supervision/callbacks": DESK,
     "POST /api/v1/supervision/callbacks/{number}": DESK,
+    "GET /api/v1/sms/messages": ADMIN,
+    "GET /api/v1/sms/templates": ADMIN,
+    "PUT /api/v1/sms/templates/{key}": ADMIN,
+    "GET /api/v1/sms/opt-outs": ADMIN,
+    "POST /api/v1/sms/opt-outs": ADMIN,
+    "DELETE /api/v1/sms/opt-outs/{phone}": ADMIN,
 }
 
 
@@ -196,7 +202,8 @@ def world(app, client):
 def _url(path: str, world: dict) -> str:
     values = {"number": world["numbers"]["housing"], "phone": CALLERS["open"][0], "code": "housing",
               "year": "2031", "entry_id": "1", "call_id": "no-such-call", "command": "hangup",
-              "att_id": world["att_id"], "leg": "caller", "username": "no-such-user", "article_id": "1", "urging_id": "999999"}
+              "att_id": world["att_id"], "leg": "caller", "username": "no-such-user", "article_id": "1", "urging_id": "999999",
+              "key": "accepted"}
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 
 

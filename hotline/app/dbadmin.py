@@ -16,6 +16,7 @@ def import_models() -> None:
     import hotline.auth  # noqa: F401
     import hotline.outbox  # noqa: F401
     import knowledge.models  # noqa: F401
+    import messaging.models  # noqa: F401
     import open311.models  # noqa: F401
     import routing.calls.models  # noqa: F401
     import routing.models  # noqa: F401

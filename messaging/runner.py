@@ -1,0 +1,104 @@
+"""When messaging works: ticket subscribers that enqueue notices, the after-commit nudge that sends
+a queued message at once, and the embedded default's periodic sweep."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import event
+
+from hotline import jobs
+from hotline.events import subscribe
+
+from .service import is_mobile
+from .sender import gateway_from_config, send_due
+
+log = logging.getLogger("hotline.messaging")
+
+
+def _enqueue(number: str, kind: str) -> None:
+    from .tasks import notify as task
+
+    jobs.enqueue(task, number, kind)
+
+
+def on_ticket_created(_name: str, payload: dict) -> None:
+    if is_mobile(payload.get("caller_phone")):
+        _enqueue(payload["number"], "accepted")
+
+
+def on_ticket_changed(_name: str, payload: dict) -> None:
+    if payload.get("action") == "approve_reply" or "approve_reply" in (payload.get("steps") or ()):
+        _enqueue(payload["number"], "reply")
+
+
+def wire_notices() -> list:
+    """Subscribe in this process only (``remote=False``): the process whose commit produced the
+    event queues the notice, once."""
+    return [subscribe("ticket.created", on_ticket_created, remote=False),
+            subscribe("ticket.changed", on_ticket_changed, remote=False)]
+
+
+class Nudger:
+    """After a commit that queued a message, send soon (one job per short window); a periodic
+    sweep (beat / the embedded loop) sends retries and anything a crash left behind."""
+
+    def __init__(self) -> None:
+        self.batcher = jobs.Batcher(_send_task, window=0.05, items=False)
+
+    def nudge(self) -> None:
+        self.batcher.add()
+
+
+def _send_task():
+    from .tasks import send_due as task
+
+    return task
+
+
+_hooked: set[int] = set()
+_active: Nudger | None = None
+
+
+def install_hooks(session_factory, nudger: Nudger) -> None:
+    """Nudge ``nudger`` after every commit of a session that queued a message (once per factory)."""
+    global _active
+    _active = nudger
+    if id(session_factory) in _hooked:
+        return
+    _hooked.add(id(session_factory))
+
+    @event.listens_for(session_factory, "after_commit")
+    def _after_commit(session):
+        if session.info.pop("sms_queued", False) and _active is not None:
+            _active.nudge()
+
+    @event.listens_for(session_factory, "after_rollback")
+    def _after_rollback(session):
+        session.info.pop("sms_queued", None)
+
+
+class Loop(threading.Thread):
+    """The embedded default's periodic sweep (production: Celery beat runs ``messaging.send_due``)."""
+
+    def __init__(self, app, every: float) -> None:
+        super().__init__(name="sms-sender", daemon=True)
+        self.app, self.every = app, every
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        from hotline.extensions import db
+
+        while not self._halt.wait(self.every):
+            try:
+                with self.app.app_context():
+                    gateway = gateway_from_config(self.app.config["HOTLINE"])
+                    if gateway is not None:
+                        send_due(db.session, gateway, self.app.config["HOTLINE"])
+            except Exception:
+                log.exception("sms.sweep_failed")
+            finally:
+                db.Session.remove()
+
+    def stop(self) -> None:
+        self._halt.set()
