@@ -128,6 +128,11 @@ def record_dlr(session, message_id: int, dlr_type: int) -> SmsMessage | None:
     msg = session.get(SmsMessage, message_id, with_for_update=True)
     if msg is None:
         return None
+    final = dlr_type & (DLR_DELIVERED | DLR_FAILED | DLR_SMSC_REJECTED)
+    if msg.status in ("delivered", "failed") and not final:  # reports may arrive out of order
+        session.rollback()
+        log.info("sms.dlr_late id=%s type=%s status=%s", msg.id, dlr_type, msg.status)
+        return msg
     msg.dlr_status = dlr_type
     if dlr_type & DLR_DELIVERED:
         msg.status, msg.delivered_at = "delivered", utcnow()

@@ -167,7 +167,10 @@ def kannel_inbound():
     text = (request.args.get("text") or "").strip().upper()
     if text in OPT_OUT_WORDS:
         service.opt_out(db.session, request.args.get("from", ""), "sms:TD")
-        return "您已退订12345热线短信通知。", 200, {"Content-Type": "text/plain; charset=utf-8"}
+        # the body is Kannel's reply SMS; X-Kannel-Coding 2 (UCS-2) for Chinese (the sms-service
+        # needs accept-x-kannel-headers = true, else Kannel sends it as 7-bit text: "????")
+        return "您已退订12345热线短信通知。", 200, {"Content-Type": "text/plain; charset=utf-8",
+                                                  "X-Kannel-Coding": "2"}
     return "", 204
 
 

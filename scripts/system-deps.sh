@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the test suite drives for real: SIPp (sip-tester), Chromium, espeak-ng and sox
-# (speech fixtures), baresip (a real softphone), Kamailio (SIP proxy). Installed with apt-get when
+# (speech fixtures), baresip (a real softphone), Kamailio (SIP proxy), Kannel and its fakesmsc (SMS). Installed with apt-get when
 # we are root (or have sudo); otherwise we say loudly what is missing. Under CI=true missing
 # packages are an error.
 set -u
@@ -12,6 +12,8 @@ check espeak-ng espeak-ng
 check sox sox
 check baresip baresip
 check kamailio kamailio
+[ -x /usr/sbin/bearerbox ] || need+=(kannel)  # SMS gateway: messaging tests send through a real Kannel
+[ -x /usr/lib/kannel/test/fakesmsc ] || need+=(kannel-extras)  # Kannel's test SMSC
 check redis-server redis-server  # outage tests start, kill and restart a private one
 # Chromium renders Chinese only with a CJK font (screenshots otherwise show boxes)
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
