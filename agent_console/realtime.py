@@ -93,6 +93,9 @@ def rooms_for_event(name: str, payload: dict) -> list[str]:
         if payload.get("department"):
             rooms.append(f"dept:{payload['department']}")
         return rooms
+    if name.startswith("contact."):
+        # 联系诉求人: the clerk who asked (their own room) and supervisors; no number in it
+        return ["supervisors", f"user:{payload['user_id']}"]
     if name == "agent.state":
         rooms = ["supervisors"]
         if payload.get("user_id"):

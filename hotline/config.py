@@ -147,6 +147,9 @@ class Config:
     sms_give_up_hours: int = 48  # a message not accepted by the gateway by then is marked expired
     sms_sweep_seconds: int = 15  # how often queued/retrying messages are looked at
     sms_rating_link_days: int = 30  # how long the rating link in the reply SMS works
+    contact_daily_limit: int = 3  # 联系诉求人: calls a department may place per ticket per (China) day
+    contact_ring_seconds: int = 30  # how long the clerk's phone, then the citizen's, may ring
+    caller_id: str = "12345"  # the number citizens see (From) when the hotline calls them
     testing: bool = False
 
     ENV = {
@@ -210,6 +213,9 @@ class Config:
         "service_hours": ("HOTLINE_SERVICE_HOURS", str),
         "outbox_retention_hours": ("HOTLINE_OUTBOX_RETENTION_HOURS", int),
         "emergency_numbers": ("HOTLINE_EMERGENCY_NUMBERS", str),
+        "contact_daily_limit": ("HOTLINE_CONTACT_DAILY_LIMIT", int),
+        "contact_ring_seconds": ("HOTLINE_CONTACT_RING_SECONDS", int),
+        "caller_id": ("HOTLINE_CALLER_ID", str),
     }
 
     @classmethod

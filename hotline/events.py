@@ -67,6 +67,10 @@ CATALOGUE: dict[str, str] = {
     "call.command_result": "telephony",
     # consoles: an operator's command on their current call (to the SIP process)
     "call.command": "agent_console",
+    # 联系诉求人: a department asked the hotline to connect its clerk with the citizen (to the
+    # SIP process), and how that call goes (to the clerk's console); neither carries the number
+    "contact.requested": "ticketing",
+    "contact.progress": "telephony",
     # supervision
     "deadline.card": "supervision",
     "urging.created": "supervision",

@@ -20,6 +20,9 @@ def sip() -> None:
     app = load_app()  # connects the event bus to Redis when REDIS_URL is set
     endpoint = Endpoint(app, config).start()
     acd = start_for(app, endpoint, config)
+    from telephony.contact import ContactCaller
+
+    contact = ContactCaller(app, endpoint, config)  # 联系诉求人: departments' calls to citizens
     speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"
     click.echo(f"SIP endpoint on {config.sip_host}:{config.sip_port} ({config.sip_mode} mode), "
                f"RTP {config.sip_rtp_low}-{config.sip_rtp_high}, transcription {speech}")
@@ -31,6 +34,7 @@ def sip() -> None:
     done.wait()
     click.echo("stopping: hanging up calls and storing their records")
     endpoint.stop()  # hangs up and stores every call (the queue records its facts meanwhile)
+    contact.stop()  # the outcomes of contact calls ended by the shutdown are written
     if acd is not None:
         acd.stop()
     from hotline.events import bus

@@ -136,11 +136,24 @@ class CallCommandResult(EventPayload):
     detail: str | None = None
 
 
+class ContactProgress(EventPayload):
+    """联系诉求人 (telephony.contact): where the call the clerk asked for is. Goes to the clerk's
+    own console and supervisors; never carries the citizen's number."""
+
+    contact_id: int
+    number: str  # the ticket
+    user_id: int
+    state: Literal["calling_clerk", "calling_citizen", "talking", "ended"]
+    outcome: str | None = None  # once ended: answered, no_answer, busy, clerk_no_answer...
+    outcome_label: str | None = None
+    duration: float | None = None
+
+
 register("telephony", {
     "call.ringing": CallRinging, "call.answered": CallAnswered, "transcript.partial": TranscriptSegment,
     "transcript.final": TranscriptSegment, "call.ended": CallEnded, "call.ticket": CallTicket,
     "call.bridged": CallBridged, "call.leg_ended": CallLegEnded, "call.hold": CallHold,
     "call.consult": CallConsult, "call.transferred": CallTransferred,
     "call.transfer_failed": CallTransferFailed, "call.conference": CallConference,
-    "call.command_result": CallCommandResult,
+    "call.command_result": CallCommandResult, "contact.progress": ContactProgress,
 })

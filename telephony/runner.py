@@ -28,6 +28,9 @@ def start(app):
     from telephony.queue_audio.media import start_for
 
     acd = start_for(app, endpoint, config)
+    from telephony.contact import ContactCaller
+
+    on_shutdown(app, ContactCaller(app, endpoint, config).stop)  # 联系诉求人 (after the endpoint stopped)
     if acd is not None:
         on_shutdown(app, acd.stop)  # shutdown runs in reverse: the endpoint stops (stores calls) first
     on_shutdown(app, endpoint.stop)

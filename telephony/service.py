@@ -75,6 +75,36 @@ def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
     return call
 
 
+def store_contact_call(session, rec: dict, *, number: str, contact_id: int, caller_id: str, started_at) -> Call:
+    """Persist a 联系诉求人 call (``telephony.contact``): the citizen's leg first, the clerk's as
+    ``department``, the mixed file; linked to the ticket, and its outcome on the ticket's history,
+    in one transaction. The number called is kept masked: the ticket holds it."""
+    from ticketing import contact
+    from ticketing.models import Ticket
+
+    call = Call(
+        call_uuid=rec["call_uuid"], sip_call_id=rec["sip_call_id"][:255], direction="outbound",
+        caller=caller_id[:100], caller_phone=None, called=privacy.mask_phone(rec["called"] or "") or "",
+        codec=rec.get("codec"), ringing_at=rec["ringing_at"], answered_at=rec["answered_at"],
+        ended_at=rec["ended_at"], duration=rec["duration"], hangup_cause=rec["cause"],
+        recording_path=rec["recording_path"], recording_seconds=rec["recording_seconds"],
+        transcription=rec["transcription"], transcription_note=(rec.get("transcription_note") or None),
+        stats=rec.get("stats"))
+    _set_segments(call, rec.get("segments") or [])
+    call.recordings = recordings_of(rec)
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    call.ticket_id, call.ticket_number = (ticket.id, number) if ticket is not None else (None, None)
+    session.add(call)
+    session.flush()
+    contact.finish(session, contact_id, outcome="answered", started_at=started_at,
+                   answered_at=rec["answered_at"], ended_at=rec["ended_at"], duration=rec["duration"],
+                   call_uuid=call.call_uuid, commit=False)
+    session.commit()
+    log.info("call.stored call=%s direction=outbound contact=%s ticket=%s duration=%.2f", call.call_uuid,
+             contact_id, number, call.duration)
+    return call
+
+
 def recordings_of(rec: dict) -> list[CallRecording]:
     """Every file a finished call left (``CallSession.finish``): the citizen's leg, each bridged
     leg (operator, department, emergency...), and the mixed conversation."""
@@ -322,6 +352,8 @@ def _erase_call(session, call: Call, recordings_dir: str) -> int:
     """The caller's number, transcript and DTMF digits go; every recording file too."""
     removed = delete_call_recordings(session, call.id, recordings_dir)
     call.caller, call.caller_phone = "", None
+    if call.direction == "outbound":
+        call.called = ""  # 联系诉求人: the (masked) number the hotline called
     call.segments = []
     call.dtmf = []
     return removed

@@ -156,7 +156,9 @@ class SippPhone:
 
     def __init__(self, proxy, user: str, tmp: Path, *, audio: Path | None = None, kind: str = "answer",
                  ring_ms: int = 300, end: str = "wait_bye", hold_ms: int = 3000, loops: int = -1,
-                 code: int = 486, reason: str = "Busy Here", timeout: int = 40) -> None:
+                 code: int = 486, reason: str = "Busy Here", timeout: int = 40, trace: bool = False) -> None:
+        """``trace``: every SIP message the phone sends or receives goes to ``sipp-<user>-msg.log``
+        beside the scenario (what a test checks the phone was told)."""
         require_sipp()
         self.user, self.port = user, free_udp_port()
         self.capture = UdpCapture()
@@ -176,6 +178,8 @@ class SippPhone:
                "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-m", "1",
                "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
                "-error_file", str(tmp / f"sipp-{user}-err.log")]
+        if trace:
+            cmd += ["-trace_msg", "-message_file", str(tmp / f"sipp-{user}-msg.log")]
         self.proc = subprocess.Popen(cmd, cwd=tmp, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
         assert register(proxy, user, self.port).startswith("SIP/2.0 200")
 

@@ -46,6 +46,7 @@ POLICY: dict[str, frozenset] = {
     "GET /api/v1/tickets": SIGNED_IN,
     "POST /api/v1/tickets": DESK,
     "GET /api/v1/tickets/{number}": SIGNED_IN,
+    "POST /api/v1/tickets/{number}/contact": DEPTS,
     "GET /api/v1/callers/{phone}/tickets": DESK,
     "GET /api/v1/departments": SIGNED_IN,
     "POST /api/v1/departments": ADMIN,

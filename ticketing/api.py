@@ -11,7 +11,7 @@ from hotline.auth import current_actor, roles_required
 from hotline.extensions import db
 from hotline.exceptions import TicketingError, ValidationFailed
 
-from . import access, attachments, deadlines, directory, service
+from . import access, attachments, contact, deadlines, directory, service
 from .lifecycle import ADMIN, DEPARTMENT, OPERATOR, SUPERVISOR
 from .privacy import ticket_view
 from .schemas import YEARS, SaneDatetime
@@ -97,6 +97,16 @@ def list_tickets():
     out = [ticket_view(t, current_user.role) for t in rows]
     access.record_tickets(db.session, current_actor(), rows, _via())
     return jsonify(items=out, total=total, page=page, per_page=per_page)
+
+
+@bp.post("/tickets/<number>/contact")
+@roles_required(DEPARTMENT)
+def contact_citizen(number):
+    """联系诉求人: handed to the SIP process; the answer never holds the citizen's number."""
+    out = contact.request_contact(db.session, number, current_actor(), user_id=current_user.id,
+                                  extension=current_user.sip_extension,
+                                  daily_limit=current_app.config["HOTLINE"].contact_daily_limit)
+    return jsonify(out), 202
 
 
 @bp.get("/tickets/<number>")

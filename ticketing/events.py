@@ -37,5 +37,16 @@ class UrgingAcknowledged(EventPayload):
     acknowledged_by: str
 
 
+class ContactRequested(EventPayload):
+    """联系诉求人 (ticketing.contact): for the SIP process, which claims the request and reads the
+    citizen's number from the ticket itself."""
+
+    contact_id: int
+    number: str
+    extension: str  # the clerk's phone, rung first
+    user_id: int  # the clerk (their console hears how it goes)
+    requested_by: str
+
+
 register("ticketing", {"ticket.created": TicketCreated, "ticket.changed": TicketChanged,
-                       "urging.acknowledged": UrgingAcknowledged})
+                       "urging.acknowledged": UrgingAcknowledged, "contact.requested": ContactRequested})

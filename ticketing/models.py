@@ -252,3 +252,30 @@ class AccessRecord(Base):
 
 
 Index("ix_tickets_main_status", Ticket.main_department_id, Ticket.status)
+
+
+class ContactCall(Base):
+    """联系诉求人: a department clerk asked the hotline to connect them with the ticket's citizen
+    (``ticketing.contact``). The SIP process claims the row (``status`` requested -> dialing, one
+    process wins), rings the clerk, then the citizen, bridges them and writes the outcome here and
+    on the ticket's history. The citizen's number is never stored here: it stays on the ticket."""
+
+    __tablename__ = "contact_calls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket_number: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(80))
+    extension: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested | dialing | done
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)  # the clerk answered
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)  # the citizen answered
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    duration: Mapped[float | None] = mapped_column(Float)  # seconds the two talked
+    call_uuid: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_contact_calls_ticket_requested", "ticket_id", "requested_at"),)

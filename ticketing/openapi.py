@@ -86,6 +86,21 @@ def openapi_paths() -> dict:
                 **errors(401, 403, 422)}}},
     }
     paths.update(_directory_paths())
+    paths["/api/v1/tickets/{number}/contact"] = {"post": {
+        "summary": "联系诉求人: the hotline rings the clerk's extension, then the citizen, and bridges them",
+        "description": "Departments holding the ticket only (403 otherwise, also for an unknown number). "
+                       "409: ticket finished, citizen asked for confidentiality, no number on the ticket, "
+                       "no extension configured for the clerk, a contact still running, or the daily "
+                       "limit per ticket (HOTLINE_CONTACT_DAILY_LIMIT) reached. The answer never holds the "
+                       "citizen's number; progress arrives as `contact.progress` frames, the outcome in "
+                       "the ticket's history (`contact_citizen`).",
+        "parameters": [number],
+        "responses": {"202": response("the request was handed to the SIP process", {
+            "type": "object", "required": ["contact_id", "number", "status", "extension"], "properties": {
+                "contact_id": {"type": "integer"}, "number": {"type": "string"},
+                "status": {"type": "string", "enum": ["requested"]}, "extension": {"type": "string"},
+                "used_today": {"type": "integer"}, "daily_limit": {"type": "integer"}}}),
+            **errors(401, 403, 409)}}}
     for action in ACTIONS:
         model = ACTION_SCHEMAS[action]
         paths[f"/api/v1/tickets/{{number}}/actions/{action}"] = {"post": {

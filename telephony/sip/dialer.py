@@ -102,8 +102,10 @@ class Dialer:
             return None
         return sip.server, sip.port
 
-    def start(self, extension: str, ring_timeout: float = 20.0, *, display: str = "") -> DialResult:
-        """Send the INVITE and return at once; the transaction runs in its own thread."""
+    def start(self, extension: str, ring_timeout: float = 20.0, *, display: str = "",
+              from_user: str | None = None) -> DialResult:
+        """Send the INVITE and return at once; the transaction runs in its own thread. ``from_user``:
+        the user part of From (the caller ID the other party sees; default the endpoint's SIP user)."""
         phone = self.phone
         if self.proxy is None or not phone.sip.NSD:
             log.warning("dial.no_proxy extension=%s (set SIP_SERVER)", extension)
@@ -115,7 +117,8 @@ class Dialer:
             log.error("dial.no_rtp_port extension=%s", extension)
             return DialResult(extension, None, "rejected")
         try:
-            call = OutboundCall(phone, extension, stream, next(phone._session_ids), display=display)
+            call = OutboundCall(phone, extension, stream, next(phone._session_ids), display=display,
+                                from_user=from_user)
             phone.calls[call.call_id] = call
         except Exception:  # F22: the port goes back to the pool on every error path
             phone.media.remove(stream)

@@ -154,7 +154,29 @@ const Case = (() => {
           if (first) first.focus();
         }}, label));
     }
+    if (me.role === "department" && !FINAL.has(ticket.status)) bar.append(contactButton(ticket));
     holder.append(bar, formBox);
+  }
+
+  /** 联系诉求人: the hotline rings the clerk's own extension, then the citizen, and bridges them;
+   * the citizen's number never reaches this page. Progress arrives as contact.progress frames. */
+  const FINAL = new Set(["closed", "merged", "invalid"]);
+  function contactButton(ticket) {
+    const secret = ticket.caller && ticket.caller.confidential;
+    return el("button", {type: "button", "data-action": "contact", disabled: secret ? "" : null,
+      title: secret ? "诉求人要求保密，不能联系" : "先呼叫您的分机，接听后由热线接通诉求人（不显示号码）",
+      onclick: async () => {
+        const r = await guarded(() => api("POST", `/api/v1/tickets/${encodeURIComponent(ticket.number)}/contact`, {}));
+        toast(`正在呼叫您的分机 ${r.extension}，接听后为您接通诉求人（今日第 ${r.used_today}/${r.daily_limit} 次）`);
+      }}, "联系诉求人");
+  }
+
+  const CONTACT_STATES = {calling_clerk: "正在呼叫您的分机…", calling_citizen: "正在呼叫诉求人…", talking: "已接通诉求人"};
+  /** A toast for each contact.progress frame (the department page and the case page call it). */
+  function contactProgress(p) {
+    if (p.state === "ended") toast(`联系诉求人（工单 ${p.number}）：${p.outcome_label}` +
+      (p.duration ? `，通话 ${Math.round(p.duration)} 秒` : ""), p.outcome === "answered" ? null : "error");
+    else toast(`联系诉求人（工单 ${p.number}）：${CONTACT_STATES[p.state] || p.state}`);
   }
 
   function attachmentLinks(list) {
@@ -292,5 +314,5 @@ const Case = (() => {
     return t;
   }
 
-  return {render, open, perform, loadDepartments, deptSelect};
+  return {render, open, perform, loadDepartments, deptSelect, contactProgress};
 })();

@@ -6,5 +6,8 @@
   const box = document.getElementById("case");
   const number = box.dataset.number;
   const load = () => Hotline.guarded(() => Case.open(box, number, {standalone: true, onChanged: load}));
-  Hotline.live((name, p) => { if (p.number === number) load(); }, load);
+  Hotline.live((name, p) => {
+    if (name === "contact.progress") Case.contactProgress(p);
+    if (p.number === number) load();
+  }, load);
 })();

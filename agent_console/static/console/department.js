@@ -68,6 +68,9 @@
       else if (p.action === "escalate") { toast(`督办通报：工单 ${p.number}`, "error"); }
       reload();
       if (S.selected === p.number) select(p.number);
+    } else if (name === "contact.progress") {
+      Case.contactProgress(p);
+      if (p.state === "ended" && S.selected === p.number) select(p.number);
     } else if (name === "urging.escalated") {
       reload();
     } else if (name === "deadline.card") {

@@ -68,7 +68,7 @@ class OutboundCall(HardenedCall):
     only the INVITE transaction and the dialog's direction differ."""
 
     def __init__(self, phone, number: str, stream: RtpStream, session_id: int, *,
-                 display: str = "", target_uri: str | None = None) -> None:
+                 display: str = "", target_uri: str | None = None, from_user: str | None = None) -> None:
         sip = phone.sip
         self.phone, self.sip = phone, sip
         self.request = None  # no request of theirs: we sent the INVITE
@@ -99,7 +99,8 @@ class OutboundCall(HardenedCall):
         self.branch = sip.gen_branch()
         self.cseq = 1
         shown = f'"{display}" ' if display else ""
-        self.local_party = f"{shown}<sip:{self.caller}@{self.myIP}:{sip.myPort}>;tag={self.local_tag}"
+        # ``from_user``: the number the other party sees (the hotline's, for calls to citizens)
+        self.local_party = f"{shown}<sip:{from_user or self.caller}@{self.myIP}:{sip.myPort}>;tag={self.local_tag}"
         self.remote_party = f"<sip:{number}@{host}:{port}>"
         self.invite_text = self._invite()
         # transaction state (F17-F19)
