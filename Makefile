@@ -12,7 +12,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-install: $(BIN)/.installed
+# Apache ECharts for the reports' charts, from the npm registry into the console's static folder
+ECHARTS := agent_console/static/vendor/echarts/echarts.min.js
+$(ECHARTS): package.json package-lock.json scripts/vendor-js.sh
+	bash scripts/vendor-js.sh
+
+install: $(BIN)/.installed $(ECHARTS)
 
 system-deps:
 	bash scripts/system-deps.sh

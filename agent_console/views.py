@@ -73,6 +73,13 @@ def supervisor():
     return _page("console/supervisor.html", "supervisor")
 
 
+@bp.get("/console/reports")
+@roles_required(*SUPERVISORS)
+def reports():
+    """报表: the page calls /api/v1/reports (supervision); charts are the vendored Apache ECharts."""
+    return _page("console/reports.html", "reports")
+
+
 @bp.get("/console/tickets/<number>")
 @login_required
 def case(number):

@@ -77,6 +77,25 @@ TICKET_KPIS = (
     ("reopen_rate", "重办率", "reopened", "called_back"),
     ("repeat_rate", "重复来电率", "repeat_call", "has_phone"),
 )
+#: what each KPI means, in the words shown to supervisors (hover on the reports page, the API's
+#: ``definitions``, the exports' 指标定义 sheet): the one text per KPI
+DESCRIPTIONS = {
+    "sign_rate": "当前承办单位在签收时限内签收的工单占比。分子：按时签收数；分母：派单数－退回数。",
+    "on_time_rate": "当前承办单位在办结（答复）时限内答复的工单占比。分子：按期答复数；分母：派单数－退回数。",
+    "return_rate": "派出的工单被承办单位退回的比例。分子：退回次数；分母：派单数（含被退回的派单）。",
+    "extension_rate": "当前承办单位获批延期的工单占比。分子：获批延期数；分母：派单数－退回数。",
+    "callback_rate": "答复审核通过、待回访的工单中已回访的比例。分子：已回访数；分母：应回访数。",
+    "satisfaction_rate": "已回访工单中市民评价满意或基本满意的比例。分子：满意＋基本满意数；分母：已回访数。",
+    "solved_rate": "已回访工单中市民表示问题已解决的比例。分子：已解决数；分母：已回访数。",
+    "direct_rate": "热线直接答复办结、未派单的工单占比。分子：直接办结数；分母：受理量。",
+    "reopen_rate": "已回访工单中被重办的比例。分子：重办工单数；分母：已回访数。",
+    "repeat_rate": "来电号码在受理前若干天内（默认30天）已有工单的比例。分子：重复来电工单数；分母：有来电号码的工单数。",
+    "answer_rate": "服务时间内呼入的来电中被坐席接通的比例。分子：接通数；分母：呼入数。",
+    "answer_15s_rate": "服务时间内呼入的来电中在目标秒数内（国标15秒）接通的比例。分子：目标内接通数；分母：呼入数。",
+    "avg_wait": "接通来电从振铃到接通的平均等待秒数。分子：等待总秒数；分母：接通数。",
+    "avg_talk": "接通来电的平均通话秒数。分子：通话总秒数；分母：接通数。",
+    "received": "统计期间内受理（按受理日期，北京时间）的工单数。",
+}
 LABELS = {k: label for k, label, *_ in TICKET_KPIS}  # ticket KPIs; the call KPIs' labels name the target
 GROUPS = ("department", "type", "day")
 UNASSIGNED = {"code": "", "name": "未派单/热线直办"}
@@ -105,7 +124,8 @@ def definitions(answer_target: int) -> list[dict]:
     rows = []
     for key, label, num, den in TICKET_KPIS + call_definitions(answer_target):
         den_text = f"{den[0]} - {den[1]}" if isinstance(den, tuple) else den
-        rows.append({"key": key, "label": label, "numerator": num, "denominator": den_text})
+        rows.append({"key": key, "label": label, "numerator": num, "denominator": den_text,
+                     "description": DESCRIPTIONS.get(key, "")})
     return rows
 
 
@@ -323,9 +343,9 @@ def to_xlsx(rep: dict) -> bytes:
         ws.append(["话务"] + [rep["labels"][k] for k in keys])
         ws.append([""] + [rep["calls"]["kpis"][k] for k in keys])
     defs = wb.create_sheet("指标定义")
-    defs.append(["指标", "键", "分子", "分母"])
+    defs.append(["指标", "键", "分子", "分母", "定义"])
     for d in rep["definitions"]:
-        defs.append([d["label"], d["key"], d["numerator"], d["denominator"]])
+        defs.append([d["label"], d["key"], d["numerator"], d["denominator"], d["description"]])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

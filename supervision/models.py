@@ -85,6 +85,7 @@ class KpiTicketFact(_Counters, Base):
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     type: Mapped[str] = mapped_column(String(10))
+    town_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)  # 0: none
 
 
 class KpiDaily(_Counters, Base):
@@ -111,6 +112,15 @@ class KpiMonthly(_Counters, Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+
+class KpiTownDaily(_Counters, Base):
+    """The same counters per received day x town (town_id 0: no town given), all units and types:
+    the reports' town grouping reads these rows, never the tickets."""
+
+    __tablename__ = "kpi_town_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    town_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class KpiState(Base):
@@ -150,3 +160,4 @@ class CallDaily(Base):
 
 
 Index("ix_kpi_daily_dept_day", KpiDaily.department_id, KpiDaily.day)
+Index("ix_kpi_ticket_facts_day", KpiTicketFact.day, KpiTicketFact.department_id)

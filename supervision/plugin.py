@@ -9,11 +9,14 @@ from hotline.plugins import Plugin
 def register(app) -> None:
     from .api import bp
     from .lists import openapi_paths as list_paths
+    from .report_api import bp as reports_bp
+    from .report_api import openapi_paths as report_paths
     from .schemas import openapi_paths
     from .subscribers import install
 
     app.register_blueprint(bp)
-    register_paths(app, openapi_paths, list_paths)
+    app.register_blueprint(reports_bp)
+    register_paths(app, openapi_paths, list_paths, report_paths)
     install(app)
 
 

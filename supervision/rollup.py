@@ -32,7 +32,8 @@ from routing.calls.kpis import parse_time, call_counts
 from hotline.clock import to_local, utcnow
 from ticketing.models import Department, Ticket, TicketEvent
 
-from .models import ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState, KpiTicketFact
+from .models import (ALL_TYPES, ALL_UNITS, COUNTERS, CallDaily, CallFact, KpiDaily, KpiMonthly, KpiState,
+                     KpiTicketFact, KpiTownDaily)
 from .schemas import Settings
 
 log = logging.getLogger("hotline.supervision.rollup")
@@ -133,21 +134,25 @@ def recompute(session, ticket_ids, settings: Settings | None = None) -> int:
         history[tid].append((action, data))
     repeats = _repeat_flags(session, tickets, settings.repeat_days)
     deltas: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    towns: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
     for fact in session.scalars(select(KpiTicketFact).where(KpiTicketFact.ticket_id.in_(ids))):
-        key = (fact.day, fact.department_id, fact.type)
         for c in COUNTERS:
-            deltas[key][c] -= getattr(fact, c)
+            deltas[(fact.day, fact.department_id, fact.type)][c] -= getattr(fact, c)
+            towns[(fact.day, fact.town_id)][c] -= getattr(fact, c)
     new_rows = []
     for t in tickets:
-        day = to_local(t.received_at).date()
+        day, town = to_local(t.received_at).date(), t.town_id or 0
         for dept, counters in ticket_facts(t, history[t.id], code_to_id, repeats.get(t.id, False)).items():
-            new_rows.append({"ticket_id": t.id, "department_id": dept, "day": day, "type": t.type, **counters})
+            new_rows.append({"ticket_id": t.id, "department_id": dept, "day": day, "type": t.type,
+                             "town_id": town, **counters})
             for c in COUNTERS:
                 deltas[(day, dept, t.type)][c] += counters[c]
+                towns[(day, town)][c] += counters[c]
     session.execute(delete(KpiTicketFact).where(KpiTicketFact.ticket_id.in_(ids)))
     if new_rows:
         session.execute(insert(KpiTicketFact), new_rows)
     apply_deltas(session, deltas)
+    apply_town_deltas(session, towns)
     return len(tickets)
 
 
@@ -176,6 +181,18 @@ def apply_deltas(session, deltas: dict[tuple, dict]) -> None:
             set_={c: getattr(model, c) + getattr(stmt.excluded, c) for c in COUNTERS})
         for i in range(0, len(rows), 1000):
             session.execute(stmt, rows[i:i + 1000])
+
+
+def apply_town_deltas(session, deltas: dict[tuple, dict]) -> None:
+    """Add counter differences per (day, town_id) to ``kpi_town_daily`` (the reports' town grouping)."""
+    rows = [{"day": d, "town_id": town, **c} for (d, town), c in deltas.items() if any(c.values())]
+    if not rows:
+        return
+    stmt = _insert(session, KpiTownDaily)
+    stmt = stmt.on_conflict_do_update(index_elements=["day", "town_id"],
+                                      set_={c: getattr(KpiTownDaily, c) + getattr(stmt.excluded, c) for c in COUNTERS})
+    for i in range(0, len(rows), 1000):
+        session.execute(stmt, rows[i:i + 1000])
 
 
 # -- the updater -----------------------------------------------------------------------------------
@@ -236,6 +253,7 @@ def rebuild(session, settings: Settings | None = None) -> int:
     session.execute(delete(KpiTicketFact))
     session.execute(delete(KpiDaily))
     session.execute(delete(KpiMonthly))
+    session.execute(delete(KpiTownDaily))
     last_id, total = 0, 0
     while True:
         ids = session.scalars(select(Ticket.id).where(Ticket.id > last_id).order_by(Ticket.id).limit(BATCH)).all()
