@@ -8,7 +8,8 @@ For each size N (default 1,000,000 and 10,000,000) this script
    same counter rules as ``supervision.rollup.ticket_facts``, kpi_daily by GROUP BY), printing how
    long each step took;
 3. times the KPI view exactly as the API runs it (``supervision.kpis.report`` and ``ranking``)
-   for typical supervisor queries, and prints p50/p95;
+   for typical supervisor queries, and prints p50/p95; then the 报表 page's API calls through the
+   app as a supervisor (``/api/v1/reports`` in every grouping, ranking, drill-downs, an export);
 4. times, for comparison, a raw GROUP BY over the tickets table computing the same per-unit
    counters for one year;
 5. with --incremental K, writes K more tickets with full hash-chained history
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from common import drop_database, recreate  # noqa: E402
+from common import drop_database, recreate, reference_loop  # noqa: E402
 
 DAYS = 1095
 CHUNK = 1_000_000
@@ -51,20 +52,23 @@ def timed(label: str, fn):
     return result, elapsed
 
 
-def seed_tickets(conn, n: int, dept_ids: list[int]) -> None:
-    """N tickets: 85 % of 咨询 answered directly, the rest dispatched to a unit (skewed load)."""
+def seed_tickets(conn, n: int, dept_ids: list[int], town_ids: list[int]) -> None:
+    """N tickets: 85 % of 咨询 answered directly, the rest dispatched to a unit (skewed load); 90 %
+    name a town."""
     depts = "ARRAY[" + ",".join(map(str, dept_ids)) + "]"
+    towns = "ARRAY[" + ",".join(map(str, town_ids)) + "]"
     for lo in range(1, n + 1, CHUNK):
         hi = min(n, lo + CHUNK - 1)
         conn.execute(text(f"""
         INSERT INTO tickets (id, number, channel, type, urgency, status, caller_phone, confidential, content,
-            main_department_id, received_at, sign_by, reply_by, dispatched_at, signed_at, replied_at, closed_at,
+            main_department_id, town_id, received_at, sign_by, reply_by, dispatched_at, signed_at, replied_at, closed_at,
             satisfaction, solved, direct_answer, reopen_count, created_by, created_at, updated_at, event_count,
             head_hash, version)
         SELECT g, 'B' || lpad(g::text, 14, '0'), 'phone', type, 'normal', CASE WHEN direct THEN 'closed'
                    WHEN rc < 0.9 THEN 'closed' ELSE 'callback' END,
                '13' || lpad((rp * 70000000)::bigint::text, 9, '0'), false, '小区路灯损坏',
                CASE WHEN direct THEN NULL ELSE ({depts})[1 + floor(rdept * rdept * {len(dept_ids)})::int] END,
+               CASE WHEN rp < 0.1 THEN NULL ELSE ({towns})[1 + (g % {len(town_ids)})::int] END,
                rec, rec + interval '1 day', rec + make_interval(days => {REPLY_DAYS}),
                CASE WHEN direct THEN NULL ELSE rec + interval '20 minutes' END,
                CASE WHEN direct THEN NULL WHEN rs < 0.92 THEN rec + interval '5 hours' ELSE rec + interval '30 hours' END,
@@ -91,11 +95,11 @@ def build_rollups(conn, dept_ids: list[int]) -> None:
     """Facts with the rules of ``rollup.ticket_facts`` (set-based), then the daily and monthly sums
     with the same pre-aggregated "all types" / "all units" rows as ``rollup.apply_deltas``."""
     conn.execute(text(f"""
-    INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, received, direct, dispatched, returned,
+    INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, town_id, received, direct, dispatched, returned,
         signed_on_time, replied_on_time, extended, callback_due, called_back, satisfied, solved, reopened,
         has_phone, repeat_call)
     SELECT id, coalesce(main_department_id, 0), ((received_at AT TIME ZONE 'UTC') AT TIME ZONE 'Asia/Shanghai')::date,
-           type, 1, (direct_answer IS NOT NULL)::int, (main_department_id IS NOT NULL)::int, 0,
+           type, coalesce(town_id, 0), 1, (direct_answer IS NOT NULL)::int, (main_department_id IS NOT NULL)::int, 0,
            coalesce(signed_at <= sign_by, false)::int, coalesce(replied_at <= reply_by, false)::int,
            (main_department_id IS NOT NULL AND id % 33 = 0)::int,
            (replied_at IS NOT NULL)::int, (satisfaction IS NOT NULL)::int,
@@ -108,8 +112,8 @@ def build_rollups(conn, dept_ids: list[int]) -> None:
     # 5 % of dispatched tickets were first returned by another unit: that unit's holding
     n = len(dept_ids)
     conn.execute(text(f"""
-    INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, dispatched, returned)
-    SELECT f.ticket_id, (ARRAY[{",".join(map(str, dept_ids))}])[1 + (f.ticket_id % {n})], f.day, f.type, 1, 1
+    INSERT INTO kpi_ticket_facts (ticket_id, department_id, day, type, town_id, dispatched, returned)
+    SELECT f.ticket_id, (ARRAY[{",".join(map(str, dept_ids))}])[1 + (f.ticket_id % {n})], f.day, f.type, f.town_id, 1, 1
     FROM kpi_ticket_facts f
     WHERE f.department_id <> 0 AND f.ticket_id % 20 = 0
       AND (ARRAY[{",".join(map(str, dept_ids))}])[1 + (f.ticket_id % {n})] <> f.department_id
@@ -126,6 +130,10 @@ def build_rollups(conn, dept_ids: list[int]) -> None:
     INSERT INTO kpi_monthly (month, department_id, type, {", ".join(cols)})
     SELECT date_trunc('month', day)::date, department_id, type, {", ".join(f"sum({c})" for c in cols)}
     FROM kpi_daily GROUP BY 1, department_id, type
+    """))
+    conn.execute(text(f"""
+    INSERT INTO kpi_town_daily (day, town_id, {", ".join(cols)})
+    SELECT day, town_id, {", ".join(f"sum({c})" for c in cols)} FROM kpi_ticket_facts GROUP BY day, town_id
     """))
 
 
@@ -170,6 +178,62 @@ def bench_queries(session, repeat: int) -> dict:
         print(f"  KPI {name:<32} p50 {pct(times, .5):7.1f} ms   p95 {pct(times, .95):7.1f} ms", flush=True)
     print(f"  KPI view, all queries ({len(every)} runs)      p50 {pct(every, .5):7.1f} ms   "
           f"p95 {pct(every, .95):7.1f} ms", flush=True)
+    return {"p50": pct(every, .5), "p95": pct(every, .95)}
+
+
+def bench_reports(url: str, repeat: int) -> dict:
+    """The reports page's API calls through the app (HTTP handling, JSON) as a supervisor: the
+    table in every grouping, a ranking, the trend, drill-downs (first and a deep page) and exports."""
+    from hotline.app import create_app
+    from hotline.app.dbadmin import seed
+    from hotline.extensions import db
+
+    app = create_app({"database_url": url, "testing": True, "sip_enabled": False, "secret_key": "bench-reports"})
+    with app.app_context():
+        seed(db.session, demo=True)
+        busiest = db.session.execute(text(
+            "SELECT d.code FROM kpi_daily k JOIN departments d ON d.id = k.department_id "
+            "WHERE k.type = '*' GROUP BY d.code ORDER BY sum(k.received) DESC LIMIT 1")).scalar()
+        db.Session.remove()
+    client = app.test_client()
+    token = client.post("/api/v1/auth/token", json={"username": "supervisor", "password": "supervisor-pass"}).get_json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    today = date.today()
+    d30, d365, d3y = (f"from={today - timedelta(days=k)}&to={today}" for k in (29, 364, DAYS))
+    calls = {
+        "units, 30 days (page load)": f"/api/v1/reports?{d30}&group_by=unit",
+        "trend per day, 30 days (page load)": f"/api/v1/reports?{d30}&group_by=day",
+        "units, 365 days, ranked by 按期办结率": f"/api/v1/reports?{d365}&group_by=unit&sort=on_time_rate",
+        "types, 365 days": f"/api/v1/reports?{d365}&group_by=type",
+        "towns, 365 days": f"/api/v1/reports?{d365}&group_by=town",
+        "weeks, 365 days (trend)": f"/api/v1/reports?{d365}&group_by=week",
+        "months, 3 years": f"/api/v1/reports?{d3y}&group_by=month",
+        "drill: busiest unit 按期办结率 denominator, 30 d": f"/api/v1/reports/tickets?{d30}&group_by=unit&key={busiest}"
+                                                    "&kpi=on_time_rate&part=denominator",
+        "drill: same, page 40": f"/api/v1/reports/tickets?{d30}&group_by=unit&key={busiest}"
+                                "&kpi=on_time_rate&part=denominator&page=40",
+        "drill: all 受理量, 365 days": f"/api/v1/reports/tickets?{d365}&group_by=unit&kpi=received",
+        "drill: all 退回率 denominator, 30 days": f"/api/v1/reports/tickets?{d30}&group_by=unit&kpi=return_rate",
+        "drill: one town 满意率 numerator, 365 d": f"/api/v1/reports/tickets?{d365}&group_by=town&key=longxi"
+                                                 "&kpi=satisfaction_rate&part=numerator",
+        "export xlsx, units, 365 days": f"/api/v1/reports/export.xlsx?{d365}&group_by=unit",
+    }
+    every: list[float] = []
+    for name, path in calls.items():
+        r = client.get(path, headers=headers)
+        assert r.status_code == 200, (path, r.status_code, r.get_data(as_text=True)[:300])
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            client.get(path, headers=headers)
+            times.append((time.perf_counter() - started) * 1000)
+        every.extend(times)
+        print(f"  report API {name:<46} p50 {pct(times, .5):7.1f} ms   p95 {pct(times, .95):7.1f} ms", flush=True)
+    print(f"  report API, all calls ({len(every)} runs)                        p50 {pct(every, .5):7.1f} ms   "
+          f"p95 {pct(every, .95):7.1f} ms", flush=True)
+    with app.app_context():
+        db.Session.remove()
+        db.engine.dispose()
     return {"p50": pct(every, .5), "p95": pct(every, .95)}
 
 
@@ -231,6 +295,7 @@ def main() -> None:
     from ticketing import directory
 
     import_models()
+    print(f"machine: reference loop L = {reference_loop():.2f} s (DESIGN.md's reference core: 0.6 s)", flush=True)
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         print(f"\n== {n:,} tickets ==", flush=True)
@@ -240,6 +305,7 @@ def main() -> None:
         with Session(engine) as session:
             directory.seed(session)
             dept_ids = [r[0] for r in session.execute(text("SELECT id FROM departments ORDER BY id"))]
+            town_ids = [r[0] for r in session.execute(text("SELECT id FROM towns ORDER BY id"))]
         total = 0.0
         with engine.begin() as conn:
             conn.execute(text("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET work_mem = '256MB'"))
@@ -248,7 +314,7 @@ def main() -> None:
             for name, _ in indexes:
                 conn.execute(text(f'DROP INDEX "{name}"' if not name.endswith("_key") else
                                   f'ALTER TABLE tickets DROP CONSTRAINT "{name}"'))
-            _, t = timed(f"seed {n:,} tickets (generate_series)", lambda: seed_tickets(conn, n, dept_ids))
+            _, t = timed(f"seed {n:,} tickets (generate_series)", lambda: seed_tickets(conn, n, dept_ids, town_ids))
             total += t
 
             def reindex():
@@ -273,13 +339,16 @@ def main() -> None:
         with engine.connect() as conn:
             raw = bench_raw(conn, args.raw_repeat)
         engine.dispose()
+        rep = bench_reports(url, args.repeat)
         if args.incremental:
             bench_incremental(url, args.incremental)
-        results.append((n, total, q, raw))
-    print("\nsummary (PostgreSQL, 2 cores):")
-    print(f"  {'tickets':>12} {'seed s':>8} {'KPI p50 ms':>11} {'KPI p95 ms':>11} {'raw p50 ms':>11} {'raw p95 ms':>11}")
-    for n, total, q, raw in results:
-        print(f"  {n:>12,} {total:>8.1f} {q['p50']:>11.1f} {q['p95']:>11.1f} {raw['p50']:>11.0f} {raw['p95']:>11.0f}")
+        results.append((n, total, q, raw, rep))
+    print(f"\nsummary (PostgreSQL, 2 cores; L = {reference_loop():.2f} s):")
+    print(f"  {'tickets':>12} {'seed s':>8} {'KPI p50 ms':>11} {'KPI p95 ms':>11} {'raw p50 ms':>11} {'raw p95 ms':>11}"
+          f" {'report p50':>11} {'report p95':>11}")
+    for n, total, q, raw, rep in results:
+        print(f"  {n:>12,} {total:>8.1f} {q['p50']:>11.1f} {q['p95']:>11.1f} {raw['p50']:>11.0f} {raw['p95']:>11.0f}"
+              f" {rep['p50']:>11.1f} {rep['p95']:>11.1f}")
     if not args.keep:
         drop_database(args.admin_url, args.database)
 

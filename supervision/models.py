@@ -160,4 +160,5 @@ class CallDaily(Base):
 
 
 Index("ix_kpi_daily_dept_day", KpiDaily.department_id, KpiDaily.day)
-Index("ix_kpi_ticket_facts_day", KpiTicketFact.day, KpiTicketFact.department_id)
+Index("ix_kpi_ticket_facts_day", KpiTicketFact.day, KpiTicketFact.ticket_id)
+Index("ix_kpi_ticket_facts_dept_day", KpiTicketFact.department_id, KpiTicketFact.day, KpiTicketFact.ticket_id)

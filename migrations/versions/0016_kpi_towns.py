@@ -22,7 +22,8 @@ COUNTERS = ("received", "direct", "dispatched", "returned", "signed_on_time", "r
 def upgrade() -> None:
     with op.batch_alter_table("kpi_ticket_facts") as batch:
         batch.add_column(sa.Column("town_id", sa.Integer(), nullable=False, server_default="0"))
-    op.create_index("ix_kpi_ticket_facts_day", "kpi_ticket_facts", ["day", "department_id"])
+    op.create_index("ix_kpi_ticket_facts_day", "kpi_ticket_facts", ["day", "ticket_id"])
+    op.create_index("ix_kpi_ticket_facts_dept_day", "kpi_ticket_facts", ["department_id", "day", "ticket_id"])
     op.create_table(
         "kpi_town_daily",
         sa.Column("day", sa.Date(), nullable=False),
@@ -40,6 +41,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("kpi_town_daily")
+    op.drop_index("ix_kpi_ticket_facts_dept_day", table_name="kpi_ticket_facts")
     op.drop_index("ix_kpi_ticket_facts_day", table_name="kpi_ticket_facts")
     with op.batch_alter_table("kpi_ticket_facts") as batch:
         batch.drop_column("town_id")
