@@ -1,8 +1,8 @@
 """KPI rollup by town for the supervisor's reports: kpi_ticket_facts.town_id and kpi_town_daily;
 an index on the facts by day for the reports' drill-down (the tickets behind a figure)
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 
 Existing facts get their ticket's town and kpi_town_daily is filled from them here, so a database
 upgraded with history reports by town at once (no `hotline kpi rebuild` needed).
@@ -10,8 +10,8 @@ upgraded with history reports by town at once (no `hotline kpi rebuild` needed).
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
