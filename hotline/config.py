@@ -133,6 +133,8 @@ class Config:
     service_hours: str = ""  # e.g. "08:00-12:00,13:30-21:00" (China time); empty = 24 h
     session_cookie_secure: bool = False  # send the session cookie over HTTPS only
     outbox_retention_hours: int = 24  # relayed outbox rows are deleted after this long
+    db_connect_timeout: int = 5  # seconds to wait for a PostgreSQL connection before answering 503
+    celery_visibility_timeout: int = 600  # seconds before a task of a dead worker is delivered again
     login_failures_per_user: str = "10 per 15 minutes"  # then that username is locked (429)
     login_failures_per_address: str = "50 per 15 minutes"  # then that client address is locked
     open311_posts_per_address: str = "20 per hour"  # Open311 POST requests from one client address
@@ -212,6 +214,8 @@ class Config:
         "answer_target_seconds": ("HOTLINE_ANSWER_TARGET_SECONDS", int),
         "service_hours": ("HOTLINE_SERVICE_HOURS", str),
         "outbox_retention_hours": ("HOTLINE_OUTBOX_RETENTION_HOURS", int),
+        "db_connect_timeout": ("HOTLINE_DB_CONNECT_TIMEOUT", int),
+        "celery_visibility_timeout": ("HOTLINE_CELERY_VISIBILITY_TIMEOUT", int),
         "emergency_numbers": ("HOTLINE_EMERGENCY_NUMBERS", str),
         "contact_daily_limit": ("HOTLINE_CONTACT_DAILY_LIMIT", int),
         "contact_ring_seconds": ("HOTLINE_CONTACT_RING_SECONDS", int),
@@ -262,6 +266,10 @@ class Config:
             raise ConfigError("HOTLINE_SMS_KANNEL_URL must be an http(s) URL of Kannel's sendsms")
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")
+        if cfg.db_connect_timeout < 1:
+            raise ConfigError("HOTLINE_DB_CONNECT_TIMEOUT must be at least 1 second")
+        if cfg.celery_visibility_timeout < 2:
+            raise ConfigError("HOTLINE_CELERY_VISIBILITY_TIMEOUT must be at least 2 seconds")
         for name, value in (("HOTLINE_LOGIN_FAILURES_PER_USER", cfg.login_failures_per_user),
                             ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", cfg.login_failures_per_address),
                             ("HOTLINE_OPEN311_POSTS_PER_ADDRESS", cfg.open311_posts_per_address)):

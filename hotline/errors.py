@@ -5,6 +5,8 @@ import logging
 
 from flask import jsonify, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from hotline.exceptions import TicketingError
@@ -33,6 +35,26 @@ def register(app) -> None:
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception):
+        """The database is down, restarting or overloaded: 503 at once (the engine's connect timeout
+        bounds the wait), on every path. Nothing was committed; the client may retry. The session
+        is dropped so its dead connection goes back to the pool, whose pre-ping replaces it."""
+        from hotline.extensions import db
+
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    str(exc).splitlines()[0][:300])
+        try:
+            db.Session.remove()
+        except Exception:  # noqa: BLE001 - a broken connection may fail its rollback too
+            log.debug("session removal failed", exc_info=True)
+        response, status = error_response(503, "database_unavailable",
+                                          "the database is unavailable; nothing was saved, retry shortly")
+        response.headers["Retry-After"] = "5"
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

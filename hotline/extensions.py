@@ -24,7 +24,11 @@ class Database:
         self.engine: Engine | None = None
         self.Session = scoped_session(sessionmaker(expire_on_commit=False))
 
-    def init(self, url: str) -> Engine:
+    def init(self, url: str, connect_timeout: int = 5) -> Engine:
+        """``connect_timeout``: seconds a new PostgreSQL connection may take. While the database is
+        down, a request fails within about that long (503, see hotline/errors.py) instead of waiting
+        for the operating system's TCP timeout; ``pool_pre_ping`` replaces the pool's dead
+        connections once it is back, so no process needs a restart."""
         if self.engine is not None and str(self.engine.url) == url:
             return self.engine
         if self.engine is not None:
@@ -34,7 +38,9 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True,
+                          pool_timeout=max(10, 2 * connect_timeout),
+                          connect_args={"connect_timeout": connect_timeout})
         engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)

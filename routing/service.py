@@ -107,6 +107,13 @@ def suggest_for_ticket(session, number: str) -> dict | None:
         return None
     town = ticket.town.code if ticket.town is not None else None
     result = engine(session).suggest(ticket.content[:DEFAULT_MAX_CHARS], town=town)
+    # a second delivery of the same task (a redelivered Celery message, a periodic sweep) may run
+    # at the same time: decide again under the row lock, so the ticket gets one suggestion event
+    locked = session.scalar(select(Ticket).where(Ticket.number == number).with_for_update()
+                            .execution_options(populate_existing=True))
+    if locked is None or locked.routing_suggestion is not None:
+        session.rollback()
+        return None
     record_event(session, number, "routing_suggested", Actor.system("routing"), data=result)
     return result
 

@@ -173,6 +173,10 @@ def complete_offline_transcription(session, call_id: int, segments: list[dict] |
     if call is None or call.transcription != "pending":
         return call
     tickets.lock_call(session, call.call_uuid)
+    session.refresh(call)  # another delivery of this job may have finished while we waited
+    if call.transcription != "pending":
+        session.rollback()
+        return call
     if failure:
         call.transcription, call.transcription_note = "failed", failure[:300]
     else:

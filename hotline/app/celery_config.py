@@ -21,12 +21,23 @@ def configure_celery(config: Config) -> None:
     celery.conf.update(
         broker_url=url,
         result_backend=url,
+        # a task is acknowledged when it has run (acks_late), also when its worker process died
+        # (reject_on_worker_lost: redelivered); a message a killed worker held is delivered again
+        # once it has been unacknowledged for the visibility timeout, swept every few seconds.
+        # Tasks are idempotent, so a redelivery never doubles an effect.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        broker_transport_options=_transport_options(config.celery_visibility_timeout),
         timezone="Asia/Shanghai",
         beat_schedule=schedule,
     )
+
+
+def _transport_options(visibility_timeout: int) -> dict:
+    return {"visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, visibility_timeout // 10)),
+            "unacked_restore_throttle": 1}
 
 
 def load_tasks() -> None:

@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    db.init(config.database_url)
+    db.init(config.database_url, connect_timeout=config.db_connect_timeout)
     if not _hooks_installed:
         install_session_hooks(db.Session.session_factory)
         _hooks_installed = True
