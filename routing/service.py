@@ -184,6 +184,21 @@ def training_samples(session) -> list[Sample]:
     return samples
 
 
+def _trained_meanwhile(session, latest, cat_version: int, last_example: int) -> bool:
+    """Under a lock held until the commit: has a model of these same inputs been stored since
+    ``latest``? Two concurrent trainings then store one model."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_TRAINING_LOCK)))
+    return session.scalar(select(TrainedModel.id).where(
+        TrainedModel.id > (latest.id if latest is not None else 0),
+        TrainedModel.catalogue_version == cat_version,
+        TrainedModel.last_example_id == last_example).limit(1)) is not None
+
+
+#: advisory lock key that serialises storing trained models (PostgreSQL)
+_TRAINING_LOCK = 0x526F7574696E67
+
+
 def train(session, force: bool = False) -> TrainedModel | None:
     """Fit a model on the catalogue and the dispatch history, store it, make it live.
 
@@ -199,6 +214,9 @@ def train(session, force: bool = False) -> TrainedModel | None:
     samples = training_samples(session)
     session.commit()  # end the read: fitting takes seconds, no transaction (SQLite: write lock) meanwhile
     model = fit(samples)
+    if _trained_meanwhile(session, latest, cat_version, last_example):
+        session.rollback()  # another run of this task (a redelivery, a second worker) stored it
+        return None
     blob = zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 6)
     row = TrainedModel(catalogue_version=cat_version, last_example_id=last_example, n_examples=len(samples),
                        n_features=model.info["features"], seconds=round(time.perf_counter() - started, 2),
