@@ -13,15 +13,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import free_port, require_service
+from tests.conftest import free_port
 from tests.console_helpers import wait_until
-from tests.failover_helpers import Web, secure_demo_logins, token
+from tests.failover_helpers import ROOT, Web, secure_demo_logins, token
 from tests.pg_helpers import PostgresServer
 
 #: far below "minutes", far above what a busy 2-core machine needs for a refused connection
@@ -46,12 +45,11 @@ def _timed(call):
     return response, time.monotonic() - start
 
 
-def test_postgres_restart_503_then_recovery_without_restart(private_pg, tmp_path):
-    require_service("redis")
+def test_postgres_restart_503_then_recovery_without_restart(private_pg, redis_url, tmp_path):
+    """With Redis (the outbox and its relay thread, which also meets the outage, are in play)."""
     from sqlalchemy.orm import Session
 
     from hotline.app.dbadmin import seed, upgrade
-    from tests.conftest import REDIS_URL
 
     admin = create_engine(private_pg.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -65,7 +63,7 @@ def test_postgres_restart_503_then_recovery_without_restart(private_pg, tmp_path
     engine.dispose()
     secure_demo_logins(url)
 
-    web = Web(free_port(), url, REDIS_URL, tmp_path / "web.log", HOTLINE_DB_CONNECT_TIMEOUT="3").wait_up()
+    web = Web(free_port(), url, redis_url, tmp_path / "web.log", HOTLINE_DB_CONNECT_TIMEOUT="3").wait_up()
     try:
         h = token(web.url, "operator1")
         acknowledged = []
@@ -107,7 +105,7 @@ def test_postgres_restart_503_then_recovery_without_restart(private_pg, tmp_path
         assert set(acknowledged) <= stored
         assert len(stored) == len(acknowledged)  # nothing half-written by the refused requests
 
-        verify = subprocess.run([str(Path(sys.executable).parent / "hotline"), "audit", "verify"],
+        verify = subprocess.run([sys.executable, "-m", "hotline.app.cli", "audit", "verify"], cwd=ROOT,
                                 env=dict(os.environ, DATABASE_URL=url), capture_output=True, text=True,
                                 timeout=120)
         assert verify.returncode == 0, verify.stdout + verify.stderr
