@@ -17,7 +17,7 @@ import pytest
 from tests.bridge_helpers import (SippPhone, bridge_endpoint, cyclic_runs, describe_breaks, make_source, payloads,
                                   proxy, without_fill)  # noqa: F401 - fixture
 from tests.conftest import free_port
-from tests.console_helpers import LiveServer, PASSWORDS
+from tests.console_helpers import PASSWORDS, LiveServer, browser, login, new_context  # noqa: F401 - fixture
 from tests.telephony_helpers import wait_for
 
 CITIZEN = "13812345678"
@@ -28,7 +28,7 @@ CLERK_EXT = "2001"
 
 @pytest.fixture
 def app_config():
-    return {"contact_daily_limit": 2, "contact_ring_seconds": 10}
+    return {"contact_daily_limit": 3, "contact_ring_seconds": 10}
 
 
 def _ticket(api, phone: str, dept: str = "housing", *, confidential: bool = False) -> str:
@@ -101,9 +101,31 @@ class Clerk:
         self.sio.disconnect()
 
 
+class Page:
+    """The clerk's console in Chromium, with every HTTP body and Socket.IO frame it received."""
+
+    def __init__(self, browser, base: str, username: str):
+        self.ctx = new_context(browser)
+        self.responses, self.frames = [], []
+        self.page = login(self.ctx, base, username)
+        self.page.on("response", lambda r: self.responses.append(r))
+        self.page.on("websocket", lambda ws: ws.on("framereceived", lambda f: self.frames.append(f)))
+
+    def texts(self) -> list[str]:
+        out = [f if isinstance(f, str) else f.decode("utf-8", "replace") for f in self.frames]
+        for r in self.responses:
+            try:
+                out.append(r.text())
+            except Exception:  # noqa: BLE001 - a redirect or an evicted body has none
+                pass
+        return out
+
+
 @pytest.mark.sip
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, proxy, tmp_path):
+def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, proxy, browser, tmp_path):
+    from playwright.sync_api import expect
+
     from telephony.contact import ContactCaller
 
     number = _ticket(api, CITIZEN)
@@ -112,11 +134,21 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
     clerk_frames = make_source(tmp_path / "clerk.ulaw", 2.0, 660, seed=2)
     endpoint = bridge_endpoint(app, proxy)
     caller = ContactCaller(app, endpoint, endpoint.config)
-    phones, clerk = [], None
+    phones, clerk, console = [], None, None
     try:
         with LiveServer(app, free_port()) as live:
             clerk = Clerk(live.url, "housing")
             clerk.get(f"/api/v1/tickets/{number}")
+            # 0. the clerk's own phone is busy: nobody else is called
+            (tmp_path / "desk").mkdir()
+            desk = SippPhone(proxy, CLERK_EXT, tmp_path / "desk", kind="busy", timeout=30, trace=True)
+            phones.append(desk)
+            r = clerk.post(f"/api/v1/tickets/{number}/contact")
+            assert r.status_code == 202, r.text
+            zero = r.json()["contact_id"]
+            assert wait_for(lambda: clerk.ended(zero), 30), clerk.frames
+            assert clerk.ended(zero)["outcome"] == "clerk_busy"
+            assert desk.wait(20) == 0, desk.errors()
             # 1. the citizen's line is busy: the clerk answered, the outcome is logged as busy
             (tmp_path / "busy").mkdir()
             desk = SippPhone(proxy, CLERK_EXT, tmp_path / "busy", audio=tmp_path / "clerk.ulaw", end="wait_bye",
@@ -126,21 +158,26 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
             r = clerk.post(f"/api/v1/tickets/{number}/contact")
             assert r.status_code == 202, r.text
             first = r.json()
-            assert first["used_today"] == 1 and first["daily_limit"] == 2 and first["extension"] == CLERK_EXT
+            assert first["used_today"] == 2 and first["daily_limit"] == 3 and first["extension"] == CLERK_EXT
             assert wait_for(lambda: clerk.ended(first["contact_id"]), 30), clerk.frames
             assert clerk.ended(first["contact_id"])["outcome"] == "busy"
             assert desk.wait(20) == 0, desk.errors()
             assert line.wait(20) == 0, line.errors()
-            # 2. the citizen answers: both talk through the bridge for ~5 s, the citizen hangs up
+            # 2. the clerk presses 联系诉求人 on the ticket page; the citizen answers, both talk
+            # through the bridge for ~5 s, the citizen hangs up
+            console = Page(browser, live.url, "housing")
+            console.page.goto(f"{live.url}/console/tickets/{number}")
             (tmp_path / "talk").mkdir()
             desk = SippPhone(proxy, CLERK_EXT, tmp_path / "talk", audio=tmp_path / "clerk.ulaw", end="wait_bye",
                              timeout=40, trace=True)
             line = SippPhone(proxy, CITIZEN, tmp_path / "talk", audio=tmp_path / "citizen.ulaw", end="send_bye",
                              hold_ms=5000, timeout=40, trace=True)
             phones += [desk, line]
-            r = clerk.post(f"/api/v1/tickets/{number}/contact")
-            assert r.status_code == 202, r.text
-            second = r.json()["contact_id"]
+            console.page.get_by_role("button", name="联系诉求人").click()
+            expect(console.page.locator("#toasts")).to_contain_text(f"正在呼叫您的分机 {CLERK_EXT}")
+            assert wait_for(lambda: [p for f in clerk.frames if f["name"] == "contact.progress"
+                                     for p in [f["payload"]] if p["contact_id"] > first["contact_id"]], 20)
+            second = max(f["payload"]["contact_id"] for f in clerk.frames if f["name"] == "contact.progress")
             assert wait_for(lambda: clerk.ended(second), 40), (clerk.frames, line.errors(), desk.errors())
             assert desk.wait(20) == 0, desk.errors()
             assert line.wait(20) == 0, line.errors()
@@ -148,9 +185,14 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
             assert states == ["calling_clerk", "calling_citizen", "talking", "ended"], states
             done = clerk.ended(second)
             assert done["outcome"] == "answered" and done["duration"] >= 4, done
-            # 3. the daily limit (2 here) is reached
+            timeline = console.page.get_by_label("事件时间线")
+            expect(timeline).to_contain_text("联系诉求人：已接通，通话", timeout=15000)
+            # 3. the daily limit (3 here) is reached: the page says so
+            console.page.get_by_role("button", name="联系诉求人").click()
+            expect(console.page.get_by_role("alert")).to_contain_text("已达每日上限 3 次")
             r = clerk.post(f"/api/v1/tickets/{number}/contact")
             assert r.status_code == 409 and "上限" in r.json()["error"]["message"], r.text
+            page_texts = console.texts()
             # what the clerk reads afterwards: the history and the call with one recording per speaker
             ticket = json.loads(clerk.get(f"/api/v1/tickets/{number}"))
             calls = json.loads(clerk.get(f"/api/v1/tickets/{number}/calls"))["items"]
@@ -158,6 +200,8 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
             clerk.get(f"/api/v1/calls/{calls[0]['call_id']}/recordings")
             clerk.close()
     finally:
+        if console is not None:
+            console.ctx.close()
         if clerk is not None:
             clerk.sio.disconnect()
         for phone in phones:
@@ -166,11 +210,11 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
         caller.stop()
     # the history: each request and each outcome, with start, duration and outcome
     contacts = [e for e in ticket["events"] if e["action"] == "contact_citizen"]
-    assert [e["data"]["outcome"] for e in contacts] == ["busy", "answered"], contacts
-    talked = contacts[1]["data"]
+    assert [e["data"]["outcome"] for e in contacts] == ["clerk_busy", "busy", "answered"], contacts
+    talked = contacts[2]["data"]
     assert talked["started_at"] and talked["answered_at"] and talked["duration"] >= 4
-    assert "通话" in contacts[1]["note"] and contacts[1]["actor"] == "housing"
-    assert len([e for e in ticket["events"] if e["action"] == "contact_requested"]) == 2
+    assert "通话" in contacts[2]["note"] and contacts[2]["actor"] == "housing"
+    assert len([e for e in ticket["events"] if e["action"] == "contact_requested"]) == 3
     # the call: the citizen's leg and the clerk's (承办单位) recorded apart, plus the mix
     [call] = calls
     assert call["direction"] == "outbound" and call["call_id"] == talked["call_id"]
@@ -187,10 +231,11 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
     invite = citizen_sip[citizen_sip.index("INVITE sip:"):]
     assert re.search(r'^From: "12345" <sip:12345@', invite, re.M), invite[:600]
     # nothing the clerk's session or phone received holds the citizen's number
-    clerk_sip = "".join((tmp_path / d / f"sipp-{CLERK_EXT}-msg.log").read_text() for d in ("busy", "talk"))
-    assert "INVITE sip:" in clerk_sip and number in clerk_sip  # the clerk's phone shows the ticket
-    received = clerk.texts + [clerk_sip]
+    clerk_sip = "".join((tmp_path / d / f"sipp-{CLERK_EXT}-msg.log").read_text() for d in ("desk", "busy", "talk"))
+    assert clerk_sip.count("INVITE sip:") >= 3 and number in clerk_sip  # the clerk's phone shows the ticket
+    received = clerk.texts + page_texts + [clerk_sip]
     assert len(clerk.texts) > 10 and any("contact.progress" in t for t in clerk.texts)
+    assert any("contact.progress" in t for t in page_texts) and any(number in t for t in page_texts)
     leaks = [t[:300] for t in received if CITIZEN in t or CITIZEN[-8:] in t]
     assert not leaks, leaks
 
