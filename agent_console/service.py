@@ -18,6 +18,7 @@ from hotline.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
 from ticketing import access, cards
 from ticketing.privacy import ticket_view
+from ticketing.service import can_see
 from ticketing.sla import TYPES
 
 from .calls import board
@@ -115,8 +116,13 @@ def save_attachment(config, user, filename: str, content_type: str, data: bytes)
     return attachments.save(attachments.store_dir(config), user, filename, content_type, data)
 
 
-def open_attachment(config, user, att_id: str) -> tuple[dict, Path]:
-    return attachments.open_for(attachments.store_dir(config), user, att_id)
+def open_attachment(session, config, user, att_id: str) -> tuple[dict, Path]:
+    """A unit opens its own uploads and the citizen's photos of the tickets it holds."""
+    def holds(number: str) -> bool:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+        return ticket is not None and can_see(ticket, user.actor())
+
+    return attachments.open_for(attachments.store_dir(config), user, att_id, holds)
 
 
 # -- calls and tickets ----------------------------------------------------------------------------

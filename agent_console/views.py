@@ -182,7 +182,7 @@ def upload_attachment():
 @bp.get("/api/v1/console/attachments/<att_id>")
 @roles_required()
 def download_attachment(att_id):
-    meta, path = service.open_attachment(current_app.config["HOTLINE"], current_user, att_id)
+    meta, path = service.open_attachment(db.session, current_app.config["HOTLINE"], current_user, att_id)
     if not path.exists():
         abort(404)
     return send_file(path, mimetype=meta["type"], as_attachment=True, download_name=meta["name"])

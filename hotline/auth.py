@@ -191,13 +191,15 @@ def csrf_guard():
         return None
     if g.get("bearer_token") or request.endpoint in current_app.config.get("CSRF_EXEMPT_ENDPOINTS", ()):
         return None
-    if not current_user.is_authenticated and request.endpoint not in CSRF_ANONYMOUS_ENDPOINTS:
+    if not current_user.is_authenticated and request.endpoint not in CSRF_ANONYMOUS_ENDPOINTS \
+            and request.endpoint not in current_app.config.get("CSRF_ANONYMOUS_ENDPOINTS", ()):
         return login_manager.unauthorized()
     csrf.protect()
     return None
 
 
-#: anonymous form posts that are CSRF-checked instead of refused (login CSRF)
+#: anonymous form posts that are CSRF-checked instead of refused (login CSRF); a package adds its own
+#: public forms (the citizen portal) to ``app.config["CSRF_ANONYMOUS_ENDPOINTS"]``
 CSRF_ANONYMOUS_ENDPOINTS = {"web.login"}
 
 

@@ -152,6 +152,10 @@ class Config:
     contact_daily_limit: int = 3  # 联系诉求人: calls a department may place per ticket per (China) day
     contact_ring_seconds: int = 30  # how long the clerk's phone, then the citizen's, may ring
     caller_id: str = "12345"  # the number citizens see (From) when the hotline calls them
+    portal_submissions_per_address: str = "10 per hour"  # citizen portal submissions from one address
+    portal_submissions_per_phone: str = "5 per hour"  # citizen portal submissions for one phone number
+    portal_codes_per_address: str = "20 per hour"  # one-time SMS codes requested from one address
+    portal_codes_per_phone: str = "5 per hour"  # one-time SMS codes sent to one phone number
     testing: bool = False
 
     ENV = {
@@ -173,6 +177,10 @@ class Config:
         "sms_give_up_hours": ("HOTLINE_SMS_GIVE_UP_HOURS", int),
         "sms_sweep_seconds": ("HOTLINE_SMS_SWEEP_SECONDS", int),
         "sms_rating_link_days": ("HOTLINE_SMS_RATING_LINK_DAYS", int),
+        "portal_submissions_per_address": ("HOTLINE_PORTAL_SUBMISSIONS_PER_ADDRESS", str),
+        "portal_submissions_per_phone": ("HOTLINE_PORTAL_SUBMISSIONS_PER_PHONE", str),
+        "portal_codes_per_address": ("HOTLINE_PORTAL_CODES_PER_ADDRESS", str),
+        "portal_codes_per_phone": ("HOTLINE_PORTAL_CODES_PER_PHONE", str),
         "web_host": ("HOTLINE_HOST", str),
         "web_port": ("HOTLINE_PORT", int),
         "token_ttl_hours": ("HOTLINE_TOKEN_TTL_HOURS", int),
@@ -272,6 +280,10 @@ class Config:
             raise ConfigError("HOTLINE_CELERY_VISIBILITY_TIMEOUT must be at least 2 seconds")
         for name, value in (("HOTLINE_LOGIN_FAILURES_PER_USER", cfg.login_failures_per_user),
                             ("HOTLINE_LOGIN_FAILURES_PER_ADDRESS", cfg.login_failures_per_address),
-                            ("HOTLINE_OPEN311_POSTS_PER_ADDRESS", cfg.open311_posts_per_address)):
+                            ("HOTLINE_OPEN311_POSTS_PER_ADDRESS", cfg.open311_posts_per_address),
+                            ("HOTLINE_PORTAL_SUBMISSIONS_PER_ADDRESS", cfg.portal_submissions_per_address),
+                            ("HOTLINE_PORTAL_SUBMISSIONS_PER_PHONE", cfg.portal_submissions_per_phone),
+                            ("HOTLINE_PORTAL_CODES_PER_ADDRESS", cfg.portal_codes_per_address),
+                            ("HOTLINE_PORTAL_CODES_PER_PHONE", cfg.portal_codes_per_phone)):
             _rate_limit(name, value)
         return cfg

@@ -57,9 +57,10 @@ def logout():
     return redirect(url_for("web.login"))
 
 
-@bp.get("/")
+@bp.get("/console")
 @login_required
 def home():
+    """Staff landing: each role's console (``/`` is the citizen portal's)."""
     endpoint = LANDING.get(current_user.role)
     if endpoint and endpoint in current_app.view_functions:
         return redirect(url_for(endpoint))

@@ -77,14 +77,15 @@ def urge_unit(session, actor: Actor, data: dict, now: datetime | None = None) ->
     return {"department": {"code": dept.code, "name": dept.name}, "urgings": urged}
 
 
-def record_callback(session, number: str, actor: Actor, data: dict) -> dict:
-    """回访: record satisfaction and whether it was solved; 不满意 reopens the ticket (重办)."""
+def record_callback(session, number: str, actor: Actor, data: dict, *, commit: bool = True) -> dict:
+    """回访: record satisfaction and whether it was solved; 不满意 reopens the ticket (重办).
+    ``commit=False``: part of the caller's transaction (the portal consumes its rating link with it)."""
     p = parse(CallbackIn, data)
     steps = [("callback", {"satisfaction": p.satisfaction, "solved": p.solved, **({"note": p.note} if p.note else {})})]
     reopened = p.satisfaction == "不满意"
     if reopened:
         steps.append(("reopen", {"note": "回访不满意，重办"}))
-    ticket = perform_steps(session, number, actor, steps)
+    ticket = perform_steps(session, number, actor, steps, commit=commit)
     return {"number": number, "status": ticket.status, "satisfaction": p.satisfaction, "solved": p.solved,
             "reopened": reopened, "reopen_count": ticket.reopen_count}
 

@@ -88,7 +88,7 @@ def list_tickets():
     page = _int_arg("page", 1, 1, 1_000_000)
     args = request.args
     total, rows = service.list_tickets(
-        db.session, current_actor(), status=args.get("status"), type_=args.get("type"),
+        db.session, current_actor(), status=args.get("status"), type_=args.get("type"), channel=args.get("channel"),
         department=args.get("department"), town=args.get("town"), date_from=_date_arg("from"),
         date_to=_date_arg("to"), overdue=overdue, deadline=args.get("deadline"),
         phone=args.get("phone") if current_user.role != DEPARTMENT else None,

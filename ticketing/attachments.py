@@ -51,6 +51,18 @@ def save(base: Path, user, filename: str, content_type: str, data: bytes) -> dic
     return {k: meta[k] for k in PUBLIC}
 
 
+def save_citizen_photo(base: Path, number: str, name: str, content_type: str, data: bytes) -> tuple[dict, Path]:
+    """Store a photo the citizen sent with ticket ``number`` (already checked and re-encoded by the
+    portal); the units that hold the ticket may open it (``open_for``). Returns its public metadata
+    and the stored file (to remove it again when the transaction fails)."""
+    att_id = uuid.uuid4().hex
+    (base / att_id).write_bytes(data)
+    meta = {"id": att_id, "name": name, "size": len(data), "type": content_type, "uploaded_by": "citizen",
+            "department_id": None, "ticket": number, "at": iso(utcnow())}
+    (base / f"{att_id}.json").write_text(json.dumps(meta, ensure_ascii=False))
+    return {k: meta[k] for k in PUBLIC}, base / att_id
+
+
 def metadata(base: Path, att_id: str) -> dict | None:
     if not ID_RE.match(att_id or ""):
         return None
@@ -58,10 +70,16 @@ def metadata(base: Path, att_id: str) -> dict | None:
     return json.loads(meta_path.read_text()) if meta_path.exists() else None
 
 
-def open_for(base: Path, user, att_id: str) -> tuple[dict, Path]:
-    """Desk staff read every attachment; a department user only its own unit's uploads."""
+def open_for(base: Path, user, att_id: str, holds=None) -> tuple[dict, Path]:
+    """Desk staff read every attachment; a department user its own unit's uploads and the citizen's
+    photos of tickets its unit holds (``holds(number)`` says whether it does)."""
     meta = metadata(base, att_id)
-    if meta is None or (user.role == lifecycle.DEPARTMENT and meta.get("department_id") != user.department_id):
+    if meta is not None and user.role == lifecycle.DEPARTMENT:
+        own = meta.get("department_id") is not None and meta.get("department_id") == user.department_id
+        citizens = bool(meta.get("ticket")) and holds is not None and holds(meta["ticket"])
+        if not (own or citizens):
+            meta = None
+    if meta is None:
         raise NotFound("attachment not found")
     return meta, base / att_id
 
@@ -72,7 +90,7 @@ def resolve(base: Path | None, actor, refs) -> list[dict]:
     out, fields = [], {}
     for i, ref in enumerate(refs):
         meta = metadata(base, ref.id) if base is not None else None
-        mine = meta is not None and (meta.get("department_id") == actor.department_id
+        mine = meta is not None and not meta.get("ticket") and (meta.get("department_id") == actor.department_id
                                      if actor.role == lifecycle.DEPARTMENT else True)
         if not mine:
             fields[f"attachments.{i}.id"] = "no such upload of yours; upload the file first"

@@ -39,6 +39,7 @@ SYSTEM_EVENTS = {
     "escalate": "通报", "call_linked": "关联通话", "transfer": "转接", "three_party": "三方通话",
     "routing_suggested": "智能分派建议", "privacy_erased": "个人信息删除",
     "contact_requested": "发起联系诉求人", "contact_citizen": "联系诉求人",
+    "citizen_photos": "市民上传图片",
 }
 ACTION_LABELS.update({k: v for k, v in SYSTEM_EVENTS.items() if k not in ACTION_LABELS})
 

@@ -22,6 +22,7 @@ from hotline.clock import to_utc_naive, utcnow
 from hotline.exceptions import ValidationFailed
 from .lifecycle import DEPARTMENT, STATUSES
 from .models import Department, Ticket, Town
+from .schemas import CHANNELS
 from .sla import TYPES
 
 #: statuses whose deadline still runs (the unit or the hotline owes the next step)
@@ -75,7 +76,7 @@ def _words(q: str) -> list[str]:
     return q.split()
 
 
-def filters(session, actor, *, visible, status=None, type_=None, department=None, town=None, date_from=None,
+def filters(session, actor, *, visible, status=None, type_=None, channel=None, department=None, town=None, date_from=None,
             date_to=None, overdue=None, deadline=None, phone=None, phone_tail=None, q=None, now=None) -> list:
     """The WHERE conditions of one list request; unknown codes and values are a 422 naming the field."""
     now = now or utcnow()
@@ -90,6 +91,10 @@ def filters(session, actor, *, visible, status=None, type_=None, department=None
         if type_ not in TYPES:
             raise ValidationFailed("unknown type", {"type": f"one of {', '.join(TYPES)}"})
         cond.append(Ticket.type == type_)
+    if channel:
+        if channel not in CHANNELS:
+            raise ValidationFailed("unknown channel", {"channel": f"one of {', '.join(CHANNELS)}"})
+        cond.append(Ticket.channel == channel)
     if department:
         dept = session.scalar(select(Department).where(Department.code == department))
         if dept is None:

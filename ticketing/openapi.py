@@ -6,7 +6,7 @@ from hotline.openapi import BOOL, NSTR, STR, array, body, errors, obj, response
 
 from . import listing
 from .lifecycle import ACTION_LABELS, ACTIONS, STATUSES
-from .schemas import ACTION_SCHEMAS, TicketIn
+from .schemas import ACTION_SCHEMAS, CHANNELS, TicketIn
 
 
 def openapi_schemas() -> dict:
@@ -53,6 +53,7 @@ def openapi_paths() -> dict:
                 {"name": n, "in": "query", "schema": sch} for n, sch in (
                     ("status", {"type": "string", "description": "comma-separated statuses"}),
                     ("type", {"type": "string"}), ("department", {"type": "string"}), ("town", {"type": "string"}),
+                    ("channel", {"type": "string", "enum": list(CHANNELS)}),
                     ("from", {"type": "string"}), ("to", {"type": "string"}), ("overdue", {"type": "boolean"}),
                     ("deadline", {"type": "string", "enum": list(listing.DEADLINE_STATES)}),
                     ("q", {"type": "string", "maxLength": listing.Q_MAX}), ("phone", {"type": "string"}),

@@ -3,7 +3,8 @@
 Every place that shows a ticket or something about its caller passes through this module: the
 ticket JSON (``ticket_view``), each history event's ``data`` (``event_data``), Socket.IO frames
 (``frame_payload``), call records with their transcripts (``call_view``), recordings
-(``check_recording``, which telephony's ``check_recording_access`` applies to every leg) and whatever exports ticket rows. Nothing else masks.
+(``check_recording``, which telephony's ``check_recording_access`` applies to every leg) and whatever exports ticket rows; the citizen's own view (``citizen_view``) and the public list's text
+(``public_text``). Nothing else masks.
 
 Who sees what of the caller:
 
@@ -28,14 +29,15 @@ event of any package; a package adding such a field to an event adds its key her
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from sqlalchemy.orm import object_session
 
-from hotline.clock import iso
+from hotline.clock import iso, to_local
 from hotline.exceptions import Forbidden
 from .cards import card_state
-from .lifecycle import ACTION_LABELS, DEPARTMENT, OPERATOR, STATUS_LABELS, allowed
+from .lifecycle import ACTION_LABELS, CALLBACK, CLOSED, DEPARTMENT, OPERATOR, STATUS_LABELS, allowed
 
 #: event-data keys holding a caller's phone number (or the SIP user it called from)
 PHONE_KEYS = frozenset({"caller", "caller_phone", "phone"})
@@ -298,3 +300,52 @@ def transcript_view(segments, role: str, confidential: bool | None, scrub=_same)
         return []
     return [{"start": s.start, "end": s.end, "text": _text(s.text, scrub), "speaker": s.speaker}
             for s in segments]
+
+
+# -- the citizen and the public --------------------------------------------------------------------
+#: what the citizen reads for each step of their ticket (never who did it, never a note)
+CITIZEN_STEPS = {
+    "create": "已提交", "accept": "已受理", "dispatch": "已转交承办单位", "reassign": "已转交承办单位",
+    "approve_reply": "已答复", "callback": "已回访", "close": "已办结", "answer_directly": "已答复并办结",
+    "reopen": "重新办理，已转交承办单位", "merge": "已与同一诉求合并办理", "invalidate": "未予受理",
+}
+
+
+def citizen_view(ticket) -> dict:
+    """The submitter's own view: status in citizen wording, a timeline of public steps only (no
+    actors, notes, units' internal steps or event data), and the reply once the hotline approved it."""
+    timeline = [{"step": CITIZEN_STEPS[e.action], "at": iso(e.created_at),
+                 "local": to_local(e.created_at).strftime("%Y-%m-%d %H:%M")}
+                for e in ticket.events if e.action in CITIZEN_STEPS]
+    replied = ticket.status in (CALLBACK, CLOSED) and ticket.replied_at is not None and ticket.reply_text
+    direct = ticket.direct_answer.get("answer") if ticket.status == CLOSED and ticket.direct_answer else None
+    return {"number": ticket.number, "type": ticket.type, "content": ticket.content,
+            "address": ticket.address, "town": ticket.town.name if ticket.town else None,
+            "received_at": iso(ticket.received_at), "status": ticket.status,
+            "status_label": timeline[-1]["step"] if timeline else "已提交",
+            "timeline": timeline, "reply": ticket.reply_text if replied else direct,
+            "unit": ticket.main_department.name if replied and ticket.main_department else None,
+            "rateable": ticket.status == CALLBACK, "satisfaction": ticket.satisfaction}
+
+
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_HOUSE_NUMBER = re.compile(r"[0-9０-９一二三四五六七八九十百零〇之\-－]+\s*(?=[号號栋幢座单元室楼层户弄])")
+_TITLED_NAME = re.compile(r"[\u4e00-\u9fa5](?:[\u4e00-\u9fa5]{1,2})?(?=先生|女士|小姐|师傅|阿姨|老师)")
+_LONG_DIGITS = re.compile(r"\d{7,}")
+
+
+def public_text(text: str | None, names: tuple[str | None, ...] = ()) -> str | None:
+    """Text fit for the public list: the caller's name (and any name written with 先生/女士...),
+    phone numbers, ID numbers and house numbers removed; long digit runs too."""
+    if not text:
+        return text
+    for name in names:
+        if name and len(name) >= 2:
+            text = text.replace(name, "**")
+    text = _ID_IN_TEXT.sub("[身份证号已隐去]", text)
+    text = _PHONE_IN_TEXT.sub("[电话已隐去]", text)
+    text = _LONG_DIGITS.sub("***", text)
+    text = _HOUSE_NUMBER.sub("*", text)
+    text = _TITLED_NAME.sub("*", text)
+    return text

@@ -18,6 +18,7 @@ def import_models() -> None:
     import knowledge.models  # noqa: F401
     import messaging.models  # noqa: F401
     import open311.models  # noqa: F401
+    import portal.models  # noqa: F401
     import routing.calls.models  # noqa: F401
     import routing.models  # noqa: F401
     import supervision.models  # noqa: F401

@@ -105,7 +105,8 @@ def _reject_oversized():
     would otherwise turn the 413 into a misleading 400)."""
     from flask import abort, current_app, request
 
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = current_app.config.get("BODY_LIMITS", {}).get(request.endpoint, current_app.config["MAX_CONTENT_LENGTH"])
+    request.max_content_length = limit  # a package may allow one endpoint more (the portal's photos)
     if request.content_length is not None and request.content_length > limit:
         abort(413, description=f"request body larger than {limit // 1024} KiB")
 

@@ -11,9 +11,10 @@ from agent_console.plugin import plugin as agent_console
 from knowledge.plugin import plugin as knowledge
 from messaging.plugin import plugin as messaging
 from open311.plugin import plugin as open311
+from portal.plugin import plugin as portal
 from routing.plugin import plugin as routing
 from supervision.plugin import plugin as supervision
 from telephony.plugin import plugin as telephony
 from ticketing.plugin import plugin as ticketing
 
-PLUGINS = (ticketing, routing, telephony, agent_console, knowledge, supervision, messaging, open311)
+PLUGINS = (ticketing, routing, telephony, agent_console, knowledge, supervision, messaging, open311, portal)

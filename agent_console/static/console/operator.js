@@ -346,6 +346,27 @@
     empty: "暂无待审核或待回访工单", key: (t) => t.number, render: ticketItem, open: (t) => showDetail(t.number),
   });
   const loadReview = () => review.reload();
+  /** How long a web submission has waited, from its received time (the server's clock is in the ISO
+   * string; a few seconds of skew do not matter at minute resolution). */
+  function waited(iso) {
+    const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000));
+    if (minutes < 60) return `已等待 ${minutes} 分钟`;
+    const hours = Math.floor(minutes / 60);
+    return hours < 48 ? `已等待 ${hours} 小时 ${minutes % 60} 分钟` : `已等待 ${Math.floor(hours / 24)} 天`;
+  }
+  const webQueue = PagedList.create({
+    root: $("web-queue"), url: "/api/v1/tickets", name: "网上来件", perPage: 25,
+    params: () => ({channel: "web", status: "draft"}), search: "工单号、内容关键词，或手机号后4位",
+    sorts: [["received", "最早收到"], ["-received", "最新收到"]],
+    empty: "暂无待受理的网上来件", key: (t) => t.number, open: (t) => showDetail(t.number),
+    render: (t) => {
+      const li = ticketItem(t);
+      li.querySelector(".item-head").append(el("span", {class: "badge waited", "data-received": t.received_at,
+                                                         text: waited(t.received_at)}));
+      return li;
+    },
+  });
+  const loadWeb = () => webQueue.reload();
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => {
     document.querySelectorAll("[data-tab]").forEach((x) => x.setAttribute("aria-selected", String(x === b)));
     document.querySelectorAll("[data-pane]").forEach((p) => { p.hidden = p.dataset.pane !== b.dataset.tab; });
@@ -354,13 +375,15 @@
     S.detail = number;
     await guarded(() => Case.open($("detail"), number, {onChanged: () => { showDetail(number); refreshLists(); }}));
   }
-  const refreshLists = debounce(() => { loadMine().catch(() => {}); loadReview().catch(() => {}); }, 250);
+  const refreshLists = debounce(() => {
+    loadMine().catch(() => {}); loadReview().catch(() => {}); loadWeb().catch(() => {});
+  }, 250);
 
   // -- live -------------------------------------------------------------------------------------
   async function refresh() {
     await Promise.all([
       api("GET", "/api/v1/console/state").then(showState),
-      loadCalls(), loadMine(), loadReview(), loadCallbacks(),
+      loadCalls(), loadMine(), loadReview(), loadWeb(), loadCallbacks(),
       S.detail ? showDetail(S.detail) : null,
     ].map((p) => Promise.resolve(p).catch((e) => console.error(e))));
   }
