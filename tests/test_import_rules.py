@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 PACKAGES = ("hotline", "ticketing", "routing", "telephony", "agent_console", "knowledge", "supervision", "messaging",
-            "open311")
+            "open311", "portal")
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess:

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Api, free_port
-from tests.console_helpers import CHROMIUM, CHROMIUM_ARGS, PASSWORDS, LiveServer, require_chromium, wait_until
+from tests.console_helpers import (CHROMIUM, CHROMIUM_ARGS, PASSWORDS, LiveServer, require_chromium, screenshot,
+                                  wait_until)
 from tests.portal_helpers import csrf_token, jpeg_with_gps, last_sms
 
 PHONE = "13912340001"
@@ -38,7 +39,10 @@ def portal_app(sqlite_template, tmp_path_factory):
     with app.app_context():
         seed(db.session, demo=True)
         db.Session.remove()
+    from messaging.plugin import state, wire
+    wire(app)  # the notices at acceptance and approved reply (tests wire what they exercise)
     yield app
+    state(app).stop()
     bus.clear()
     db.Session.remove()
 
@@ -252,6 +256,7 @@ def test_phone_journey_submit_code_reply_sms_rating(portal_app, live_portal):
         page.get_by_label(re.compile("现场图片")).set_input_files(
             [{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}])
         page.get_by_label(re.compile("同意在答复后公开")).check()
+        screenshot(page, "portal-submit-390x844")
         page.get_by_role("button", name="提交诉求").click()
         number = page.locator("#ticket-number").inner_text()
         assert re.fullmatch(r"\d{14}", number)
@@ -292,6 +297,7 @@ def test_phone_journey_submit_code_reply_sms_rating(portal_app, live_portal):
         for step in ("已提交", "已受理", "已转交承办单位", "已答复"):
             expect(timeline).to_contain_text(step)
         expect(page.locator("#reply")).to_have_text(reply)
+        screenshot(page, "portal-track-390x844")
         body = page.locator("body").inner_text()
         for hidden in ("operator1", "housing", "住建局承办员", "内部备注", "费用待核", "签收", "网上市民"):
             assert hidden not in body, hidden
@@ -315,7 +321,7 @@ def test_phone_journey_submit_code_reply_sms_rating(portal_app, live_portal):
 
         # the same link again: refused, clearly, and nothing changes
         page.goto(live_portal.url + link.path + "?" + link.query)
-        expect(page.get_by_role("alert")).to_contain_text("已")
+        expect(page.get_by_role("alert")).to_have_text("评价链接已使用过")
         assert page.locator("form[action*='/rate']").count() == 0
         ctx.close()
         browser.close()
