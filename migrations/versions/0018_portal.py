@@ -1,14 +1,14 @@
 """Citizen portal: the web side of a ticket (tracking code digest, consent to publish, public text)
 and one-time SMS codes (digests only)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
