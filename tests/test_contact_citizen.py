@@ -187,6 +187,9 @@ def test_clerk_talks_to_the_citizen_without_ever_receiving_the_number(app, api, 
             assert done["outcome"] == "answered" and done["duration"] >= 4, done
             timeline = console.page.get_by_label("事件时间线")
             expect(timeline).to_contain_text("联系诉求人：已接通，通话", timeout=15000)
+            calls_box = console.page.get_by_label("通话记录")
+            expect(calls_box).to_contain_text("联系诉求人（热线外呼）")
+            expect(calls_box.locator("audio")).to_have_count(3)  # 市民, 承办单位, 混音
             # 3. the daily limit (3 here) is reached: the page says so
             console.page.get_by_role("button", name="联系诉求人").click()
             expect(console.page.get_by_role("alert")).to_contain_text("已达每日上限 3 次")
@@ -281,5 +284,17 @@ def test_contact_is_refused_with_a_clear_error(app, api):
         assert r.status_code == 202 and CITIZEN not in r.get_data(as_text=True)
         assert contact(housing, open_) == (409, "正在联系诉求人，请在本次通话结束后再试")
         assert [p["number"] for p in sent] == [open_] and CITIZEN not in json.dumps(sent)
+        # two SIP processes receive the request: one claims it (and alone learns the number)
+        from hotline.extensions import db
+        from ticketing import contact as contacts
+
+        cid = r.get_json()["contact_id"]
+        with app.app_context(), db.session_scope() as s:
+            job = contacts.claim(s, cid, "sip-a")
+            assert contacts.claim(s, cid, "sip-b") is None
+            contacts.finish(s, cid, outcome="no_answer")
+        assert job["phone"] == CITIZEN and job["extension"] == CLERK_EXT
+        # once it ended, the clerk may try again (within the daily limit)
+        assert housing.post(f"/api/v1/tickets/{open_}/contact").status_code == 202
     finally:
         off()

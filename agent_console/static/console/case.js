@@ -223,7 +223,7 @@ const Case = (() => {
       if (!calls.length) { body.append(el("p", {class: "muted", text: "无关联通话"})); return; }
       for (const c of calls) {
         const item = el("div", {class: "call"},
-          el("div", {class: "row"}, el("span", {text: `通话 ${c.caller || ""}`}),
+          el("div", {class: "row"}, el("span", {text: c.direction === "outbound" ? "联系诉求人（热线外呼）" : `通话 ${c.caller || ""}`}),
             el("span", {class: "muted", text: fmt(c.answered_at || c.ringing_at)}),
             c.duration != null ? el("span", {class: "muted", text: `时长 ${Math.round(c.duration)} 秒`}) : null,
             c.transcription && c.transcription.status === "off" ? el("span", {class: "muted", text: "转写未开启：" + (c.transcription.note || "")}) : null),
