@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from common import free_port, wait_http
+from common import LoopSampler, free_port, reference_loop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "Bench-operator-2026"
@@ -92,6 +92,55 @@ def children(pid: int) -> list[int]:
             return [int(x) for x in fh.read().split()]
     except OSError:
         return []
+
+
+def start_profilers(arbiter: int, out_dir: str) -> list[subprocess.Popen]:
+    """py-spy (requirements-dev) on every gunicorn worker; collapsed stacks, one file per worker."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    procs = [subprocess.Popen([str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                               "--nonblocking", "--gil",
+                               "--output", f"{out_dir}/worker-{pid}.txt"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for pid in children(arbiter)]
+    time.sleep(1)  # py-spy attaches asynchronously
+    return procs
+
+
+def stop_profilers(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for p in procs:
+        p.wait(60)
+
+
+def summarize_profiles(out_dir: str, top: int = 60) -> None:
+    """Share of samples per function, inclusive (the function or anything it calls) and self."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for path in Path(out_dir).glob("worker-*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            frames = stack.split(";")
+            if not any(f.startswith("SyncWorker.handle_request") for f in frames):
+                continue  # idle in the accept loop, or a background thread (the outbox relay)
+            total += n
+            for f in set(frames):
+                inclusive[f] = inclusive.get(f, 0) + n
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+    if not total:
+        print("  profile     no samples")
+        return
+    print(f"  profile     {total} samples inside requests; inclusive share, hottest first:")
+    for f, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {n / total * 100:5.1f}%  {f}")
+    print("  self time, hottest first:")
+    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {n / total * 100:5.1f}%  {f}")
 
 
 def slow_spells(samples, t0: float, threshold: float = 0.05) -> str:
@@ -174,6 +223,9 @@ def main() -> None:
                     help="open loop: send this many tickets per second on a fixed schedule (e.g. 200) over "
                          "--connections connections, instead of --clients closed-loop clients")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--profile", metavar="DIR",
+                    help="sample every gunicorn worker with py-spy during the measured phase and write "
+                         "DIR/worker-<pid>.txt (collapsed stacks) and a summary of the hottest functions")
     args = ap.parse_args()
 
     recreate_database()
@@ -209,6 +261,9 @@ def main() -> None:
         per = args.requests // args.clients
         threads = [threading.Thread(target=client_loop, args=(port, token, per, latencies, errors))
                    for _ in range(args.clients)]
+        profilers = start_profilers(server.pid, args.profile) if args.profile else []
+        loop_before = reference_loop()
+        sampler = LoopSampler(every=5.0).__enter__()
         cpu0 = cpu_seconds(server.pid)
         pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()
@@ -223,6 +278,8 @@ def main() -> None:
                 t.join()
         elapsed = time.perf_counter() - t0
         cpu = cpu_seconds(server.pid) - cpu0
+        sampler.__exit__()
+        stop_profilers(profilers)
         pg, rds, machine = named_cpu("postgres") - pg0, named_cpu("redis-server") - redis0, machine_cpu() - machine0
         client1 = os.times()
         client = (client1.user - client0.user) + (client1.system - client0.system)
@@ -244,8 +301,16 @@ def main() -> None:
         print(f"  CPU per ticket, ms: server {cpu / n * 1000:.2f}, PostgreSQL {pg / n * 1000:.2f}, Redis "
               f"{rds / n * 1000:.2f}, this client {client / n * 1000:.2f}; whole machine {machine / n * 1000:.2f} "
               f"({machine / elapsed:.2f} of {os.cpu_count()} cores busy)")
+        ref = 0.6 / sampler.cpu
+        print(f"  machine     loop {loop_before:.3f} s before the run (wall, this bench idle); during the run "
+              f"{sampler.cpu:.3f} s CPU / {sampler.wall:.3f} s wall (median of {len(sampler.samples)}); "
+              f"1 min load average {os.getloadavg()[0]:.1f}")
+        print(f"  on the 0.6 s reference core (x 0.6 / loop CPU during the run): server CPU "
+              f"{cpu / n * 1000 * ref:.2f} ms per ticket (target <= 3), PostgreSQL {pg / n * 1000 * ref:.2f}")
         print(f"  over 50 ms  by second of the run (s:count): {slow_spells(latencies, t0)}")
         print(f"  errors      {len(errors)}")
+        if args.profile:
+            summarize_profiles(args.profile)
     finally:
         server.send_signal(signal.SIGTERM)
         try:

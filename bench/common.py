@@ -56,3 +56,51 @@ def drop_database(admin_url: str, name: str, *, create: bool = False) -> str:
 def recreate(admin_url: str, name: str) -> str:
     """A fresh, empty database ``name``; returns its URL."""
     return drop_database(admin_url, name, create=True)
+
+
+_LOOP_CODE = ("import time\nt=time.perf_counter();c=time.process_time();s=0\nfor i in range(10**7): s+=i\n"
+              "print(time.perf_counter()-t, time.process_time()-c)")
+
+
+class LoopSampler:
+    """The reference loop run every ``every`` seconds in a process of its own while a bench runs.
+
+    On a shared machine (other processes, an overcommitted host) the CPU seconds a process is
+    charged for the same work vary by 2x and more with the load; a CPU figure measured under load
+    is only comparable with the loop's CPU time measured under the same load. ``cpu`` is the loop's
+    process CPU time (median of the samples), ``wall`` its wall time.
+    """
+
+    def __init__(self, every: float = 5.0) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        self._subprocess, self._python = subprocess, sys.executable
+        self.every, self.samples = every, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "LoopSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            out = self._subprocess.run([self._python, "-c", _LOOP_CODE], capture_output=True, text=True).stdout
+            wall, cpu = (float(x) for x in out.split())
+            self.samples.append((wall, cpu))
+            if self._stop.wait(self.every):
+                return
+
+    @property
+    def cpu(self) -> float:
+        return sorted(c for _, c in self.samples)[len(self.samples) // 2]
+
+    @property
+    def wall(self) -> float:
+        return sorted(w for w, _ in self.samples)[len(self.samples) // 2]

@@ -334,13 +334,15 @@ def install_session_hooks(session_factory) -> None:
 
     from .outbox import TABLE, dumps, utcnow
 
+    insert_outbox = insert(TABLE)  # built once: it runs with every commit that carries events
+
     @event.listens_for(session_factory, "before_commit")
     def _before_commit(session):
         pending = session.info.get("pending_events")
         if not pending or not bus.uses_outbox:
             return
         now = utcnow()
-        session.execute(insert(TABLE), [
+        session.execute(insert_outbox, [
             {"event_id": e["id"], "name": e["name"], "payload": dumps(e["payload"]), "origin": e["origin"],
              "created_at": now} for e in pending])
 

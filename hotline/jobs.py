@@ -3,7 +3,9 @@ default (HOTLINE_BACKGROUND_JOBS=inprocess). Callers never block on the job eith
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger("hotline.jobs")
@@ -20,9 +22,16 @@ def configure(app, mode: str) -> None:
 
 def enqueue(task, *args, **kwargs) -> Future | object:
     """``task`` is a Celery task object; returns its AsyncResult or a local Future."""
+    return _submit(task, args, kwargs)
+
+
+def _submit(task, args: tuple, kwargs: dict, *, ignore_result: bool = False) -> Future | object:
+    """``ignore_result``: nobody will read the result, so Celery neither stores it nor subscribes to
+    it in this process (a subscription costs a Redis SUBSCRIBE per job, and a thread that sends its
+    first job builds a result backend of its own)."""
     global _pool
     if _mode == "celery":
-        return task.apply_async(args=args, kwargs=kwargs)
+        return task.apply_async(args=args, kwargs=kwargs, ignore_result=ignore_result)
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="job")
     app = _app
@@ -49,10 +58,15 @@ class Batcher:
     ``task(items)`` once per ``window`` seconds (or as soon as ``max_items`` are waiting).
 
     Creating a ticket must not pay for a Celery message of its own (about 1 ms of CPU in the web
-    process): at 200 tickets/s the routing suggestions go out as ~20 messages a second instead of
-    200, each a few tickets long. The first item of a quiet period waits at most ``window``. Items
+    process): at 200 tickets/s the routing suggestions go out as a few messages a second per
+    process instead of 200, each many tickets long. The first item of a quiet period waits at most ``window``. Items
     still buffered when the process exits are flushed by ``flush()`` (called at exit); a crash can
     lose at most one window, which the task's periodic sweep must tolerate.
+
+    Batches are sent by one long-lived thread per batcher (started on the first ``add`` in each
+    process), not a timer thread per window: a new thread per batch cost its start and, under
+    Celery, a result backend and a Redis subscription of its own for every batch. Nobody reads a
+    batch's result, so it is sent with ``ignore_result``.
     """
 
     def __init__(self, task_getter, *, window: float = 0.05, max_items: int = 100,
@@ -61,40 +75,65 @@ class Batcher:
         self._task_getter = task_getter  # a callable: tasks are imported lazily (no import cycles)
         self.window, self.max_items, self.with_items = window, max_items, items
         self._items: list = []
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._cond = threading.Condition()
+        self._due: float | None = None  # when the pending items go out (monotonic), None: nothing pending
+        self._full: list[list] = []  # full batches waiting for the sender thread
+        self._thread: threading.Thread | None = None
+        self._pid = 0
 
     def add(self, item=None) -> None:
-        with self._lock:
+        with self._cond:
             if self.with_items or not self._items:  # one pending nudge is all a nudge needs
                 self._items.append(item)
             if len(self._items) >= self.max_items:
-                batch, self._items = self._items, []
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-            else:
-                batch = None
-                if self._timer is None:
-                    self._timer = threading.Timer(self.window, self.flush)
-                    self._timer.daemon = True
-                    self._timer.name = "jobs-batcher"
-                    self._timer.start()
-        if batch:
-            self._send(batch)
+                self._full.append(self._items)
+                self._items, self._due = [], None
+                self._cond.notify()
+            elif self._due is None:
+                self._due = time.monotonic() + self.window
+                self._cond.notify()
+            self._ensure_thread()
 
     def flush(self) -> None:
-        with self._lock:
-            batch, self._items = self._items, []
-            self._timer = None
-        if batch:
+        """Send everything added so far, now, from the calling thread."""
+        with self._cond:
+            batches, self._full = self._full, []
+            if self._items:
+                batches.append(self._items)
+            self._items, self._due = [], None
+        for batch in batches:
             self._send(batch)
+
+    def _ensure_thread(self) -> None:
+        """(Under the lock.) A forked child inherits the object but not the thread: start its own."""
+        if self._thread is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="jobs-batcher", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._full:
+                    if self._due is None:
+                        self._cond.wait()
+                        continue
+                    delay = self._due - time.monotonic()
+                    if delay <= 0:
+                        self._full.append(self._items)
+                        self._items, self._due = [], None
+                        break
+                    self._cond.wait(delay)
+                batches, self._full = self._full, []
+            for batch in batches:
+                self._send(batch)
 
     def _send(self, batch: list) -> None:
         try:
+            task = self._task_getter()
             if self.with_items:
-                enqueue(self._task_getter(), batch)
+                _submit(task, (batch,), {}, ignore_result=True)
             else:
-                enqueue(self._task_getter())
+                _submit(task, (), {}, ignore_result=True)
         except Exception:
             log.exception("job.batch_enqueue_failed items=%d", len(batch))

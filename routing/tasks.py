@@ -39,7 +39,7 @@ def suggest_for_ticket(number: str):
 
 @celery.task(name="routing.suggest_for_tickets")
 def suggest_for_tickets(numbers: list[str]):
-    """A batch of new tickets (see runner: coalesced per ~50 ms); each is idempotent."""
+    """A batch of new tickets (see runner: coalesced per 0.2 s); each is idempotent."""
     from . import service
 
     done = 0
