@@ -75,6 +75,7 @@ class Endpoint:
         self.dialer = Dialer(self.phone)
         self.hold_audio = default_hold_music()  # what a held or transferred citizen hears
         self.emergency_numbers = parse_emergency_numbers(config.emergency_numbers)
+        self.readback_audio = None  # telephony.queue_audio.readback.ReadBack, loaded on first use
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "Endpoint":
@@ -111,6 +112,7 @@ class Endpoint:
                               publish=self._safe_publish, media=self.phone.media, dialer=self.dialer,
                               hold_audio=self.hold_audio, emergency_numbers=self.emergency_numbers)
         call.app = session
+        session.on_key = self._on_key
         self.sessions[call.call_id] = session
         self._safe_publish("call.ringing", {"call_id": session.call_uuid, "caller": session.caller,
                                             "called": session.called})
@@ -183,6 +185,49 @@ class Endpoint:
                     except InvalidStateError:
                         pass
 
+    # -- voice intake: "#" ends the message and the caller hears the ticket number -------------------
+    def _on_key(self, session: CallSession, digit: str) -> None:
+        """RTP thread: only decide; the number is reserved (database) on a worker thread."""
+        if digit != "#" or session.readback is not None or session.live_legs():
+            return
+        if self.acd is not None and not self.acd.in_intake(session.call_uuid):
+            return  # waiting in the queue or talking to an operator: "#" means nothing
+        session.readback = "pending"
+        self._pool.submit(self._read_back, session)
+
+    def _read_back(self, session: CallSession) -> None:
+        """Reserve the ticket number (the draft stored at hang-up gets it), play it digit by digit,
+        then hang up once it has been heard. The SMS with the number follows the ticket."""
+        from hotline.extensions import db
+        from ticketing import service as tickets
+
+        from telephony.queue_audio.readback import ReadBack
+
+        try:
+            with self.app.app_context(), db.session_scope() as s:
+                number = tickets.reserve_number(s, session.ringing_at)
+                s.commit()
+            session.readback = number
+            readback = self.readback_audio or ReadBack.load()
+            self.readback_audio = readback
+            call = session.caller_leg.call
+            audio = readback.audio(number)
+            call.stream.clear_output()
+            call.stream.play(audio)
+            log.info("intake.readback call=%s number=%s", session.call_uuid, number)
+            played = len(audio) / 16000
+            deadline = time.monotonic() + played + 30
+            time.sleep(min(played, 60))
+            while call.stream.queued_frames and time.monotonic() < deadline and call.state.name == "ANSWERED":
+                time.sleep(0.1)
+            if call.state.name == "ANSWERED":
+                time.sleep(0.5)  # the last packets reach the caller
+                call.hangup("intake_done")
+        except InvalidStateError:
+            pass  # the caller hung up while listening
+        except Exception:
+            log.exception("intake.readback_failed call=%s", session.call_uuid)
+
     # -- after the call ------------------------------------------------------------------------------
     def _finish(self, session: CallSession) -> None:
         from hotline import jobs
@@ -192,6 +237,8 @@ class Endpoint:
 
         try:
             record = session.finish()
+            if session.readback and session.readback.isdigit():
+                record["reserved_number"] = session.readback
             with self.app.app_context(), db.session_scope() as s:
                 call = service.store_call(s, record, max_content=self.config.max_content_chars)
                 record["db_id"], record["ticket_number"] = call.id, call.ticket_number

@@ -64,6 +64,7 @@ def store_call(session, rec: dict, *, max_content: int = 4000) -> Call:
     _set_segments(call, rec.get("segments") or [])
     call.recordings = recordings_of(rec)
     call.dtmf = [CallDtmf(seq=i, digit=d, at=at) for i, (d, at) in enumerate(rec.get("dtmf") or [])]
+    call.ticket_number = rec.get("reserved_number")  # read back during voice intake: its ticket's number
     tickets.lock_call(session, call.call_uuid)
     session.add(call)
     session.flush()
@@ -155,7 +156,8 @@ def link_ticket(session, call: Call, *, max_content: int = 4000, draft: bool = T
         ticket = tickets.create_ticket(session, {
             "type": DRAFT_TYPE, "channel": "phone", "content": draft_content(call, max_content),
             "caller": {"phone": call.caller_phone}, "received_at": call.ringing_at.isoformat() + "+00:00",
-        }, SYSTEM, max_content=max_content, commit=False, call_uuid=call.call_uuid)
+        }, SYSTEM, max_content=max_content, commit=False, call_uuid=call.call_uuid,
+            number=call.ticket_number if call.ticket_id is None else None)
     number = ticket.number
     earlier = earlier_tickets(session, call, exclude=number)
     call.ticket_id, call.ticket_number = ticket.id, number
@@ -193,7 +195,7 @@ def complete_offline_transcription(session, call_id: int, segments: list[dict] |
 def _ticket_of(session, call: Call, actor: tickets.Actor):
     """The call's ticket as ``actor`` may see it (None: no ticket). A department reaches only calls
     whose ticket it holds (same 404 as for a missing call)."""
-    if not call.ticket_number:
+    if call.ticket_id is None or not call.ticket_number:  # a number read back, ticket not stored yet
         if actor.role == DEPARTMENT:
             raise NotFound(f"call {call.call_uuid} not found")
         return None

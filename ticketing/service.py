@@ -108,11 +108,18 @@ _TOWN_BY_CODE = select(Town).where(Town.code == bindparam("code"))
 
 
 # -- creation ------------------------------------------------------------------------------------
+def reserve_number(session, received_utc: datetime) -> str:
+    """A ticket number for a ticket created later (``create_ticket(number=...)``): voice intake
+    reads it to the caller before the call, and so its ticket, is stored. On SQLite the caller
+    commits; an unused reservation leaves a gap, never a duplicate."""
+    return _next_number(session, received_utc)
+
+
 def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000, commit: bool = True,
-                  call_uuid: str | None = None) -> Ticket:
+                  call_uuid: str | None = None, number: str | None = None) -> Ticket:
     """A new draft ticket. ``call_uuid``: the call it is registered from (one ticket per call: use
     ``register``, which adopts that call's ticket instead). ``commit=False``: part of the caller's
-    transaction."""
+    transaction. ``number``: one ``reserve_number`` gave out (else the next one)."""
     if actor.role == DEPARTMENT:
         raise Forbidden("departments cannot register tickets")
     inp: TicketIn = parse(TicketIn, data)
@@ -128,7 +135,7 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
     if received > now:
         raise ValidationFailed("received_at is in the future", {"received_at": "must not be in the future"})
     sign, reply = deadlines.compute(session, inp.type, inp.urgency, received)
-    number = _next_number(session, received)
+    number = number or _next_number(session, received)
     event_data = {"channel": inp.channel, "type": inp.type, "urgency": inp.urgency}
     digest, salts = seal(number, 1, "create", actor.username, actor.role, None, lifecycle.DRAFT, None,
                          event_data, now, GENESIS, ticket=SimpleNamespace(

@@ -391,6 +391,11 @@ class CallQueue:
         log.info("acd.intake call=%s outcome=%s reason=%s", entry.call_uuid, outcome, reason)
 
     # -- live calls: what telephony's command handler asks ------------------------------------------
+    def in_intake(self, call_uuid: str) -> bool:
+        """Is this call leaving a voice message (so "#" ends it and reads the ticket number back)?"""
+        entry = self.entries.get(call_uuid)
+        return entry is not None and entry.state == "intake"
+
     def connected_call(self, call_uuid: str) -> QueueEntry | None:
         """This process's call ``call_uuid`` if an operator is talking on it."""
         entry = self.entries.get(call_uuid)

@@ -15,7 +15,7 @@ import tempfile
 
 from telephony.assets import GREETING_ZH
 
-TEXT = "您好，这里是12345政务服务便民热线。请在提示音后说出您的诉求，说完请挂机。"
+TEXT = "您好，这里是12345政务服务便民热线。请在提示音后说出您的诉求，说完请按井号键收听工单号，或直接挂机。"
 # 12345 is read digit by digit, with "1" as yao1 as on Chinese phone lines.
 DIGITS = {"1": "幺", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八",
           "9": "九", "0": "零"}

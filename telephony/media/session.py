@@ -108,6 +108,8 @@ class CallSession(TransfersMixin):
         self._hold_started: float | None = None
         self.hangup_side: str | None = None  # citizen | operator | system
         self.on_leg_ended = None  # optional hook(session, leg, cause) replacing the default policy
+        self.on_key = None  # optional hook(session, digit) on each caller key press (RTP thread: be quick)
+        self.readback: str | None = None  # "pending", then the ticket number read back to the caller
         self.pending_dials: list = []  # DialResults still ringing (cancelled when the caller leaves)
         self.consulting: str | None = None  # leg name being consulted (telephony.media.transfers)
 
@@ -170,6 +172,8 @@ class CallSession(TransfersMixin):
 
     def _on_dtmf(self, digit: str) -> None:
         self.dtmf.append((digit, round(self.elapsed(), 3)))
+        if self.on_key is not None:
+            self.on_key(self, digit)
 
     def _on_partial(self, seg: dict, leg: Leg | None = None) -> None:
         leg = leg or self.caller_leg
