@@ -123,6 +123,10 @@ class Config:
     supervision_escalate_workdays: int = 5
     kpi_repeat_days: int = 30
     kpi_live_rollup: bool = True
+    hotspot_weeks: int = 4  # same-weekday baseline weeks of the hot-topic spike test
+    hotspot_fdr: str = "0.01"  # false discovery rate of the spike test (Benjamini-Hochberg), per day
+    hotspot_min_count: int = 3  # a cell with fewer tickets on the day is never a spike
+    hotspot_cluster_days: int = 3  # window of the similar-request clusters (days ending with the day shown)
     acd_strategy: str = "longest_idle"  # longest_idle | round_robin | fewest_calls
     acd_ring_timeout: int = 15  # seconds an operator's phone rings before the call moves on
     acd_wrapup: int = 30  # seconds of 话后处理 after a call, then back to ready
@@ -214,6 +218,10 @@ class Config:
         "supervision_escalate_workdays": ("HOTLINE_ESCALATE_WORKDAYS", int),
         "kpi_repeat_days": ("HOTLINE_KPI_REPEAT_DAYS", int),
         "kpi_live_rollup": ("HOTLINE_KPI_LIVE_ROLLUP", bool),
+        "hotspot_weeks": ("HOTLINE_HOTSPOT_WEEKS", int),
+        "hotspot_fdr": ("HOTLINE_HOTSPOT_FDR", str),
+        "hotspot_min_count": ("HOTLINE_HOTSPOT_MIN_COUNT", int),
+        "hotspot_cluster_days": ("HOTLINE_HOTSPOT_CLUSTER_DAYS", int),
         "acd_strategy": ("HOTLINE_ACD_STRATEGY", str),
         "acd_ring_timeout": ("HOTLINE_ACD_RING_TIMEOUT", int),
         "acd_wrapup": ("HOTLINE_ACD_WRAPUP", int),

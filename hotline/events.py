@@ -75,6 +75,7 @@ CATALOGUE: dict[str, str] = {
     "deadline.card": "supervision",
     "urging.created": "supervision",
     "urging.escalated": "supervision",
+    "hotspot.detected": "supervision",  # a hot-topic spike (matter x town x day), once per spike
     # identity: every session and token of a user ended (logout, password change, revocation,
     # deactivation); consoles drop that user's open sockets
     "user.sessions_ended": "hotline",

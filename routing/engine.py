@@ -118,6 +118,20 @@ class Engine:
                 "town": town_code if town_code in self.towns else None,
                 "model": self.model_id}
 
+    def matter(self, text: str, unit: str | None = None) -> str:
+        """The catalogue matter (派单目录事项) ``text`` is about, or "" when no phrase of the catalogue
+        occurs in it: the matter whose phrases weigh most (the suggestion's keyword weights; a matter
+        of ``unit``, the unit that holds the ticket, counts double). Used to count hot topics."""
+        score: dict[str, float] = defaultdict(float)
+        for hit in self.automaton.find(normalize(text)):
+            base = keyword_weight(hit.keyword, self._n_lead.get(hit.keyword, 1))
+            if not hit.exact:
+                base *= PINYIN_FACTOR
+            for role, owner, matter in self.automaton.payloads[hit.keyword]:
+                if role == "lead":
+                    score[matter] += base * (2.0 if unit and owner == unit else 1.0)
+        return max(score, key=lambda m: (score[m], m)) if score else ""
+
     # -- parts ----------------------------------------------------------------------------------
     def _keywords(self, norm: str):
         score: dict[str, float] = defaultdict(float)

@@ -38,8 +38,9 @@ def _state_key(session) -> tuple:
     return (str(session.get_bind().url),) + tuple(row)
 
 
-def engine(session) -> Engine:
-    """The engine for this database, rebuilt only when its inputs changed."""
+def engine(session, train: bool = True) -> Engine:
+    """The engine for this database, rebuilt only when its inputs changed (``train``: also queue
+    the learned model's training when the engine has none; the catalogue part needs no model)."""
     key = _state_key(session)
     if key[1] is None:
         catalogue.ensure_seeded(session)
@@ -52,7 +53,7 @@ def engine(session) -> Engine:
             return live.engine
         built = build_engine(session, key)
         live.swap(built, key)
-    if built.model is None:
+    if built.model is None and train:
         _request_training(key)
     return built
 
@@ -95,6 +96,13 @@ def validate_text(data: dict, max_chars: int) -> SuggestIn:
 def suggest(session, data: dict, max_chars: int = DEFAULT_MAX_CHARS) -> dict:
     inp = validate_text(data, max_chars)
     return engine(session).suggest(inp.text, town=inp.town)
+
+
+def matters(session, items: list[tuple[str, str | None]]) -> list[str]:
+    """The catalogue matter of each (text, holding unit's code) pair ("" when none): what
+    supervision's hot-topic rollup counts tickets by."""
+    eng = engine(session, train=False)  # the catalogue's phrases only: no model needed
+    return [eng.matter(text[:DEFAULT_MAX_CHARS], unit) for text, unit in items]
 
 
 def suggest_for_ticket(session, number: str) -> dict | None:

@@ -22,6 +22,7 @@ from ticketing.schemas import NoteIn, parse
 from ticketing.sla import TYPES
 
 from . import kpis, lists, service
+from .hotspots import HotspotSettings
 from .scan import run_scan
 from .schemas import Settings
 
@@ -149,7 +150,8 @@ def ticket_cards(number):
 @bp.post("/supervision/scan")
 @roles_required(ADMIN)
 def scan_now():
-    return jsonify(run_scan(db.session, utcnow(), _settings()))
+    return jsonify(run_scan(db.session, utcnow(), _settings(),
+                            HotspotSettings.from_config(current_app.config["HOTLINE"])))
 
 
 # -- 督办 ------------------------------------------------------------------------------------------

@@ -29,13 +29,14 @@ def scan_cmd() -> None:
     from hotline.extensions import db
     from hotline.clock import utcnow
 
+    from .hotspots import HotspotSettings
     from .scan import run_scan
 
     app = _app()
     with app.app_context():
-        result = run_scan(db.session, utcnow(), _settings(app))
+        result = run_scan(db.session, utcnow(), _settings(app), HotspotSettings.from_config(app.config["HOTLINE"]))
     click.echo(f"cards issued: {len(result['cards'])}, escalations: {len(result['escalations'])}, "
-               f"tickets rolled up: {result['rollup_tickets']}")
+               f"tickets rolled up: {result['rollup_tickets']}, hot-topic spikes announced: {len(result['hotspots'])}")
 
 
 @click.group("kpi")

@@ -32,5 +32,20 @@ class UrgingEscalated(EventPayload):
     escalation_id: int | None = None
 
 
+class HotspotDetected(EventPayload):
+    """A hot-topic spike (supervision.hotspots): ``count`` tickets about ``matter`` in ``town`` on
+    ``day`` against a same-weekday baseline of ``baseline`` a day; announced once per spike."""
+
+    alert_id: int
+    day: str
+    matter: str
+    town: str | None
+    town_name: str
+    count: int
+    baseline: float
+    p_value: float
+    q_value: float
+
+
 register("supervision", {"deadline.card": DeadlineCard, "urging.created": UrgingCreated,
-                         "urging.escalated": UrgingEscalated})
+                         "urging.escalated": UrgingEscalated, "hotspot.detected": HotspotDetected})

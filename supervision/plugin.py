@@ -8,6 +8,8 @@ from hotline.plugins import Plugin
 
 def register(app) -> None:
     from .api import bp
+    from .hotspot_api import bp as hotspot_bp
+    from .hotspot_api import openapi_paths as hotspot_paths
     from .lists import openapi_paths as list_paths
     from .report_api import bp as reports_bp
     from .report_api import openapi_paths as report_paths
@@ -16,7 +18,8 @@ def register(app) -> None:
 
     app.register_blueprint(bp)
     app.register_blueprint(reports_bp)
-    register_paths(app, openapi_paths, list_paths, report_paths)
+    app.register_blueprint(hotspot_bp)
+    register_paths(app, openapi_paths, list_paths, report_paths, hotspot_paths)
     install(app)
 
 

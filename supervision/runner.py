@@ -36,10 +36,12 @@ def _loop(app, interval: int, stop: threading.Event) -> None:
     from hotline.extensions import db
     from hotline.clock import utcnow
 
+    from .hotspots import HotspotSettings
     from .scan import run_scan
     from .schemas import Settings
 
     settings = Settings.from_config(app.config["HOTLINE"])
+    hot_settings = HotspotSettings.from_config(app.config["HOTLINE"])
     next_retention = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_retention:
@@ -47,7 +49,7 @@ def _loop(app, interval: int, stop: threading.Event) -> None:
             _retention(app)
         try:
             with app.app_context():
-                result = run_scan(db.session, utcnow(), settings)
+                result = run_scan(db.session, utcnow(), settings, hot_settings)
                 if result["cards"] or result["escalations"]:
                     log.info("supervision.scan cards=%d escalations=%d", len(result["cards"]),
                              len(result["escalations"]))

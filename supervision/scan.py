@@ -160,11 +160,14 @@ def _escalate(session, urging: Urging, ticket: Ticket, base: datetime, now: date
     return {"number": number, "urging_id": urging_id, "department": dept_code}
 
 
-def run_scan(session, now: datetime, settings: Settings | None = None) -> dict:
-    """One full pass: cards, escalations, then the KPI rollup catch-up."""
+def run_scan(session, now: datetime, settings: Settings | None = None, hotspots=None) -> dict:
+    """One full pass: cards, escalations, the KPI rollup catch-up, then the hot-topic counts and
+    their early warning (``hotspot.detected``; ``hotspots`` are the HotspotSettings)."""
+    from . import hotspots as hot
     from .rollup import catch_up
 
     cards = scan_deadlines(session, now, settings)
     escalations = scan_escalations(session, now, settings)
     rolled = catch_up(session, settings=settings)
-    return {"cards": cards, "escalations": escalations, "rollup_tickets": rolled}
+    alerts = hot.run(session, now, hotspots)
+    return {"cards": cards, "escalations": escalations, "rollup_tickets": rolled, "hotspots": alerts}

@@ -15,12 +15,14 @@ def scan() -> dict:
     from hotline.extensions import db
     from hotline.clock import utcnow
 
+    from .hotspots import HotspotSettings
     from .scan import run_scan
     from .schemas import Settings
 
-    result = run_scan(db.session, utcnow(), Settings.from_config(current_app.config["HOTLINE"]))
+    result = run_scan(db.session, utcnow(), Settings.from_config(current_app.config["HOTLINE"]),
+                      HotspotSettings.from_config(current_app.config["HOTLINE"]))
     return {"cards": len(result["cards"]), "escalations": len(result["escalations"]),
-            "rollup_tickets": result["rollup_tickets"]}
+            "rollup_tickets": result["rollup_tickets"], "hotspots": len(result["hotspots"])}
 
 
 @celery.task(name="supervision.kpi_catch_up")

@@ -101,6 +101,12 @@ POLICY: dict[str, frozenset] = {
     "GET /api/v1/reports/tickets": STAFF,
     "GET /api/v1/reports/export.csv": STAFF,
     "GET /api/v1/reports/export.xlsx": STAFF,
+    "GET /api/v1/hotspots": STAFF,
+    "GET /api/v1/assessment": STAFF,
+    "GET /api/v1/assessment/scheme": STAFF,
+    "PUT /api/v1/assessment/scheme": ADMIN,
+    "POST /api/v1/assessment/{month}/publish": ADMIN,
+    "GET /api/v1/assessment/export.xlsx": STAFF,
     "GET /api/v1/supervision/near-deadline": STAFF | DEPTS,
     "GET /api/v1/supervision/overdue": STAFF | DEPTS,
     "GET /api/v1/supervision/escalations": STAFF,
@@ -208,7 +214,7 @@ def _url(path: str, world: dict) -> str:
     values = {"number": world["numbers"]["housing"], "phone": CALLERS["open"][0], "code": "housing",
               "year": "2031", "entry_id": "1", "call_id": "no-such-call", "command": "hangup",
               "att_id": world["att_id"], "leg": "caller", "username": "no-such-user", "article_id": "1", "urging_id": "999999",
-              "key": "accepted"}
+              "key": "accepted", "month": "2031-01"}
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 
 

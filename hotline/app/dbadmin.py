@@ -22,6 +22,7 @@ def import_models() -> None:
     import routing.calls.models  # noqa: F401
     import routing.models  # noqa: F401
     import supervision.models  # noqa: F401
+    import supervision.hotspot_models  # noqa: F401
     import telephony.models  # noqa: F401
     import ticketing.models  # noqa: F401
 
