@@ -9,6 +9,7 @@ def register(app) -> None:
     from . import realtime
     from .calls import board
     from .schemas import openapi_paths
+    from . import supervisor_pages  # noqa: F401 - adds the 热点/考核 pages to the console blueprint
     from .views import bp
 
     app.register_blueprint(bp)

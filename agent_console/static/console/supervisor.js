@@ -157,6 +157,7 @@
     refreshBoard();
     if (name.startsWith("ticket.") || name === "deadline.card" || name.startsWith("urging.")) refreshSoon();
     if (name === "call.intake" && p.reason === "proxy_unreachable") toast("电话系统异常：SIP 代理无响应，来电已转语音留言", "error");
+    if (name === "hotspot.detected") toast(`热点预警：${p.town_name}「${p.matter}」${p.day} ${p.count} 件（前几周同日均 ${p.baseline} 件）`, "error");
     if (name === "deadline.card") toast(`${p.card === "red" ? "红牌超期" : "黄牌预警"}：${p.number}`);
     if (S.selected && p.number === S.selected) select(S.selected);
   }, () => { refreshBoard(); refreshSoon(); if (S.selected) select(S.selected); });
