@@ -116,15 +116,16 @@ def recompute(session, ticket_ids) -> int:
             delta[o[:3]] -= o[3]
         delta[new[:3]] += new[3]
         facts.append({"ticket_id": r.id, "day": new[0], "matter": new[1], "town_id": new[2], "counted": new[3]})
-    for k in range(0, len(facts), 1000):  # multi-row INSERTs: one statement per thousand rows
-        stmt = _insert(session, HotspotFact).values(facts[k:k + 1000])
-        session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={
-            c: getattr(stmt.excluded, c) for c in ("day", "matter", "town_id", "counted")}))
+    conn = session.connection()  # Core executemany: one cached statement, rows sent in batches
+    if facts:
+        stmt = _insert(session, HotspotFact)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={
+            c: getattr(stmt.excluded, c) for c in ("day", "matter", "town_id", "counted")}), facts)
     cells = [{"day": d, "matter": m, "town_id": t, "count": n} for (d, m, t), n in delta.items() if n]
-    for k in range(0, len(cells), 1000):
-        stmt = _insert(session, HotspotDaily).values(cells[k:k + 1000])
-        session.execute(stmt.on_conflict_do_update(index_elements=["day", "matter", "town_id"],
-                                                   set_={"count": HotspotDaily.count + stmt.excluded.count}))
+    if cells:
+        stmt = _insert(session, HotspotDaily)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["day", "matter", "town_id"],
+                                                set_={"count": HotspotDaily.count + stmt.excluded.count}), cells)
     return len(facts)
 
 
