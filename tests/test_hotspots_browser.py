@@ -140,6 +140,8 @@ def test_assessment_page(app, live, browser):
     page.get_by_role("button", name="查询").click()
     table = page.locator("#as-table tbody tr")
     expect(table.first).to_have_attribute("data-code", order[0])
+    for code in order:  # the figures under the new scheme (the page re-reads the month after saving)
+        expect(page.locator(f'#as-table tr[data-code="{code}"] [data-col=score]')).to_have_text(f"{expected[code]:.2f}")
     got = table.evaluate_all("rows => rows.map(r => [r.dataset.code, r.querySelector('[data-col=rank]').textContent,"
                              " r.querySelector('[data-col=score]').textContent])")
     assert [(c, int(rank), float(score)) for c, rank, score in got] == \
