@@ -62,6 +62,7 @@ log = logging.getLogger("hotline.supervision.hotspots")
 
 LAG = timedelta(seconds=60)
 BATCH = 2000
+SCAN_ROWS = 40_000  # tickets and events one scan's catch-up handles at most (about 20-40 s)
 TICKETS_STATE, EVENTS_STATE = "hotspots.tickets", "hotspots.events"
 CLUSTER_SIMILARITY = 0.5
 CLUSTER_MIN_SIZE = 3
@@ -130,21 +131,26 @@ def recompute(session, ticket_ids) -> int:
 
 
 def _state(session, name: str) -> KpiState:
-    session.execute(_insert(session, KpiState).values(name=name, last_event_id=0, updated_at=utcnow())
+    # the events' mark starts at the newest event: the tickets' pass reads every existing ticket as
+    # it is now, so the history before the first run need not be read a second time
+    start = 0 if name == TICKETS_STATE else select(func.coalesce(func.max(TicketEvent.id), 0)).scalar_subquery()
+    session.execute(_insert(session, KpiState).values(name=name, last_event_id=start, updated_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["name"]))
     return session.scalar(select(KpiState).where(KpiState.name == name).with_for_update()
                           .execution_options(populate_existing=True))
 
 
-def catch_up(session, now: datetime | None = None) -> int:
+def catch_up(session, now: datetime | None = None, max_rows: int | None = None) -> int:
     """Count every ticket created or changed since the last run; returns tickets whose fact changed.
-    One short transaction per BATCH rows, so a catch-up after a bulk load lets the server write."""
+    One short transaction per BATCH rows, so a catch-up after a bulk load lets the server write;
+    ``max_rows`` bounds one run (the scan's step: the first scan after an upgrade over millions of
+    tickets must not hold the deadline scan for hours; the next scans go on where it stopped)."""
     now = now or utcnow()
     changed = 0
     for name, model, col in ((TICKETS_STATE, Ticket, Ticket.created_at), (EVENTS_STATE, TicketEvent,
                                                                          TicketEvent.created_at)):
-        cursor, blocked = None, False
-        while True:
+        cursor, blocked, seen = None, False, 0
+        while max_rows is None or seen < max_rows:
             state = _state(session, name)
             start = state.last_event_id if cursor is None else cursor
             owner = model.id if model is Ticket else model.ticket_id
@@ -154,7 +160,7 @@ def catch_up(session, now: datetime | None = None) -> int:
                 session.commit()
                 break
             changed += recompute(session, {r.ticket_id for r in rows})
-            cursor = rows[-1].id
+            cursor, seen = rows[-1].id, seen + len(rows)
             for r in rows:  # the mark stops at the first row younger than LAG (it may have a gap before it)
                 if blocked or r.at > now - LAG:
                     blocked = True
@@ -248,7 +254,7 @@ def run(session, now: datetime | None = None, settings: HotspotSettings | None =
     """The scan's step: catch the counts up, then announce new spikes of today and yesterday."""
     now = now or utcnow()
     settings = settings or HotspotSettings()
-    catch_up(session, now)
+    catch_up(session, now, max_rows=SCAN_ROWS)
     today = to_local(now).date()
     return announce(session, today - timedelta(days=1), settings, now) + announce(session, today, settings, now)
 
