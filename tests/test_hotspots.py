@@ -74,7 +74,28 @@ def test_spikes_found_with_few_false_alarms(app, events):
 
 
 def test_hotspot_api_answers_and_rejects(app, api):
-    sup, admin = api("supervisor"), api("admin")
+    from datetime import timedelta as td
+
+    from supervision import hotspots
+
+    sup, admin, op = api("supervisor"), api("admin"), api("operator1")
+    # the job follows changes: a ticket declared invalid (spam) stops counting
+    r = op.post("/api/v1/tickets", json={"type": "求助", "content": "我们这边停水了，请处理", "caller": {}})
+    assert r.status_code == 201, r.get_json()
+    number = r.get_json()["number"]
+    day = to_local(utcnow()).date().isoformat()
+
+    def water_today() -> int:
+        with app.app_context():
+            hotspots.catch_up(db.session, now=utcnow() + td(minutes=5))
+            db.Session.remove()
+        rows = sup.get(f"/api/v1/hotspots?day={day}").get_json()["matters"]
+        return sum(m["count"] for m in rows if m["matter"] == "城乡供水")
+
+    assert water_today() == 1
+    assert op.act(number, "invalidate", {"note": "测试来电"}).status_code == 200
+    assert water_today() == 0
+
     r = sup.get("/api/v1/hotspots?day=2026-13-01")
     assert r.status_code == 422 and "day" in r.get_json()["error"]["fields"]
     r = sup.get("/api/v1/hotspots")
