@@ -41,12 +41,13 @@ def _digest(secret: str, phone: str, purpose: str, code: str) -> str:
     return hmac.new(secret.encode(), f"{purpose}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _latest(session, phone: str, purpose: str, number: str | None):
+def _latest(session, phone: str, purpose: str, number: str | None, *, lock: bool = False):
     stmt = select(OneTimeCode).where(OneTimeCode.phone == phone, OneTimeCode.purpose == purpose,
                                      OneTimeCode.used_at.is_(None))
     if number:
         stmt = stmt.where(OneTimeCode.ticket_number == number)
-    return session.scalar(stmt.order_by(OneTimeCode.id.desc()).limit(1))
+    stmt = stmt.order_by(OneTimeCode.id.desc()).limit(1)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def issue(session, secret: str, phone: str, purpose: str, number: str | None = None) -> OneTimeCode:
@@ -73,7 +74,7 @@ def verify(session, secret: str, phone: str, purpose: str, code: str | None, num
     code = (code or "").strip()
     if not code:
         raise PortalError("请填写短信验证码", 422, "code")
-    row = _latest(session, phone, purpose, number)
+    row = _latest(session, phone, purpose, number, lock=True)  # two requests with one code: one wins
     if row is None:
         raise PortalError("请先获取短信验证码", 422, "code")
     now = utcnow()

@@ -319,6 +319,19 @@ def test_phone_journey_submit_code_reply_sms_rating(portal_app, live_portal):
             assert t.events[-2].data == {"satisfaction": "不满意", "solved": False}
             db.Session.remove()
 
+        # another device follows the ticket by its number and an SMS code sent to the registered phone
+        other = client_from(portal_app, "10.0.0.41")
+        r = other.post("/track/code", data={"csrf_token": csrf_token(other, "/track"), "number": number})
+        assert r.status_code == 200 and "139****0009" in text_of(r)
+        track_code = last_sms(portal_app, phone, "otp").context["code"]
+        r = other.post("/track", data={"csrf_token": csrf_token(other, "/track"), "number": number,
+                                       "code": "000000" if track_code != "000000" else "111111"})
+        assert r.status_code == 422 and "验证码不正确" in text_of(r)
+        r = other.post("/track", data={"csrf_token": csrf_token(other, "/track"), "number": number, "code": track_code})
+        assert r.status_code == 303
+        tracked = text_of(other.get(f"/track/{number}"))
+        assert "重新办理，已转交承办单位" in tracked and "housing" not in tracked and "内部备注" not in tracked
+
         # the same link again: refused, clearly, and nothing changes
         page.goto(live_portal.url + link.path + "?" + link.query)
         expect(page.get_by_role("alert")).to_have_text("评价链接已使用过")
