@@ -85,6 +85,11 @@ def _console_paths() -> dict:
     state = obj(state={"enum": list(STATES)}, label=STR, since=NSTR, reason=NSTR)
     attachment = obj(id={"type": "string", "pattern": "^[0-9a-f]{32}$"}, name=STR, size=INT, type=STR)
     items = resp("list", obj(items=array()))
+    paging = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+              {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
+                                                              "default": 50}}]
+    paged_tickets = obj(items=array({"$ref": "#/components/schemas/Ticket"}), total={"type": "integer"},
+                        page={"type": "integer"}, per_page={"type": "integer"})
     return {
         "/api/v1/console/state": {
             "get": {"summary": "The operator's presence state", "responses": {"200": resp("state", state),
@@ -108,13 +113,20 @@ def _console_paths() -> dict:
             "parameters": [{"name": "near_hours", "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 720}}],
             "responses": {"200": resp("lists", {"type": "object"}), **errs(401, 403, 422)}}},
-        "/api/v1/console/extensions": {"get": {"summary": "Extension requests waiting for a decision",
-                                               "responses": {"200": items, **errs(401, 403)}}},
+        "/api/v1/console/extensions": {"get": {
+            "summary": "延期审批: tickets with an extension request waiting for a decision, oldest request first, paged",
+            "parameters": paging,
+            "responses": {"200": resp("one page and the total", paged_tickets), **errs(401, 403, 422)}}},
         "/api/v1/console/my-tickets": {"get": {
-            "summary": "Tickets the user registered, newest first",
-            "parameters": [{"name": "q", "in": "query", "schema": STR}],
-            "responses": {"200": resp("tickets", obj(items=array({"$ref": "#/components/schemas/Ticket"}))),
-                          **errs(401, 403)}}},
+            "summary": "Tickets the user registered or acted on, filtered, sorted and paged on the server",
+            "parameters": [{"name": "q", "in": "query", "schema": STR,
+                            "description": "words of the content or a number prefix; a full mobile number: the caller's"},
+                           {"name": "phone_tail", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}$"}},
+                           {"name": "status", "in": "query", "schema": STR},
+                           {"name": "type", "in": "query", "schema": STR},
+                           {"name": "deadline", "in": "query", "schema": {"enum": ["overdue", "near", "ok", "none"]}},
+                           {"name": "sort", "in": "query", "schema": STR}] + paging,
+            "responses": {"200": resp("one page and the total", paged_tickets), **errs(401, 403, 422)}}},
         "/api/v1/console/attachments": {"post": {
             "summary": "Upload a reply attachment (images, PDF, text, Word, Excel; at most 1.5 MB)",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

@@ -16,7 +16,7 @@ from routing.calls import presence
 from ticketing import attachments, lifecycle
 from hotline.clock import CST, iso, to_local, to_utc_naive, utcnow
 from ticketing.models import Extension, Ticket, TicketEvent
-from ticketing import access, cards
+from ticketing import access, cards, listing
 from ticketing.privacy import ticket_view
 from ticketing.service import can_see
 from ticketing.sla import TYPES
@@ -90,25 +90,28 @@ def deadline_lists(session, actor, limit: int = 200, *, via: str = "") -> dict:
     return out
 
 
-def pending_extensions(session, actor, *, via: str = "") -> list[dict]:
-    rows = session.scalars(select(Ticket).join(Extension, Extension.ticket_id == Ticket.id)
-                           .where(Extension.status == "pending", Ticket.status == lifecycle.IN_PROGRESS)
-                           .order_by(Extension.requested_at)).unique().all()
+def pending_extensions(session, actor, *, page: int = 1, per_page: int = 50, via: str = "") -> dict:
+    """延期审批: tickets in progress with a pending extension request, the oldest request first,
+    paged on the server (``total`` counts the whole list)."""
+    first_request = (select(Extension.ticket_id, func.min(Extension.requested_at).label("requested_at"))
+                     .where(Extension.status == "pending").group_by(Extension.ticket_id).subquery())
+    cond = [Ticket.status == lifecycle.IN_PROGRESS]
+    total = session.scalar(select(func.count()).select_from(Ticket)
+                           .join(first_request, first_request.c.ticket_id == Ticket.id).where(*cond))
+    rows = session.scalars(select(Ticket).join(first_request, first_request.c.ticket_id == Ticket.id).where(*cond)
+                           .order_by(first_request.c.requested_at, Ticket.id)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
     out = [ticket_view(t, actor.role) for t in rows]
     access.record_tickets(session, actor, rows, via)
-    return out
+    return {"items": out, "total": total, "page": page, "per_page": per_page}
 
 
-def my_tickets(session, username: str, q: str | None, limit: int = 50) -> list[Ticket]:
-    """Tickets the operator registered or acted on (e.g. completed a phone draft), newest first,
-    optionally narrowed by text, number or phone."""
-    acted = select(TicketEvent.ticket_id).where(TicketEvent.actor == username)
-    stmt = select(Ticket).where(or_(Ticket.created_by == username, Ticket.id.in_(acted)))
-    q = (q or "").strip()
-    if q:
-        stmt = stmt.where(Ticket.content.contains(q, autoescape=True) | (Ticket.number == q)
-                          | (Ticket.caller_phone == q))
-    return list(session.scalars(stmt.order_by(Ticket.id.desc()).limit(limit)))
+def my_tickets(session, actor, *, page: int = 1, per_page: int = 50, sort: str = "-created", **criteria):
+    """(total, one page) of the tickets the operator registered or acted on (e.g. completed a phone
+    draft), filtered, sorted and paged on the server with the ticket list's criteria (``listing``)."""
+    acted = select(TicketEvent.ticket_id).where(TicketEvent.actor == actor.username)
+    mine = or_(Ticket.created_by == actor.username, Ticket.id.in_(acted))
+    return listing.list_tickets(session, actor, visible=mine, sort=sort, page=page, per_page=per_page, **criteria)
 
 
 # -- attachments (stored by ticketing.attachments: the reply that cites them checks ownership) --------

@@ -6,6 +6,8 @@ event fan-out (``realtime.wire``) are wired by agent_console/plugin.py with this
 """
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 from flask_login import current_user, login_required
 from hotline.auth import current_actor, roles_required
@@ -15,7 +17,7 @@ from routing.calls import service as distribution
 from routing.calls.models import STATE_LABELS
 from ticketing import access
 from ticketing import service as tickets
-from ticketing.api import _int_arg, json_body
+from ticketing.api import _int_arg, json_body, page_args
 from hotline.exceptions import NotFound
 from ticketing.lifecycle import ACTION_LABELS, STATUS_LABELS
 from ticketing.privacy import ticket_view
@@ -27,6 +29,7 @@ from .calls import board
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
 DESK = ("operator", "supervisor", "admin")
+PHONE = re.compile(r"^1\d{10}$")
 SUPERVISORS = ("supervisor", "admin")
 
 
@@ -155,16 +158,28 @@ def deadlines():
 @bp.get("/api/v1/console/extensions")
 @roles_required(*SUPERVISORS)
 def extensions():
-    return jsonify(items=service.pending_extensions(db.session, current_actor(), via=f"GET {request.path}"))
+    page, per_page = page_args()
+    return jsonify(service.pending_extensions(db.session, current_actor(), page=page, per_page=per_page,
+                                              via=f"GET {request.path}"))
 
 
 @bp.get("/api/v1/console/my-tickets")
 @roles_required(*DESK)
 def my_tickets():
-    rows = service.my_tickets(db.session, current_user.username, request.args.get("q"))
+    """The operator's tickets, paged like every list: ``q`` (words or a number prefix; a full
+    mobile number searches the caller's phone), ``phone_tail``, ``status``, ``type``,
+    ``deadline``, ``sort``, ``page``, ``per_page``."""
+    args = request.args
+    page, per_page = page_args()
+    q = (args.get("q") or "").strip()
+    phone = q if PHONE.match(q) else None
+    total, rows = service.my_tickets(db.session, current_actor(), page=page, per_page=per_page,
+                                     sort=args.get("sort", "-created"), status=args.get("status"),
+                                     type_=args.get("type"), deadline=args.get("deadline"), phone=phone,
+                                     phone_tail=args.get("phone_tail"), q=None if phone else q)
     out = [ticket_view(t, current_user.role) for t in rows]
     access.record_tickets(db.session, current_actor(), rows, f"GET {request.path}")
-    return jsonify(items=out)
+    return jsonify(items=out, total=total, page=page, per_page=per_page)
 
 
 @bp.post("/api/v1/console/attachments")

@@ -27,7 +27,7 @@ from ticketing.models import Department, Ticket, Town
 from ticketing.sla import TYPES
 
 from . import kpis
-from .models import COUNTERS, KpiTicketFact, KpiTownDaily
+from .models import ALL_TYPES, ALL_UNITS, COUNTERS, KpiDaily, KpiMonthly, KpiTicketFact, KpiTownDaily
 
 GROUPS = ("unit", "type", "town", "day", "week", "month")
 GROUP_LABELS = {"unit": "承办单位", "type": "诉求类型", "town": "镇街", "day": "日", "week": "周", "month": "月"}
@@ -122,7 +122,7 @@ def report(session, start: date, end: date, group: str, *, answer_target: int, d
         raise ValidationFailed("town grouping covers all units and types",
                                {"group_by": "town cannot be combined with department or type"})
     base = None
-    if group in ("unit", "type", "day", "week", "month"):
+    if group in ("unit", "type", "day"):
         base = kpis.report(session, start, end, {"unit": "department", "type": "type"}.get(group, "day"),
                            answer_target=answer_target, department_id=department_id, ticket_type=ticket_type)
     rows = []
@@ -131,22 +131,14 @@ def report(session, start: date, end: date, group: str, *, answer_target: int, d
             calls = (r.get("calls") or {}).get("counts")
             rows.append(_row(r["key"], r["label"], r["counts"], calls, cols, answer_target))
     elif group in ("week", "month"):
-        buckets: dict[str, dict] = {}
-        for r in base["rows"]:
-            key, label = bucket(date.fromisoformat(r["key"]), group)
-            b = buckets.setdefault(key, {"label": label, "counts": dict.fromkeys(COUNTERS, 0), "calls": None})
-            _add(b["counts"], r["counts"])
-            if (r.get("calls") or {}).get("counts"):
-                b["calls"] = b["calls"] or dict.fromkeys(CALL_COUNTERS, 0)
-                _add(b["calls"], r["calls"]["counts"])
-        rows = [_row(k, b["label"], b["counts"], b["calls"], cols, answer_target) for k, b in sorted(buckets.items())]
+        rows = _bucketed(session, start, end, group, department_id, ticket_type, cols, answer_target)
     else:
         rows = _town_rows(session, start, end, cols, answer_target)
     total_counts = dict.fromkeys(COUNTERS, 0)
     for r in rows:
         _add(total_counts, r["counts"])
     total_calls = (base or {}).get("calls", {}).get("counts") if base else None
-    if group == "town" and department_id is None and not ticket_type:
+    if group in ("town", "week", "month") and department_id is None and not ticket_type:
         total_calls = kpis._calls(session, start, end)["total"]
     total = _row("", "合计", total_counts, total_calls if any((total_calls or {}).values()) else None, cols,
                  answer_target)
@@ -154,6 +146,37 @@ def report(session, start: date, end: date, group: str, *, answer_target: int, d
     return {"from": start.isoformat(), "to": end.isoformat(), "group_by": group, "group_label": GROUP_LABELS[group],
             "sort": sort, "order": order, "columns": cols, "rows": rows, "total": total,
             "department": department_id, "type": ticket_type, "answer_target_seconds": answer_target}
+
+
+def _bucketed(session, start: date, end: date, group: str, department_id, ticket_type, cols, answer_target) -> list[dict]:
+    """Weeks or months: the counters of the unit/type (or all) summed per bucket in Python from the
+    whole months of ``kpi_monthly`` (months only) and the days of ``kpi_daily``; calls per day from
+    ``call_daily``. At most a few thousand small rows whatever the number of tickets."""
+    unit = ALL_UNITS if department_id is None else department_id
+    kind = ticket_type or ALL_TYPES
+    parts = []
+    if group == "month":
+        day_ranges, months = kpis.split_period(start, end)
+        if months:
+            parts.append((KpiMonthly, KpiMonthly.month, *months))
+    else:
+        day_ranges = [(start, end)]
+    parts += [(KpiDaily, KpiDaily.day, lo, hi) for lo, hi in day_ranges]
+    buckets: dict[str, dict] = {}
+    for model, period, lo, hi in parts:
+        for r in session.execute(select(period, *[getattr(model, c) for c in COUNTERS])
+                                 .where(period >= lo, period <= hi, model.department_id == unit, model.type == kind)):
+            key, label = bucket(r[0], group)
+            b = buckets.setdefault(key, {"label": label, "counts": dict.fromkeys(COUNTERS, 0), "calls": None})
+            for c, v in zip(COUNTERS, r[1:]):
+                b["counts"][c] += v
+    if department_id is None and not ticket_type:
+        for day_key, counts in kpis._calls(session, start, end)["by_day"].items():
+            key, label = bucket(date.fromisoformat(day_key), group)
+            b = buckets.setdefault(key, {"label": label, "counts": dict.fromkeys(COUNTERS, 0), "calls": None})
+            b["calls"] = b["calls"] or dict.fromkeys(CALL_COUNTERS, 0)
+            _add(b["calls"], counts)
+    return [_row(k, b["label"], b["counts"], b["calls"], cols, answer_target) for k, b in sorted(buckets.items())]
 
 
 def _town_rows(session, start: date, end: date, cols, answer_target) -> list[dict]:
@@ -204,10 +227,20 @@ MULTI = {"dispatched", "returned"}  # counters a single fact may hold more than 
 
 
 def _figure(session, start, end, group, key, spec, answer_target, department_id, ticket_type) -> int:
-    """The sum the report shows for ``spec`` in row ``key`` (None: the totals row)."""
-    rep = report(session, start, end, group, answer_target=answer_target, department_id=department_id,
-                 ticket_type=ticket_type)
-    row = rep["total"] if key is None else next((r for r in rep["rows"] if r["key"] == key), None)
+    """The sum the report shows for ``spec`` in row ``key`` (None: the totals row), read from the
+    narrowest report that holds that row (one unit, one type, the bucket's days)."""
+    kw = {"answer_target": answer_target, "department_id": department_id, "ticket_type": ticket_type}
+    if key is None:
+        row = report(session, start, end, "town" if group == "town" else "type", **kw)["total"]
+    elif group in ("day", "week", "month"):
+        lo, hi = bucket_range(key, group, start, end)
+        row = report(session, lo, hi, "type", **kw)["total"]
+    else:
+        if group == "unit" and department_id is None:
+            kw["department_id"] = session.scalar(select(Department.id).where(Department.code == key)) if key else 0
+        if group == "type" and not ticket_type:
+            kw["ticket_type"] = key
+        row = next((r for r in report(session, start, end, group, **kw)["rows"] if r["key"] == key), None)
     if row is None:
         return 0
     counts = row["counts"]

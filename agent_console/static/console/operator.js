@@ -330,14 +330,16 @@
         Hotline.deadlineBadge(t)),
       el("div", {class: "clip", text: t.content}));
   }
-  async function loadMine() {
-    const q = $("mine-search").q.value.trim();
-    const r = await api("GET", "/api/v1/console/my-tickets" + (q ? "?q=" + encodeURIComponent(q) : ""));
-    const list = clear($("mine"));
-    if (!r.items.length) list.append(el("li", {class: "muted", text: "暂无工单"}));
-    r.items.forEach((t) => list.append(ticketItem(t)));
-  }
-  $("mine-search").addEventListener("submit", (e) => { e.preventDefault(); guarded(loadMine); });
+  const mine = PagedList.create({
+    root: $("mine"), url: "/api/v1/console/my-tickets", name: "我的工单", perPage: 25,
+    search: "工单号、内容关键词、来电号码或号码后4位",
+    filters: [{name: "status", label: "工单状态", options: [["", "全部状态"],
+      ...Object.entries(Hotline.boot.labels.status).map(([v, l]) => [v, l])]},
+      {name: "deadline", label: "时限状态", options: [["", "全部时限"], ["overdue", "已超期"], ["near", "临期"], ["ok", "正常"]]}],
+    sorts: [["-created", "最新登记"], ["urgency", "最紧急优先"], ["received", "最早收到"]],
+    empty: "暂无工单", key: (t) => t.number, render: ticketItem, open: (t) => showDetail(t.number),
+  });
+  const loadMine = () => mine.reload();
   const review = PagedList.create({
     root: $("review"), url: "/api/v1/tickets", name: "待审核与待回访", perPage: 25,
     params: () => ({status: "replied,callback"}), search: "工单号、内容关键词，或来电号码后4位",

@@ -123,18 +123,14 @@
     LISTS.callbacks = tickets("callbacks", {status: "callback"}, "received");
   }
 
-  async function loadExtensions() {
-    const x = await api("GET", "/api/v1/console/extensions");
-    const list = clear($("list-extensions"));
-    if (!x.items.length) list.append(el("li", {class: "muted", text: "暂无"}));
-    for (const t of x.items) {
-      const pending = (t.extensions || []).find((e) => e.status === "pending");
-      list.append(ticketRow(t, pending ? el("div", {class: "muted", text: `申请延期 ${pending.workdays} 个工作日：${pending.reason}`}) : null));
-    }
-  }
+  // 延期审批: paged on the server, the oldest request first
+  LISTS.extensions = paged("list-extensions", "/api/v1/console/extensions", "延期审批", (t) => {
+    const pending = (t.extensions || []).find((e) => e.status === "pending");
+    return ticketRow(t, pending ? el("div", {class: "muted", text: `申请延期 ${pending.workdays} 个工作日：${pending.reason}`}) : null);
+  });
 
   async function loadLists() {
-    const results = await Promise.all([...Object.values(LISTS).map((l) => l.reload()), loadExtensions()]);
+    const results = await Promise.all(Object.values(LISTS).map((l) => l.reload()));
     if (LISTS.overdue) $("k-overdue").textContent = LISTS.overdue.state.total;
     if (LISTS.near) $("k-near").textContent = LISTS.near.state.total;
     return results;
