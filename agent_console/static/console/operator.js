@@ -330,7 +330,7 @@
         Hotline.deadlineBadge(t)),
       el("div", {class: "clip", text: t.content}));
   }
-  const mine = PagedList.create({
+  const myTickets = PagedList.create({
     root: $("mine"), url: "/api/v1/console/my-tickets", name: "我的工单", perPage: 25,
     search: "工单号、内容关键词、来电号码或号码后4位",
     filters: [{name: "status", label: "工单状态", options: [["", "全部状态"],
@@ -339,7 +339,7 @@
     sorts: [["-created", "最新登记"], ["urgency", "最紧急优先"], ["received", "最早收到"]],
     empty: "暂无工单", key: (t) => t.number, render: ticketItem, open: (t) => showDetail(t.number),
   });
-  const loadMine = () => mine.reload();
+  const loadMine = () => myTickets.reload();
   const review = PagedList.create({
     root: $("review"), url: "/api/v1/tickets", name: "待审核与待回访", perPage: 25,
     params: () => ({status: "replied,callback"}), search: "工单号、内容关键词，或来电号码后4位",
