@@ -49,10 +49,15 @@ def test_published_month_is_frozen(app, api):
         catch_up(db.session, lag=timedelta(0))
         live = assessment.compute(db.session, last_month, assessment.current_scheme(db.session),
                                   answer_target=15)
+        # this month's deductions: one return sent back to the same unit (unjustified), one not
+        this_month = assessment.compute(db.session, first, assessment.current_scheme(db.session), answer_target=15)
         db.Session.remove()
     live_row = next(x for x in live if x["department"]["code"] == "housing")
     assert live_row != row  # the live figures did move: 5 holdings now, 2 of them returned
     assert live_row["dispatched"] == 5
+    now_row = next(x for x in this_month if x["department"]["code"] == "housing")
+    assert now_row["deductions"]["unjustified_return"] == {"count": 1, "points": 5.0}
+    assert now_row["deducted"] == 5.0
 
     after = api("supervisor").get(f"/api/v1/assessment?month={month}").get_json()
     assert after["published"] is True
