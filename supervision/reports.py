@@ -223,7 +223,7 @@ def _counter_expr(spec: str):
     return getattr(KpiTicketFact, spec)
 
 
-MULTI = {"dispatched", "returned"}  # counters a single fact may hold more than once
+MULTI = {"dispatched", "returned"}  # counters a single fact may hold more than once (dispatched - returned: 0/1)
 
 
 def _figure(session, start, end, group, key, spec, answer_target, department_id, ticket_type) -> int:
@@ -293,12 +293,20 @@ def tickets(session, start: date, end: date, group: str, key: str | None, column
             lo, hi = bucket_range(key, group, start, end)
     cond += [F.day >= lo, F.day <= hi]
     figure = _figure(session, start, end, group, key, spec, answer_target, department_id, ticket_type)
-    if spec.split(" - ")[0] in MULTI:  # a fact may count 2 (a unit that returned the ticket twice)
-        total = session.scalar(select(func.count()).where(*cond))
-    else:  # 0 or 1 per fact: the number of tickets is the rollup's sum (kept in the facts' transaction)
+    cols = [F.ticket_id, F.department_id, counter.label("n")]
+    order = [F.day.desc(), F.ticket_id.desc()]
+    if spec not in MULTI:  # 0 or 1 per fact: the number of tickets is the rollup's sum (same transaction)
         total = figure
-    facts = select(F.ticket_id, F.department_id, counter.label("n")).where(*cond) \
-        .order_by(F.day.desc(), F.ticket_id.desc()).offset((page - 1) * per_page).limit(per_page).subquery()
+    elif session.get_bind().dialect.name == "postgresql":
+        # a unit that returned one ticket twice counted 2 holdings: list each holding, so the list's
+        # length is the figure and no COUNT over the period's facts is needed
+        k = func.generate_series(1, counter).label("k")
+        cols.append(k)
+        order.append(k)
+        total = figure
+    else:
+        total = session.scalar(select(func.count()).where(*cond))
+    facts = select(*cols).where(*cond).order_by(*order).offset((page - 1) * per_page).limit(per_page).subquery()
     depts = {d.id: d for d in session.scalars(select(Department))}
     towns = {t.id: t for t in session.scalars(select(Town))}
     items = []

@@ -103,6 +103,12 @@ def test_reports_page_figures_drilldown_exports(app, live, browser):
     expect(page.locator("#drill-list [data-role=count]")).to_have_text(f"共 {len(total['called_back'])} 件")
     assert sorted(_drilled(page)) == sorted(total["called_back"])
 
+    # 退回率's denominator counts holdings (the returning unit's and the current one's): water's list
+    q = f"from={start}&to={end}&group_by=unit&key=water&kpi=return_rate&part=denominator&per_page=200"
+    listed = page.request.get(f"{live.url}/api/v1/reports/tickets?{q}").json()
+    assert listed["total"] == listed["figure"] == len(want["unit"]["water"]["dispatched"])
+    assert sorted(i["number"] for i in listed["items"]) == sorted(n.split("/")[0] for n in want["unit"]["water"]["dispatched"])
+
     # ranking: sort by 及时签收率 (server-side), ranks follow the values
     page.locator('#report-table th[data-col="sign_rate"] button').click()
     expect(page.locator('#report-table th[data-col="sign_rate"]')).to_have_attribute("aria-sort", "descending")
