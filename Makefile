@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps services run test bench clean
+.PHONY: install system-deps services run up test bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ services:
 
 run: install
 	$(BIN)/hotline run
+
+# the production layout on this machine (Procfile via honcho, nginx, Kamailio dispatcher, 2 web, api,
+# 2 workers, beat, 2 sip): README "Production on several processes"
+up: install system-deps
+	$(BIN)/hotline deploy up
 
 test: install system-deps services
 	bash scripts/test.sh

@@ -69,6 +69,7 @@ class CallBoard:
                 call["state"] = "talking"
             elif name in QUEUE_STATES:  # the queue: waiting, ringing an operator, sent to voice intake
                 call["state"] = QUEUE_STATES[name]
+                call["queued"] = True
             elif name == "transcript.partial":
                 call["partial"][payload.get("speaker") or "caller"] = payload.get("text", "")
             elif name == "transcript.final":
@@ -109,11 +110,14 @@ class CallBoard:
         out["partial"] = dict(call["partial"])
         return out
 
-    def counters(self) -> dict:
-        """Calls live now: waiting (ringing, queued, being offered) and talking."""
+    def counters(self, *, unqueued_only: bool = False) -> dict:
+        """Calls live now: waiting (ringing, queued, being offered) and talking. ``unqueued_only``:
+        only calls that never entered the call queue (no queue: the embedded default without a
+        SIP proxy); queued calls are counted from the shared queue rows, the same on every web."""
         with self._lock:
-            waiting = sum(1 for c in self.calls.values() if c["state"] in ("ringing", "queued", "offering"))
-            talking = sum(1 for c in self.calls.values() if c["state"] == "talking")
+            calls = [c for c in self.calls.values() if not (unqueued_only and c.get("queued"))]
+            waiting = sum(1 for c in calls if c["state"] in ("ringing", "queued", "offering"))
+            talking = sum(1 for c in calls if c["state"] == "talking")
             return {"waiting": waiting, "talking": talking}
 
 

@@ -42,6 +42,15 @@ def call_figures(session, answer_target: int) -> dict:
     return {**counts, **rates, "labels": today["labels"], "answer_target_seconds": answer_target}
 
 
+def live_calls(session) -> dict:
+    """Calls waiting and talking now: the queue's rows (shared by every `sip` process, so every web
+    process shows the same figures) plus calls this process saw that never entered a queue."""
+    from routing.calls.service import live_counts
+
+    shared, local = live_counts(session), board.counters(unqueued_only=True)
+    return {key: shared[key] + local[key] for key in ("waiting", "talking")}
+
+
 def wallboard(session, answer_target: int) -> dict:
     """Live calls (the board), today's call KPIs and presence, today's tickets."""
     since = local_midnight_utc()
@@ -51,7 +60,7 @@ def wallboard(session, answer_target: int) -> dict:
                                      .group_by(Ticket.status)).all())
     operators = presence.operator_states(session)
     return {
-        "calls": board.counters(),
+        "calls": live_calls(session),
         "call_kpis": call_figures(session, answer_target),
         "operators": operators,
         "operator_states": presence.state_counts(operators),

@@ -115,6 +115,7 @@ class Config:
     sip_answer_delay_ms: int = 200
     sip_max_call_seconds: int = 4 * 3600
     sip_rtp_timeout_seconds: int = 60
+    sip_stale_seconds: int = 6  # a `sip` process whose heartbeat is older than this is dead: its calls are reaped
     attachments_dir: str = ""  # reply attachments; default: next to recordings_dir
     supervision_scan_seconds: int = 60
     supervision_warning_workdays: int = 1
@@ -210,6 +211,7 @@ class Config:
         "sip_answer_delay_ms": ("SIP_ANSWER_DELAY_MS", int),
         "sip_max_call_seconds": ("SIP_MAX_CALL_SECONDS", int),
         "sip_rtp_timeout_seconds": ("SIP_RTP_TIMEOUT_SECONDS", int),
+        "sip_stale_seconds": ("HOTLINE_SIP_STALE_SECONDS", int),
         "attachments_dir": ("HOTLINE_ATTACHMENTS_DIR", str),
         "supervision_scan_seconds": ("HOTLINE_SUPERVISION_SCAN_SECONDS", int),
         "supervision_warning_workdays": ("HOTLINE_WARNING_WORKDAYS", int),
@@ -280,6 +282,8 @@ class Config:
                 raise ConfigError(f"{name} must be at least 1")
         if cfg.sms_kannel_url and not cfg.sms_kannel_url.startswith(("http://", "https://")):
             raise ConfigError("HOTLINE_SMS_KANNEL_URL must be an http(s) URL of Kannel's sendsms")
+        if cfg.sip_stale_seconds < 3:
+            raise ConfigError("HOTLINE_SIP_STALE_SECONDS must be at least 3 (a heartbeat is written every second)")
         if cfg.outbox_retention_hours < 1:
             raise ConfigError("HOTLINE_OUTBOX_RETENTION_HOURS must be at least 1")
         if cfg.db_connect_timeout < 1:

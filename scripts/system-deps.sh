@@ -15,6 +15,7 @@ check kamailio kamailio
 [ -x /usr/sbin/bearerbox ] || need+=(kannel)  # SMS gateway: messaging tests send through a real Kannel
 [ -x /usr/lib/kannel/test/fakesmsc ] || need+=(kannel-extras)  # Kannel's test SMSC
 check redis-server redis-server  # outage tests start, kill and restart a private one
+check nginx nginx  # `make up` and its test: the front proxy of the production layout
 # Chromium renders Chinese only with a CJK font (screenshots otherwise show boxes)
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
 [ ${#need[@]} -eq 0 ] && exit 0

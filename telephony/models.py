@@ -108,3 +108,21 @@ class CallDtmf(Base):
     digit: Mapped[str] = mapped_column(String(1))
     at: Mapped[float] = mapped_column(Float)
     call: Mapped[Call] = relationship(back_populates="dtmf")
+
+
+class SipInstance(Base):
+    """One running ``hotline sip`` process: its heartbeat (``beat_at``, written every second by its
+    own thread) tells the others it is alive. When it goes stale a surviving process claims it
+    (``reaped_at``/``reaped_by``, one conditional UPDATE) and closes its calls (``telephony.reaper``)."""
+
+    __tablename__ = "sip_instances"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(100))
+    sip_address: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reaped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reaped_by: Mapped[str | None] = mapped_column(String(32))
+    reaped_calls: Mapped[int | None] = mapped_column(Integer)

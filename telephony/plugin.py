@@ -25,7 +25,9 @@ def tasks() -> None:
 
 
 def beat(_config) -> dict:
-    return {"telephony-recording-retention": {"task": "telephony.cleanup_recordings", "schedule": 3600.0}}
+    return {"telephony-recording-retention": {"task": "telephony.cleanup_recordings", "schedule": 3600.0},
+            # the calls of a `sip` process that died, when no other `sip` process is left to reap them
+            "telephony-reap-sip": {"task": "telephony.reap_sip", "schedule": 15.0}}
 
 
 def start(app) -> None:

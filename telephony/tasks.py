@@ -73,3 +73,18 @@ def cleanup_recordings() -> int:
 
     config = _config()
     return service.cleanup_recordings(db.session, config.recordings_dir, config.recording_retention_days)
+
+
+@celery.task(name="telephony.reap_sip")
+def reap_sip() -> int:
+    """Close the calls of `sip` processes whose heartbeat went stale and end overdue wrap-ups:
+    what every `sip` process's heartbeat thread does, for when none is left (``telephony.reaper``)."""
+    from hotline.extensions import db
+    from routing.calls import store
+
+    from telephony import reaper
+
+    config = _config()
+    reaped = reaper.reap_dead(db.session, config, "beat", transcribe=transcribe_call.delay)
+    store.end_overdue_wrapups(db.session, config.acd_wrapup)
+    return sum(len(r["calls"]) for r in reaped)

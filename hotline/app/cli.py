@@ -201,5 +201,9 @@ def _register_package_commands() -> None:
 
 _register_package_commands()
 
+from .deploy_cli import deploy as _deploy  # noqa: E402 - `hotline deploy render|up` (`make up`)
+
+main.add_command(_deploy)
+
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ from datetime import datetime
 
 #: counters summed per day (``answered_15s`` keeps its name: answered within the target)
 CALL_COUNTERS = ("offered", "answered", "answered_15s", "abandoned", "wait_seconds", "talk_seconds")
-NOT_ABANDONED = ("answered", "missed", "voice_intake")  # outcomes the caller did not give up in
+NOT_ABANDONED = ("answered", "missed", "voice_intake", "interrupted")  # outcomes the caller did not give up in
 
 
 def call_counts(facts: dict, target_seconds: float) -> dict | None:

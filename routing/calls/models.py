@@ -36,8 +36,9 @@ class AgentState(Base):
 
 #: answered: an operator talked to the caller; abandoned: the caller hung up while queued;
 #: missed: nobody ready within HOTLINE_ACD_MAX_WAIT -> voice intake; voice_intake: the caller was
-#: sent to voice intake because no operator was on duty; out_of_hours: outside service hours.
-OUTCOMES = ("answered", "abandoned", "missed", "voice_intake", "out_of_hours")
+#: sent to voice intake because no operator was on duty; out_of_hours: outside service hours;
+#: interrupted: the `sip` process holding the call died (closed by the reaper, ``telephony.reaper``).
+OUTCOMES = ("answered", "abandoned", "missed", "voice_intake", "out_of_hours", "interrupted")
 CALLBACK_OUTCOMES = ("abandoned", "missed")
 OFFER_RESULTS = ("answered", "no_answer", "busy", "unregistered", "rejected", "proxy_unreachable",
                  "cancelled")
@@ -95,3 +96,5 @@ class QueuedCall(Base):
     callback_at: Mapped[datetime | None] = mapped_column(DateTime)  # abandoned/missed call called back
     callback_by: Mapped[str | None] = mapped_column(String(80))
     callback_note: Mapped[str | None] = mapped_column(String(300))
+    #: the `sip` process (``sip_instances.id``) holding the call's media: its reaper closes the row
+    sip_instance: Mapped[str | None] = mapped_column(String(32), index=True)

@@ -112,6 +112,9 @@ class CallQueue:
                              bus.subscribe("call.leg_ended", self._on_leg_ended)]
         self._on_stop: list = []
         self._stopped = False
+        #: this `sip` process's heartbeat id (``telephony.reaper``): its queue rows carry it, so a
+        #: survivor can close them if this process dies
+        self.instance: str | None = None
 
     def on_stop(self, fn) -> None:
         """Run ``fn`` when the queue stops (telephony's command handler)."""
@@ -225,7 +228,7 @@ class CallQueue:
             with self._db() as s:
                 store.save_queued_call(s, entry.call_uuid, {
                     "caller": call.caller, "called": call.called, "state": "queued",
-                    "ringing_at": call.ringing_at, "queued_at": entry.queued_at})
+                    "ringing_at": call.ringing_at, "queued_at": entry.queued_at, "sip_instance": self.instance})
                 on_duty = store.operators_on_duty(s)
             if not store.in_service_hours(self.hours):
                 return self._intake(entry, "out_of_hours", "out_of_hours")

@@ -3,7 +3,9 @@ missed calls. Services commit; the console's views only call these. (The call KP
 computation: ``kpis`` defines them, supervision's rollup sums them.)"""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 
 from hotline.clock import iso, utcnow
 
@@ -36,6 +38,17 @@ def mark_called_back(session, user, call_id: str, note: str | None) -> dict:
     call.callback_at, call.callback_by, call.callback_note = utcnow(), user.username, (note or None)
     session.commit()
     return {"call_id": call_id, "callback_at": iso(call.callback_at), "callback_by": user.username}
+
+
+def live_counts(session, horizon_hours: float = 24.0) -> dict:
+    """Queued calls live now, from the shared queue rows: waiting (queued or ringing an operator)
+    and talking (an operator took it). A dead `sip` process's rows count until its reaper closes
+    them (seconds); rows older than ``horizon_hours`` are left out."""
+    since = utcnow() - timedelta(hours=horizon_hours)
+    rows = dict(session.execute(select(QueuedCall.state, func.count()).where(
+        QueuedCall.state.in_(("queued", "offering", "connected")), QueuedCall.queued_at >= since)
+        .group_by(QueuedCall.state)).all())
+    return {"waiting": rows.get("queued", 0) + rows.get("offering", 0), "talking": rows.get("connected", 0)}
 
 
 def erase_caller(session, phone: str) -> dict:

@@ -21,7 +21,7 @@ from ticketing.lifecycle import OPERATOR
 from ticketing.schemas import CallerIn
 
 from . import presence
-from .models import IDLE, OFFLINE, AgentState, CallOffer, QueuedCall
+from .models import IDLE, OFFLINE, ONCALL, WRAPUP, AgentState, CallOffer, QueuedCall
 from .strategies import Candidate
 
 log = logging.getLogger("routing.calls")
@@ -211,3 +211,60 @@ def seconds_between(a: datetime | None, b: datetime | None) -> float | None:
     if a is None or b is None:
         return None
     return round(max((b - a) / timedelta(seconds=1), 0.0), 3)
+
+
+# -- a `sip` process died (``telephony.reaper``) ---------------------------------------------------
+def open_calls_of(session, instance: str) -> list[QueuedCall]:
+    """The queue rows a `sip` process left open (oldest first)."""
+    return list(session.scalars(select(QueuedCall).where(QueuedCall.sip_instance == instance,
+                                                         QueuedCall.state != "ended")
+                                .order_by(QueuedCall.queued_at, QueuedCall.id)))
+
+
+def interrupt(session, call_uuid: str, ended_at: datetime) -> dict:
+    """End a dead process's call: outcome ``interrupted``; its open offer is cancelled, the
+    operator it reserved is released, the operator talking on it goes to 话后处理 (then ready, by
+    ``end_overdue_wrapups``). Returns the queue facts for ``call.ended``."""
+    row = session.scalar(select(QueuedCall).where(QueuedCall.call_uuid == call_uuid).with_for_update())
+    if row is None or row.state == "ended":
+        session.rollback()
+        return {}
+    was_connected = row.state == "connected" and row.operator_id is not None
+    arrived = row.ringing_at or row.queued_at
+    row.state, row.outcome, row.reason, row.hangup_side = "ended", "interrupted", "sip_process_died", "system"
+    row.ended_at = ended_at
+    row.wait_seconds = seconds_between(arrived, row.connected_at or ended_at)
+    row.talk_seconds = seconds_between(row.connected_at, ended_at) if was_connected else None
+    if was_connected:
+        row.wrapup_at = utcnow()
+    session.execute(update(CallOffer).where(CallOffer.call_uuid == call_uuid, CallOffer.result.is_(None))
+                    .values(result="cancelled", ended_at=utcnow()).execution_options(synchronize_session=False))
+    session.execute(update(AgentState).where(AgentState.reserved_call == call_uuid)
+                    .values(reserved_call=None, reserved_at=None).execution_options(synchronize_session=False))
+    operator = session.get(User, row.operator_id) if was_connected else None
+    facts = {"queued_at": row.queued_at, "offered_at": row.offered_at, "connected_at": row.connected_at,
+             "wait_seconds": row.wait_seconds, "talk_seconds": row.talk_seconds, "hangup_side": "system",
+             "outcome": "interrupted", "answered": was_connected,
+             "operator": operator.username if operator else None, "operator_id": row.operator_id if operator else None,
+             "extension": row.operator_extension if operator else None}
+    session.commit()
+    if operator is not None:
+        set_state(session, operator.id, WRAPUP, "interrupted", only_from=(ONCALL,))
+    return facts
+
+
+def end_overdue_wrapups(session, wrapup_seconds: float) -> int:
+    """Operators whose system wrap-up (after a queue call) has lasted ``wrapup_seconds``: ready
+    again. The `sip` process that started a wrap-up ends it with a timer; this catches the ones
+    whose process died first. A wrap-up an operator chose in the console has no call behind it and
+    is left alone."""
+    limit = utcnow() - timedelta(seconds=wrapup_seconds + 2)
+    users = session.scalars(
+        select(AgentState.user_id).join(QueuedCall, QueuedCall.operator_id == AgentState.user_id)
+        .where(AgentState.state == WRAPUP, QueuedCall.wrapup_at.is_not(None), QueuedCall.wrapup_seconds.is_(None),
+               QueuedCall.wrapup_at < limit, AgentState.since < limit).distinct()).all()
+    session.rollback()
+    ended = 0
+    for user_id in users:
+        ended += set_state(session, user_id, IDLE, "wrapup_over", only_from=(WRAPUP,))
+    return ended

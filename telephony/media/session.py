@@ -36,21 +36,27 @@ class WavRecorder:
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.path = path
-        self._wav = wave.open(path, "wb")
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close(); flushed once a second
+        self._wav = wave.open(self._file, "wb")
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(RATE)
         self.samples = 0
+        self._flushed = 0
         self.closed = False
 
     def write(self, pcm16: bytes) -> None:
         self._wav.writeframesraw(pcm16)
         self.samples += len(pcm16) // 2
+        if self.samples - self._flushed >= RATE:  # once a second: a killed process loses < 1 s
+            self._flushed = self.samples
+            self._file.flush()
 
     def close(self) -> float:
         if not self.closed:
             self.closed = True
             self._wav.close()  # patches the header with the final length
+            self._file.close()
         return self.samples / RATE
 
 

@@ -32,14 +32,38 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 
 
 def render(*, host: str, port: int, run_dir: str, password: str = "secret", ring_limit: int = 60,
-           service_user: str = "hotline", service_number: str = "12345") -> str:
+           service_user: str = "hotline", service_number: str = "12345", ds_ping: int = 1,
+           ds_timeout_ms: int = 2000) -> str:
+    """The configuration text. The dispatcher settings apply when Kamailio runs with
+    ``-A WITH_DISPATCHER`` and ``<run_dir>/dispatcher.list`` lists the `sip` processes
+    (``dispatcher_list``)."""
     values = {"HOST": host, "PORT": str(port), "RUN_DIR": run_dir, "PASSWORD": password,
               "RING_LIMIT_MS": str(int(ring_limit * 1000)), "RING_LIMIT_S": str(ring_limit),
-              "SERVICE_USER": service_user, "SERVICE_NUMBER": service_number}
+              "SERVICE_USER": service_user, "SERVICE_NUMBER": service_number,
+              "DS_LIST": os.path.join(run_dir, "dispatcher.list"), "DS_PING_S": str(ds_ping),
+              "DS_FR_MS": str(ds_timeout_ms)}
     text = TEMPLATE.read_text()
     for key, value in values.items():
         text = text.replace(f"@{key}@", value)
     return text
+
+
+def dispatcher_list(destinations: list[tuple[str, int]]) -> str:
+    """Kamailio's dispatcher list: every `sip` process in set 1, probed with OPTIONS (flag 8)."""
+    lines = ["# setid destination flags priority attrs  (written by `hotline deploy render`)"]
+    lines += [f"1 sip:{host}:{port} 8 0 duid=sip{i + 1}" for i, (host, port) in enumerate(destinations)]
+    return "\n".join(lines) + "\n"
+
+
+def kamailio_command(cfg: str, run_dir: str, *, auth: bool = False, dispatcher: bool = False) -> list[str]:
+    """The command line that runs Kamailio in the foreground with ``cfg`` (tests, `hotline deploy`)."""
+    cmd = [KAMAILIO, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", run_dir,
+           "-w", run_dir, "-P", os.path.join(run_dir, "kamailio.pid")]
+    if auth:
+        cmd += ["-A", "WITH_AUTH"]
+    if dispatcher:
+        cmd += ["-A", "WITH_DISPATCHER"]
+    return cmd
 
 
 def sip_request(host: str, port: int, method: str, uri: str, from_uri: str, to_uri: str, *,
@@ -93,10 +117,7 @@ class KamailioProxy:
         cfg = os.path.join(self.run_dir, "kamailio.cfg")
         Path(cfg).write_text(render(host=self.host, port=self.port, run_dir=self.run_dir,
                                     password=self.password, ring_limit=self.ring_limit))
-        cmd = [KAMAILIO, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", self.run_dir,
-               "-w", self.run_dir, "-P", os.path.join(self.run_dir, "kamailio.pid")]
-        if self.auth:
-            cmd += ["-A", "WITH_AUTH"]
+        cmd = kamailio_command(cfg, self.run_dir, auth=self.auth)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
