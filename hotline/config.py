@@ -115,7 +115,7 @@ class Config:
     sip_answer_delay_ms: int = 200
     sip_max_call_seconds: int = 4 * 3600
     sip_rtp_timeout_seconds: int = 60
-    sip_stale_seconds: int = 6  # a `sip` process whose heartbeat is older than this is dead: its calls are reaped
+    sip_stale_seconds: int = 10  # a `sip` process whose heartbeat is older than this is dead: its calls are reaped
     attachments_dir: str = ""  # reply attachments; default: next to recordings_dir
     supervision_scan_seconds: int = 60
     supervision_warning_workdays: int = 1

@@ -24,19 +24,24 @@ def sip() -> None:
 
     from telephony import tasks
 
-    # others reap this process's calls if it dies (and this one theirs)
-    heartbeat = Heartbeat(app, config, transcribe=lambda call_id: jobs.enqueue(tasks.transcribe_call, call_id)).start()
+    # several `sip` processes (on PostgreSQL): the others reap this one's calls if it dies, and it
+    # theirs; one process on the embedded SQLite file has nobody to reap it
+    heartbeat = None
+    if not config.database_url.startswith("sqlite"):
+        heartbeat = Heartbeat(app, config,
+                              transcribe=lambda call_id: jobs.enqueue(tasks.transcribe_call, call_id)).start()
     endpoint = Endpoint(app, config).start()
     acd = start_for(app, endpoint, config)
     from telephony.contact import ContactCaller
 
     contact = ContactCaller(app, endpoint, config)  # 联系诉求人: departments' calls to citizens
-    if acd is not None:
+    if acd is not None and heartbeat is not None:
         acd.instance = heartbeat.instance_id
     speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"
     click.echo(f"SIP endpoint on {config.sip_host}:{config.sip_port} ({config.sip_mode} mode), "
                f"RTP {config.sip_rtp_low}-{config.sip_rtp_high}, transcription {speech}")
-    click.echo(f"sip instance {heartbeat.instance_id} (pid {os.getpid()})")
+    if heartbeat is not None:
+        click.echo(f"sip instance {heartbeat.instance_id} (pid {os.getpid()})")
     click.echo(f"call queue: {config.acd_strategy}, ring {config.acd_ring_timeout} s, wrap-up {config.acd_wrapup} s"
                if acd else "call queue: off (no SIP proxy: SIP_MODE=register and SIP_SERVER) - voice intake only")
     done = threading.Event()
@@ -48,7 +53,8 @@ def sip() -> None:
     contact.stop()  # the outcomes of contact calls ended by the shutdown are written
     if acd is not None:
         acd.stop()
-    heartbeat.stop()
+    if heartbeat is not None:
+        heartbeat.stop()
     from hotline.events import bus
 
     bus.flush(10)  # the last call events leave for Redis before the process does

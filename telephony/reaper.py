@@ -69,7 +69,8 @@ def reap_dead(session, config, reaper: str, transcribe=None) -> list[dict]:
     ``transcribe(call_id)`` queues the post-call transcription of a call left ``pending``."""
     limit = utcnow() - timedelta(seconds=config.sip_stale_seconds)
     stale = session.scalars(select(SipInstance).where(
-        SipInstance.beat_at < limit, SipInstance.stopped_at.is_(None), SipInstance.reaped_at.is_(None))).all()
+        SipInstance.beat_at < limit, SipInstance.stopped_at.is_(None), SipInstance.reaped_at.is_(None),
+        SipInstance.id != reaper)).all()
     session.rollback()
     out = []
     for inst in stale:
@@ -206,7 +207,7 @@ class Heartbeat:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(2)
         if self.instance_id:
             try:
                 with self.app.app_context(), self._scope() as s:

@@ -47,10 +47,23 @@ def test_only_the_operator_on_the_call_can_command_it(app, api, events):
     assert op1.post("/api/v1/calls/c1/commands/hangup").status_code == 404
 
 
+def _queue_row(app, call_id: str, state: str) -> None:
+    """The queue row the `sip` process's queue writes beside its events (the wallboard counts
+    live calls from these shared rows, the same on every web process)."""
+    from hotline.clock import utcnow
+    from hotline.extensions import db
+    from routing.calls import store
+
+    with app.app_context():
+        store.save_queued_call(db.session, call_id, {"caller": "13800138000", "state": state, "queued_at": utcnow()})
+        db.Session.remove()
+
+
 def test_board_follows_the_queue_and_counts_waiting_calls(app, api):
     publish(app, "call.ringing", {"call_id": "b1", "caller": "13800138000", "called": "12345"})
     publish(app, "call.answered", {"call_id": "b1", "caller": "13800138000", "called": "12345"})
     publish(app, "call.queued", {"call_id": "b1", "caller": "13800138000", "position": 1})
+    _queue_row(app, "b1", "queued")
     sup = api("supervisor")
     calls = sup.get("/api/v1/console/calls").get_json()["items"]
     assert [(c["call_id"], c["state"]) for c in calls] == [("b1", "queued")]
@@ -163,6 +176,8 @@ def test_wallboard_shows_live_calls_and_todays_figures_of_ended_calls(app, api):
     publish(app, "call.ringing", {"call_id": "a2", "caller": "13900139000", "called": "12345"})
     publish(app, "call.answered", {"call_id": "a2", "caller": "13900139000", "called": "12345"})
     publish(app, "call.queued", {"call_id": "a2", "caller": "13900139000", "position": 1})
+    _queue_row(app, "a1", "connected")
+    _queue_row(app, "a2", "queued")
     w = sup.get("/api/v1/console/wallboard").get_json()
     assert (w["calls"]["waiting"], w["calls"]["talking"]) == (1, 1)
     assert w["call_kpis"]["offered"] == 0  # figures count calls once they ended, as /api/v1/kpis does
@@ -170,6 +185,8 @@ def test_wallboard_shows_live_calls_and_todays_figures_of_ended_calls(app, api):
                                 "outcome": "abandoned", "answered": False, "wait_seconds": 5})
     publish(app, "call.ended", {"call_id": "a1", "caller": "13800138000", "duration": 30, "cause": "caller_hangup",
                                 "outcome": "answered", "answered": True, "wait_seconds": 4.2, "talk_seconds": 25})
+    _queue_row(app, "a1", "ended")
+    _queue_row(app, "a2", "ended")
     assert wait_until(lambda: sup.get("/api/v1/console/wallboard").get_json()["call_kpis"]["offered"] == 2, 30)
     w = sup.get("/api/v1/console/wallboard").get_json()
     assert (w["calls"]["waiting"], w["calls"]["talking"]) == (0, 0)

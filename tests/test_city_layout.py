@@ -62,7 +62,7 @@ def city(tmp_path_factory):
                     sip_ports=[free_udp_port(), free_udp_port()], kamailio_port=free_udp_port(),
                     rtp_low=low, rtp_per_sip=100, workers=2, worker_concurrency=1, api_workers=1,
                     env={"HOTLINE_ACD_WRAPUP": "2", "HOTLINE_ACD_RING_TIMEOUT": "8", "HOTLINE_ACD_MAX_WAIT": "40",
-                         "HOTLINE_SIP_STALE_SECONDS": "3", "SIP_ANSWER_DELAY_MS": "50", "VOSK_MODEL_DIR": ""})
+                         "HOTLINE_SIP_STALE_SECONDS": "4", "SIP_ANSWER_DELAY_MS": "50", "VOSK_MODEL_DIR": ""})
     running = start_layout(layout, timeout=180)
     try:
         yield running
