@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tests.bridge_helpers import (Citizen, SippPhone, cyclic_runs, describe_breaks, make_source, payloads,
                                   without_fill)
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, free_port, require_service
+from tests.conftest import PG_ADMIN_URL, _claim_redis_db, free_port, require_service
 from tests.telephony_helpers import free_udp_port, require_sipp, wait_for
 
 pytestmark = pytest.mark.sip
@@ -57,7 +57,7 @@ def city(tmp_path_factory):
     prepare_database(db_url, seed=False)
     _add_users(db_url)
     low = 30000 + (os.getpid() % 100) * 200
-    layout = Layout(run_dir=Path(run), database_url=db_url, redis_url=REDIS_URL, secret_key="city-secret-" * 3,
+    layout = Layout(run_dir=Path(run), database_url=db_url, redis_url=_claim_redis_db(), secret_key="city-secret-" * 3,
                     http_port=free_port(), web_ports=[free_port(), free_port()], api_port=free_port(),
                     sip_ports=[free_udp_port(), free_udp_port()], kamailio_port=free_udp_port(),
                     rtp_low=low, rtp_per_sip=100, workers=2, worker_concurrency=1, api_workers=1,
