@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from datetime import timedelta
 
-from hotline.clock import to_local
-from ticketing.models import Ticket
+from sqlalchemy import and_, select
+
+from hotline.clock import to_local, utcnow
+from ticketing.models import Ticket, TicketEvent
 
 from . import links
+from .models import SmsMessage
 from .service import is_mobile, queue_sms
 
 log = logging.getLogger("hotline.messaging")
@@ -41,3 +44,33 @@ def notify(session, number: str, kind: str) -> int | None:
         raise ValueError(kind)
     session.commit()
     return msg.id if msg is not None else None
+
+
+def catch_up(session, *, hours: int = 24, limit: int = 500) -> int:
+    """Queue the notices a crash or a lost job left behind: tickets created (or replies approved)
+    in the last ``hours`` whose notice row does not exist. Idempotent (dedupe keys); returns how
+    many were queued. Runs with the sender's sweep (beat / the embedded loop)."""
+    since = utcnow() - timedelta(hours=hours)
+    accepted = session.execute(
+        select(Ticket.number).outerjoin(SmsMessage, SmsMessage.dedupe_key == Ticket.id.cast(SmsMessage.dedupe_key.type)
+                                        .concat(":accepted"))
+        .where(Ticket.created_at >= since, Ticket.caller_phone.is_not(None), Ticket.erased_at.is_(None),
+               SmsMessage.id.is_(None))
+        .order_by(Ticket.id).limit(limit)).scalars().all()
+    replied = session.execute(
+        select(Ticket.number).join(TicketEvent, and_(TicketEvent.ticket_id == Ticket.id,
+                                                     TicketEvent.action == "approve_reply"))
+        .outerjoin(SmsMessage, SmsMessage.dedupe_key == Ticket.id.cast(SmsMessage.dedupe_key.type)
+                   .concat(":reply:").concat(Ticket.reopen_count.cast(SmsMessage.dedupe_key.type)))
+        .where(TicketEvent.created_at >= since, Ticket.caller_phone.is_not(None), Ticket.erased_at.is_(None),
+               SmsMessage.id.is_(None))
+        .order_by(Ticket.id).limit(limit)).scalars().all()
+    session.rollback()
+    queued = 0
+    for kind, numbers in (("accepted", accepted), ("reply", replied)):
+        for number in dict.fromkeys(numbers):
+            if notify(session, number, kind) is not None:
+                queued += 1
+    if queued:
+        log.warning("sms.catch_up queued=%d (notices whose job never ran)", queued)
+    return queued

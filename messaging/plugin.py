@@ -61,18 +61,19 @@ def tasks() -> None:
 
 
 def beat(config) -> dict:
-    if not config.sms_kannel_url:
-        return {}
-    return {"messaging-send-due": {"task": "messaging.send_due", "schedule": float(config.sms_sweep_seconds)}}
+    entries = {"messaging-catch-up": {"task": "messaging.catch_up", "schedule": 300.0}}
+    if config.sms_kannel_url:
+        entries["messaging-send-due"] = {"task": "messaging.send_due", "schedule": float(config.sms_sweep_seconds)}
+    return entries
 
 
 def start(app) -> None:
-    """Embedded default: the periodic sweep in a thread (only with a gateway to send to)."""
+    """Embedded default: the periodic sweep in a thread (sending only with a gateway to send to)."""
     from .runner import Loop
 
     wire(app)
     st = state(app)
-    if app.config["HOTLINE"].sms_kannel_url and st.loop is None:
+    if st.loop is None:
         st.loop = Loop(app, app.config["HOTLINE"].sms_sweep_seconds)
         st.loop.start()
 

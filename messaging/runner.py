@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import event
 
@@ -79,7 +80,10 @@ def install_hooks(session_factory, nudger: Nudger) -> None:
 
 
 class Loop(threading.Thread):
-    """The embedded default's periodic sweep (production: Celery beat runs ``messaging.send_due``)."""
+    """The embedded default's periodic work (production: Celery beat runs ``messaging.send_due``
+    and ``messaging.catch_up``): send what is due, and every few minutes queue lost notices."""
+
+    CATCH_UP_EVERY = 300.0
 
     def __init__(self, app, every: float) -> None:
         super().__init__(name="sms-sender", daemon=True)
@@ -89,9 +93,15 @@ class Loop(threading.Thread):
     def run(self) -> None:
         from hotline.extensions import db
 
+        from .notices import catch_up
+
+        next_catch_up = 0.0
         while not self._halt.wait(self.every):
             try:
                 with self.app.app_context():
+                    if time.monotonic() >= next_catch_up:
+                        next_catch_up = time.monotonic() + self.CATCH_UP_EVERY
+                        catch_up(db.session)
                     gateway = gateway_from_config(self.app.config["HOTLINE"])
                     if gateway is not None:
                         send_due(db.session, gateway, self.app.config["HOTLINE"])

@@ -26,3 +26,13 @@ def send_due() -> dict:
     if gateway is None:
         return {"sent": 0, "failed": 0, "gateway": None}
     return run(db.session, gateway, current_app.config["HOTLINE"])
+
+
+@celery.task(name="messaging.catch_up")
+def catch_up() -> int:
+    """Notices whose job was lost (a crash between the ticket's commit and the job)."""
+    from hotline.extensions import db
+
+    from .notices import catch_up as run
+
+    return run(db.session)

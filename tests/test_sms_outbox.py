@@ -258,3 +258,24 @@ def test_migration_0015_matches_the_models_and_goes_down_and_up(database_url):
             assert "sms_messages" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+@both_databases
+def test_catch_up_queues_notices_whose_job_was_lost_once(app, api):
+    """The subscribers are not wired here: as if the process died between the commit and the job."""
+    from hotline.extensions import db
+    from messaging.notices import catch_up
+
+    op, dept, sup = api("operator1"), api("housing"), api("supervisor")
+    number = op.post("/api/v1/tickets", json=dict(COMPLAINT, caller={"phone": PHONE})).get_json()["number"]
+    op.post("/api/v1/tickets", json=dict(COMPLAINT, caller={"phone": "075212345678"}))  # a landline: nothing
+    for who, action, data in ((op, "accept", {}), (op, "dispatch", {"main_department": "housing"}),
+                              (dept, "sign", {}), (dept, "reply", {"text": "已处理"}), (sup, "approve_reply", {})):
+        assert who.act(number, action, data).status_code == 200, action
+    assert _messages(app) == []
+    with app.test_request_context():
+        assert catch_up(db.session) == 2
+        assert catch_up(db.session) == 0  # idempotent
+        db.Session.remove()
+    assert [(m.template_key, m.phone) for m in _messages(app)] == [("accepted", PHONE), ("reply", PHONE)]
+    assert f"工单号{number}" in _messages(app)[1].text and f"/t/{number}/rate?sig=" in _messages(app)[1].text
