@@ -34,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from api_create import cpu_seconds
 from common import drop_database, free_port, recreate, reference_loop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +170,9 @@ def run_submissions(args, env: dict, bin_dir: Path, url: str, loop: float) -> No
     try:
         wait_http(port, timeout=90)
         submissions(port, args.rate, 2, args.photo_share, args.clients)  # warm-up
+        cpu_before = cpu_seconds(server.pid)
         result = submissions(port, args.rate, args.seconds, args.photo_share, args.clients)
+        cpu = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         try:
@@ -190,6 +193,8 @@ def run_submissions(args, env: dict, bin_dir: Path, url: str, loop: float) -> No
           + (f" e.g. {result['failures'][0]}" if result["failures"] else ""))
     print(f"  latency from scheduled start: p50 {pct(lat, 50):.1f} ms, p95 {pct(lat, 95):.1f} ms, "
           f"p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms")
+    print(f"  server CPU per submission: {cpu / result['offered'] * 1000:.1f} ms (web process, utime+stime; "
+          f"x 0.6/L = {cpu / result['offered'] * 1000 * 0.6 / loop:.1f} ms on the reference core)")
     print(f"  stored: {stored} portal rows (warm-up included), {web} web tickets")
     print(f"  target: p95 <= 200 ms at 50/s on the reference core (L = 0.6 s); this machine L = {loop:.2f} s")
 

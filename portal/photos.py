@@ -53,7 +53,7 @@ def _one(index: int, data: bytes) -> Photo:
     content_type, ext = FORMATS[kind]
     out = BytesIO()
     if kind == "JPEG":
-        image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+        image.convert("RGB").save(out, "JPEG", quality=85)
     elif kind == "PNG":
         image.save(out, "PNG", optimize=False)
     else:
