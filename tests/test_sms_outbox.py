@@ -260,7 +260,7 @@ def test_migration_0015_matches_the_models_and_goes_down_and_up(database_url):
         engine.dispose()
 
 
-@both_databases
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # the production database (SQL casts)
 def test_catch_up_queues_notices_whose_job_was_lost_once(app, api):
     """The subscribers are not wired here: as if the process died between the commit and the job."""
     from hotline.extensions import db
