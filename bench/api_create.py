@@ -7,10 +7,19 @@ PostgreSQL database, then client threads POST /api/v1/tickets. `--role full --wo
 
     .venv/bin/python bench/api_create.py [--clients 8] [--requests 3000] [--workers 3]
     .venv/bin/python bench/api_create.py --rate 200 --requests 6000    # the target: p99 at 200/s
+    .venv/bin/python bench/api_create.py --clients 4 --requests 2000 --profile /tmp/prof   # where CPU goes
 
 Closed loop (default) finds the saturation throughput: each client sends its next request when the
 last one returns, so latency there is clients / throughput. Open loop (--rate) sends on a fixed
 schedule and answers the target's question: at 200 tickets/s, what are the latencies?
+
+CPU per ticket is the gunicorn processes' CPU time over the measured phase divided by the tickets.
+On a shared machine the CPU time the same work is charged varies by 2x and more with the load, so
+the reference loop (bench/common.py) is timed before the run and, in a process of its own, every 5 s
+during it; "on the 0.6 s reference core" scales the CPU per ticket by 0.6 / (the loop's CPU time
+during the run). Target: <= 3 ms there. --profile samples each worker with py-spy (requirements-dev)
+during the measured phase and prints the hottest functions inside requests (collapsed stacks kept in
+DIR for flame graphs).
 
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
