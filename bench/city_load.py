@@ -1,0 +1,466 @@
+"""A bounded soak of the whole production layout on loopback (issue 15): calls, consoles and tickets
+at once, with one `sip` and one `worker` killed on the way.
+
+    .venv/bin/python bench/city_load.py                                   # short: 2 min, 10 calls, kill at 1
+    .venv/bin/python bench/city_load.py --minutes 10 --calls 40 --kill-minute 5   # the issue's run
+
+What runs (hotline.app.layout.start_layout: honcho, nginx, Kamailio's dispatcher, 2 `web`, `api`,
+2 Celery `worker`, `beat`, 2 `sip`) on a scratch PostgreSQL database and a Redis database of its own:
+  citizens   SIPp UACs calling 12345 at Kamailio, Poisson arrivals at calls/hold per second, each
+             talking --hold seconds (exponential) once an operator answers
+  operators  --operators SIPp UAS phones registered at Kamailio (answer, then wait for the BYE), each
+             operator 示闲 through the API; with --baresip one of them is baresip (auto-answer)
+  consoles   --consoles supervisor consoles (python-socketio over nginx, sticky to a `web`), counting
+             every ticket.created frame and its push latency (receive time - the frame's ts)
+  tickets    POST /api/v1/tickets through nginx to `api` at --ticket-rate per second (bearer token)
+  kills      at --kill-minute: kill -9 of `sip` #1 and of Celery `worker` #1 (both respawned)
+Figures: calls offered/answered/abandoned/lost (lost: a citizen's call with no call_queue row, or
+ended otherwise than answered/abandoned/voice intake, not on the killed process), answered within
+15 s of ringing, tickets written (rows) vs acknowledged (201) vs delivered (frames at every console),
+events written (outbox rows) vs relayed, push p50/p99, CPU (share of one core) and RSS per process
+kind, and the machine's loop time (bench/common.py).
+Needs PostgreSQL (BENCH_DATABASE_ADMIN_URL), Redis, sipp, kamailio, nginx, honcho.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import LoopSampler, free_port, recreate, drop_database, reference_loop
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DB_NAME = "hotline_bench_city"
+PASSWORD = "Bench-city-2026"
+TICKET = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
+          "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
+KINDS = ("web", "api", "worker", "beat", "sip", "kamailio", "nginx")
+
+
+# -- setup ---------------------------------------------------------------------------------------------
+def add_users(db_url: str, operators: list[tuple[str, str]]) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from hotline.auth import create_user
+
+    engine = create_engine(db_url)
+    with Session(engine) as s:
+        for name, ext in operators:
+            create_user(s, name, PASSWORD, "operator", display_name=name, sip_extension=ext)
+        create_user(s, "bench_sup", PASSWORD, "supervisor", display_name="督办员")
+        create_user(s, "bench_api", PASSWORD, "operator", display_name="接口")
+    engine.dispose()
+
+
+def call_api(base: str, path: str, *, method: str = "GET", body: dict | None = None, token: str | None = None,
+         timeout: float = 15) -> tuple[int, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    c = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    c.request(method, path, body=json.dumps(body, ensure_ascii=False).encode() if body is not None else None,
+              headers=headers)
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+def token(base: str, user: str) -> str:
+    status, raw = call_api(base, "/api/v1/auth/token", method="POST", body={"username": user, "password": PASSWORD})
+    assert status == 200, raw
+    return json.loads(raw)["token"]
+
+
+def login_cookie(base: str, user: str) -> str:
+    import requests
+
+    s = requests.Session()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', s.get(base + "/login").text).group(1)
+    r = s.post(base + "/login", data={"csrf_token": csrf, "username": user, "password": PASSWORD},
+               allow_redirects=False)
+    assert r.status_code == 302, r.status_code
+    return "; ".join(f"{k}={v}" for k, v in s.cookies.get_dict().items())
+
+
+# -- operators' phones -----------------------------------------------------------------------------------
+class Phone:
+    """An operator's phone answering call after call: SIPp UAS (the tests' operator scenario) with
+    no call limit, registered at Kamailio for the whole run."""
+
+    def __init__(self, kamailio: tuple[str, int], ext: str, tmp: Path, audio: Path) -> None:
+        from tests.bridge_helpers import SIPP_DIR, free_media_port, register
+        from tests.telephony_helpers import SIPP, free_udp_port
+
+        self.ext, self.port = ext, free_udp_port()
+        self.sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # where the bridge's audio goes (unread)
+        self.sink.bind(("127.0.0.1", 0))
+        text = (SIPP_DIR / "uas_operator.xml").read_text().replace("@END@", (SIPP_DIR / "uas_end_wait_bye.inc").read_text())
+        for key, value in dict(USER=ext, MEDIA_PORT=self.sink.getsockname()[1], RING_MS=300, LOOPS=-1, AUDIO=audio,
+                               HOLD_MS=3000, CODE=486, REASON="Busy Here", WAIT_BYE_MS=600_000).items():
+            text = text.replace(f"@{key}@", str(value))
+        sc = tmp / f"phone-{ext}.xml"
+        sc.write_text(text)
+        self.proc = subprocess.Popen(
+            [SIPP, "-sf", str(sc), "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
+             "-mp", str(free_media_port()), "-m", "100000", "-nostdin", "-trace_err",
+             "-error_file", str(tmp / f"phone-{ext}-err.log")],
+            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        answer = register(type("P", (), {"host": kamailio[0], "port": kamailio[1], "address": kamailio})(),
+                          ext, self.port, expires=7200)
+        assert answer.startswith("SIP/2.0 200"), answer
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.sink.close()
+
+
+class Citizen(threading.Thread):
+    """One citizen's call (SIPp UAC through Kamailio, hangs up ``hold`` seconds after the answer)."""
+
+    def __init__(self, kamailio, tmp: Path, audio: Path, caller: str, hold: float, timeout: float) -> None:
+        super().__init__(daemon=True)
+        self.kamailio, self.tmp, self.audio, self.caller = kamailio, tmp, audio, caller
+        self.hold, self.timeout = hold, timeout
+        self.started = time.time()
+        self.rc: int | None = None
+
+    def run(self) -> None:
+        from tests.bridge_helpers import Citizen as SippCitizen
+
+        proxy = type("P", (), {"host": self.kamailio[0], "port": self.kamailio[1], "address": self.kamailio})()
+        c = SippCitizen(proxy, self.tmp, self.audio, hold_ms=int(self.hold * 1000), caller=self.caller,
+                        timeout=int(self.timeout))
+        self.rc, _out = c.wait(self.timeout + 30)
+        c.stop()
+
+
+# -- consoles --------------------------------------------------------------------------------------------
+class Console:
+    """A supervisor's console: a python-socketio client on /console, through nginx."""
+
+    def __init__(self, base: str, cookie: str) -> None:
+        import socketio
+
+        self.frames: dict[str, float] = {}  # ticket number -> push latency (ms) of its ticket.created
+        self.other = 0
+        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5)
+        self.sio.on("event", self._on_event, namespace="/console")
+        self.sio.connect(base, headers={"Cookie": cookie}, namespaces=["/console"], transports=["websocket"],
+                         wait_timeout=30)
+
+    def _on_event(self, frame) -> None:
+        now = time.time() * 1000
+        if frame.get("name") == "ticket.created":
+            self.frames.setdefault(frame["payload"]["number"], now - frame["ts"])
+        else:
+            self.other += 1
+
+    def close(self) -> None:
+        try:
+            self.sio.disconnect()
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+
+
+# -- tickets -------------------------------------------------------------------------------------------
+def ticket_traffic(base: str, tok: str, rate: float, stop: threading.Event, acked: list, failed: list) -> None:
+    i = 0
+    start = time.perf_counter()
+    while not stop.is_set():
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0 and stop.wait(delay):
+            return
+        i += 1
+        try:
+            status, raw = call_api(base, "/api/v1/tickets", method="POST", body=TICKET, token=tok)
+        except OSError as exc:
+            failed.append(str(exc))
+            continue
+        if status == 201:
+            acked.append(json.loads(raw)["number"])
+        else:
+            failed.append(status)
+
+
+# -- processes ------------------------------------------------------------------------------------------
+def proc_stat(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds, RSS MiB) of one process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tck, int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(x) for x in fh.read().split())
+        except OSError:
+            pass
+    return out
+
+
+class ProcessSampler(threading.Thread):
+    """CPU and memory per process kind of the layout (honcho's log names each process's shell):
+    every 2 s, each live process's CPU counter; a process's share is its last sample minus its first
+    (a killed process counts until its last sample, its respawned successor from its start)."""
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__(daemon=True)
+        self.log_path = log_path
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float, float]] = {}
+        self.rss_peak: dict[str, float] = {}
+        self.halt = threading.Event()
+
+    def shells(self) -> dict[int, str]:
+        found = {}
+        for m in re.finditer(r"(\w+?)(\d*)\.1 started \(pid=(\d+)\)", self.log_path.read_text(errors="replace")):
+            found[int(m.group(3))] = m.group(1)
+        return found
+
+    def sample(self) -> None:
+        rss: dict[str, float] = {}
+        for shell, kind in self.shells().items():
+            for pid in descendants(shell):
+                st = proc_stat(pid)
+                if st is None:
+                    continue
+                self.first.setdefault(pid, st[0])
+                self.last[pid] = (kind, st[0], st[1])
+                rss[kind] = rss.get(kind, 0.0) + st[1]
+        for kind, mb in rss.items():
+            self.rss_peak[kind] = max(self.rss_peak.get(kind, 0.0), mb)
+
+    def run(self) -> None:
+        while not self.halt.wait(2.0):
+            self.sample()
+
+    def cpu(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for pid, (kind, cpu, _rss) in self.last.items():
+            out[kind] = out.get(kind, 0.0) + cpu - self.first[pid]
+        return out
+
+
+def worker_pid(log_path: Path, name: str = "worker1") -> int | None:
+    """The Celery main process of ``name`` (the child of its respawn shell)."""
+    shells = [int(m.group(1)) for m in re.finditer(rf"\b{name}\.1 started \(pid=(\d+)\)",
+                                                    log_path.read_text(errors="replace"))]
+    for shell in reversed(shells):
+        kids = [p for p in descendants(shell) if p != shell]
+        for pid in kids:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"celery" in cmd:
+                return pid
+    return None
+
+
+def open_queue_rows(db_url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as c:
+            return c.scalar(text("select count(*) from call_queue where state <> 'ended'"))
+    finally:
+        engine.dispose()
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--calls", type=int, default=10, help="concurrent calls aimed at (arrival rate calls/hold)")
+    ap.add_argument("--hold", type=float, default=30.0, help="mean talk time of a call, seconds")
+    ap.add_argument("--operators", type=int, default=0, help="operator phones (default: --calls)")
+    ap.add_argument("--consoles", type=int, default=20)
+    ap.add_argument("--ticket-rate", type=float, default=2.0, help="API tickets per second")
+    ap.add_argument("--kill-minute", type=float, default=1.0, help="kill one sip and one worker then (<0: never)")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    args = ap.parse_args()
+    operators = [(f"city{i:03d}", str(5001 + i)) for i in range(args.operators or args.calls)]
+
+    from hotline.app.deploy import Layout
+    from hotline.app.layout import prepare_database, start_layout
+    from tests.telephony_helpers import free_udp_port
+
+    loop = reference_loop()
+    print(f"city_load: machine loop {loop:.3f} s (0.6 s = the reference core)", flush=True)
+    db_url = recreate(ADMIN_URL, DB_NAME)
+    import redis as redis_lib
+
+    redis_lib.Redis.from_url(args.redis).flushdb()
+    prepare_database(db_url)
+    add_users(db_url, operators)
+    run_dir = Path(tempfile.mkdtemp(prefix="city-load-"))
+    layout = Layout(run_dir=run_dir, database_url=db_url, redis_url=args.redis, secret_key="city-load-secret-" * 2,
+                    http_port=free_port(), web_ports=[free_port(), free_port()], api_port=free_port(),
+                    sip_ports=[free_udp_port(), free_udp_port()], kamailio_port=free_udp_port(),
+                    rtp_low=40000, rtp_per_sip=2000, workers=2, worker_concurrency=2, api_workers=2,
+                    env={"HOTLINE_ACD_WRAPUP": "2", "HOTLINE_ACD_RING_TIMEOUT": "8", "HOTLINE_ACD_MAX_WAIT": "60",
+                         "HOTLINE_SIP_STALE_SECONDS": "3", "SIP_ANSWER_DELAY_MS": "50", "VOSK_MODEL_DIR": ""})
+    t_start = time.time()
+    running = start_layout(layout, timeout=240)
+    print(f"  layout up in {time.time() - t_start:.0f} s at {running.url}", flush=True)
+    base = running.url
+    kam = ("127.0.0.1", layout.kamailio_port)
+    audio = ROOT / "tests" / "data" / "audio" / "ko_1.ulaw"
+    phones: list[Phone] = []
+    consoles: list[Console] = []
+    citizens: list[Citizen] = []
+    acked: list[str] = []
+    failed: list = []
+    stop = threading.Event()
+    procs = ProcessSampler(run_dir / "honcho.log")
+    kills: dict[str, object] = {}
+    try:
+        for name, ext in operators:
+            phones.append(Phone(kam, ext, run_dir, audio))
+            status, raw = call_api(base, "/api/v1/console/state", method="POST", body={"state": "idle"},
+                               token=token(base, name))
+            assert status == 200, raw
+        cookie = login_cookie(base, "bench_sup")
+        consoles = [Console(base, cookie) for _ in range(args.consoles)]
+        api_token = token(base, "bench_api")
+        procs.sample()
+        procs.start()
+        sampler = LoopSampler(every=15.0).__enter__()
+        traffic = threading.Thread(target=ticket_traffic, args=(base, api_token, args.ticket_rate, stop, acked, failed),
+                                   daemon=True)
+        traffic.start()
+        rate = args.calls / args.hold
+        t0 = time.time()
+        end = t0 + args.minutes * 60
+        kill_at = t0 + args.kill_minute * 60 if args.kill_minute >= 0 else None
+        rng = random.Random(12345)
+        nxt = t0
+        n = 0
+        while time.time() < end:
+            if kill_at is not None and time.time() >= kill_at and not kills:
+                kills["sip"] = running.kill_sip(0)
+                wpid = worker_pid(run_dir / "honcho.log")
+                if wpid:
+                    os.kill(wpid, signal.SIGKILL)
+                kills.update(worker=wpid, at=time.time() - t0)
+                print(f"  {kills['at']:.0f} s: killed sip pid {kills['sip']['pid']} and worker pid {wpid}", flush=True)
+            if time.time() >= nxt:
+                n += 1
+                c = Citizen(kam, run_dir, audio, f"139{n:08d}", rng.expovariate(1 / args.hold), 300)
+                c.start()
+                citizens.append(c)
+                nxt += rng.expovariate(rate)
+            time.sleep(0.05)
+        stop.set()
+        traffic.join()
+        print(f"  arrivals stopped after {time.time() - t0:.0f} s; waiting for {sum(c.is_alive() for c in citizens)} "
+              "calls to end", flush=True)
+        for c in citizens:
+            c.join(max(1.0, t0 + args.minutes * 60 + 330 - time.time()))
+        settle = time.time() + 30  # the last tickets' events reach every console, the last calls end
+        while time.time() < settle and (any(len(set(acked) - set(k.frames)) for k in consoles)
+                                        or open_queue_rows(db_url)):
+            time.sleep(0.5)
+        procs.halt.set()
+        procs.join()
+        procs.sample()
+        sampler.__exit__()
+        elapsed = time.time() - t0
+        report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler)
+    finally:
+        stop.set()
+        for k in consoles:
+            k.close()
+        for p in phones:
+            p.stop()
+        running.stop()
+        drop_database(ADMIN_URL, DB_NAME)
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            print(f"  run directory kept: {run_dir}")
+
+
+def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.connect() as c:
+        queue = {r.caller: r for r in c.execute(text(
+            "select caller, state, outcome, reason, wait_seconds, sip_instance from call_queue"))}
+        written = c.scalar(text("select count(*) from tickets where created_by = 'bench_api'"))
+        outbox = c.execute(text("select count(*), count(relayed_at) from event_outbox")).one()
+    engine.dispose()
+    killed_instance = kills.get("sip", {}).get("id") if kills else None
+    offered = len(citizens)
+    outcomes: dict[str, int] = {}
+    lost, interrupted, in_target = [], 0, 0
+    for cz in citizens:
+        row = queue.get(cz.caller)
+        if row is None:
+            lost.append((cz.caller, "no call_queue row", cz.rc))
+            continue
+        outcomes[row.outcome or row.state] = outcomes.get(row.outcome or row.state, 0) + 1
+        if row.outcome == "answered" and row.wait_seconds is not None and row.wait_seconds <= 15:
+            in_target += 1
+        if row.outcome == "interrupted" and row.sip_instance == killed_instance:
+            interrupted += 1
+        elif row.outcome not in ("answered", "abandoned", "missed", "voice_intake", "out_of_hours"):
+            lost.append((cz.caller, row.outcome or row.state, cz.rc))
+    acked_set = set(acked)
+    delivered = [len(acked_set & set(k.frames)) for k in consoles]
+    pushes = sorted(ms for k in consoles for num, ms in k.frames.items() if num in acked_set)
+    pct = lambda p: pushes[min(len(pushes) - 1, int(p / 100 * len(pushes)))] if pushes else float("nan")  # noqa: E731
+    print(f"city_load: {args.minutes:g} min, {args.calls} concurrent calls aimed at (hold {args.hold:g} s), "
+          f"{len(consoles)} consoles, {args.ticket_rate:g} API tickets/s; kills: "
+          + (f"sip #1 and worker #1 at {kills['at']:.0f} s" if kills else "none"))
+    print(f"  calls     offered {offered}, outcomes {dict(sorted(outcomes.items()))}, "
+          f"interrupted on the killed sip {interrupted}, lost {len(lost)}"
+          + (f" {lost[:5]}" if lost else ""))
+    print(f"  answered within 15 s of ringing: {in_target}/{offered} = {in_target / max(1, offered):.1%}")
+    print(f"  tickets   written {written}, acknowledged {len(acked)}, failed requests {len(failed)}"
+          + (f" {failed[:5]}" if failed else "") + f"; delivered to every console: min {min(delivered, default=0)}, "
+          f"max {max(delivered, default=0)} of {len(acked)}")
+    print(f"  events    outbox rows written {outbox[0]}, relayed {outbox[1]}; push ms p50 {pct(50):.1f} "
+          f"p99 {pct(99):.1f} max {pushes[-1] if pushes else float('nan'):.1f} over {len(pushes)} frames")
+    cpu = procs.cpu()
+    print("  process   CPU (share of one core over the run) / peak RSS MiB: " + ", ".join(
+        f"{k} {cpu.get(k, 0) / elapsed:.2f}/{procs.rss_peak.get(k, 0):.0f}" for k in KINDS))
+    print(f"  machine   loop {loop:.3f} s before the run; during it {sampler.cpu:.3f} s CPU / {sampler.wall:.3f} s wall "
+          f"(median of {len(sampler.samples)}); 1 min load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
