@@ -38,6 +38,20 @@ class Addr:
         return self.host, self.port
 
 
+def test_make_up_refuses_clearly_when_postgresql_or_redis_do_not_answer(tmp_path):
+    """`make up` (hotline deploy up) checks the services before it writes or starts anything."""
+    import sys
+
+    env = dict(os.environ, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/hotline",
+               REDIS_URL=f"redis://127.0.0.1:{free_port()}/1", HOTLINE_UP_DIR=str(tmp_path / "up"))
+    out = subprocess.run([str(Path(sys.executable).with_name("hotline")), "deploy", "up"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "PostgreSQL at postgresql+psycopg://postgres@127.0.0.1" in out.stderr and "does not answer" in out.stderr
+    assert "Redis at redis://127.0.0.1" in out.stderr, out.stderr
+    assert not (tmp_path / "up" / "Procfile").exists()  # nothing rendered, nothing started
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     from hotline.app.deploy import NGINX, Layout
@@ -288,16 +302,3 @@ def _sql_exec(city, query: str) -> None:
         c.execute(text(query))
     engine.dispose()
 
-
-def test_make_up_refuses_clearly_when_postgresql_or_redis_do_not_answer(tmp_path):
-    """`make up` (hotline deploy up) checks the services before it writes or starts anything."""
-    import sys
-
-    env = dict(os.environ, DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/hotline",
-               REDIS_URL=f"redis://127.0.0.1:{free_port()}/1", HOTLINE_UP_DIR=str(tmp_path / "up"))
-    out = subprocess.run([str(Path(sys.executable).with_name("hotline")), "deploy", "up"], env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode != 0
-    assert "PostgreSQL at postgresql+psycopg://postgres@127.0.0.1" in out.stderr and "does not answer" in out.stderr
-    assert "Redis at redis://127.0.0.1" in out.stderr, out.stderr
-    assert not (tmp_path / "up" / "Procfile").exists()  # nothing rendered, nothing started
