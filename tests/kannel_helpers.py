@@ -91,7 +91,15 @@ class Kannel:
         return proc
 
     def start(self, *, mo: list[str] | None = None, timeout: float = 60.0) -> "Kannel":
-        """``mo``: messages fakesmsc sends to the gateway once connected ("from to text words")."""
+        """``mo``: messages fakesmsc sends to the gateway once connected ("from to text words").
+        A start that fails stops what it started (a fixture that fails in setup is never torn down)."""
+        try:
+            return self._start(mo, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, mo: list[str] | None, timeout: float) -> "Kannel":
         self.runs += 1
         self._spawn("bearerbox", [BEARERBOX, str(self.conf)])
         assert wait_for(lambda: _listening(self.ports["fake"]), timeout), self.log_tail()
