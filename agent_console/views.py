@@ -99,6 +99,14 @@ def knowledge():
     return _page("console/knowledge.html", "knowledge", editor=current_user.role in SUPERVISORS)
 
 
+@bp.get("/console/quality")
+@roles_required(*DESK)
+def quality():
+    """质检: inspectors' queues and scoring, operators' own results and appeals, the admin's rubric
+    (data from /api/v1/quality)."""
+    return _page("console/quality.html", "quality")
+
+
 @bp.get("/console/privacy")
 @roles_required("admin")
 def privacy_records():

@@ -123,6 +123,15 @@ POLICY: dict[str, frozenset] = {
     "GET /api/v1/sms/opt-outs": ADMIN,
     "POST /api/v1/sms/opt-outs": ADMIN,
     "DELETE /api/v1/sms/opt-outs/{phone}": ADMIN,
+    "GET /api/v1/quality/rubric": DESK,
+    "PUT /api/v1/quality/rubric": ADMIN,
+    "GET /api/v1/quality/inspections": DESK,
+    "GET /api/v1/quality/inspections/{inspection_id}": DESK,
+    "POST /api/v1/quality/inspections/{inspection_id}/score": STAFF,
+    "POST /api/v1/quality/inspections/{inspection_id}/appeal": OPERATOR,
+    "POST /api/v1/quality/inspections/{inspection_id}/decision": STAFF,
+    "POST /api/v1/quality/run": STAFF,
+    "GET /api/v1/quality/trends": DESK,
 }
 
 
@@ -214,7 +223,7 @@ def _url(path: str, world: dict) -> str:
     values = {"number": world["numbers"]["housing"], "phone": CALLERS["open"][0], "code": "housing",
               "year": "2031", "entry_id": "1", "call_id": "no-such-call", "command": "hangup",
               "att_id": world["att_id"], "leg": "caller", "username": "no-such-user", "article_id": "1", "urging_id": "999999",
-              "key": "accepted", "month": "2031-01"}
+              "key": "accepted", "month": "2031-01", "inspection_id": "999999"}
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 
 

@@ -12,9 +12,11 @@ from knowledge.plugin import plugin as knowledge
 from messaging.plugin import plugin as messaging
 from open311.plugin import plugin as open311
 from portal.plugin import plugin as portal
+from quality.plugin import plugin as quality
 from routing.plugin import plugin as routing
 from supervision.plugin import plugin as supervision
 from telephony.plugin import plugin as telephony
 from ticketing.plugin import plugin as ticketing
 
-PLUGINS = (ticketing, routing, telephony, agent_console, knowledge, supervision, messaging, open311, portal)
+PLUGINS = (ticketing, routing, telephony, agent_console, knowledge, supervision, messaging, open311, portal,
+           quality)

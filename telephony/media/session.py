@@ -112,6 +112,7 @@ class CallSession(TransfersMixin):
         self.hold_seconds = 0.0
         self._day: str | None = None  # the recordings' day folder, fixed when the call is prepared
         self._hold_started: float | None = None
+        self.hold_intervals: list[tuple[float, float]] = []  # (start, end), seconds after the answer
         self.hangup_side: str | None = None  # citizen | operator | system
         self.on_leg_ended = None  # optional hook(session, leg, cause) replacing the default policy
         self.on_key = None  # optional hook(session, digit) on each caller key press (RTP thread: be quick)
@@ -308,7 +309,11 @@ class CallSession(TransfersMixin):
         if self.held:
             self.held = False
             if self._hold_started is not None:
-                self.hold_seconds += time.monotonic() - self._hold_started
+                now = time.monotonic()
+                self.hold_seconds += now - self._hold_started
+                if self.answered_mono is not None:  # seconds after the answer, for call inspection
+                    self.hold_intervals.append((round(self._hold_started - self.answered_mono, 2),
+                                                round(now - self.answered_mono, 2)))
             self._hold_started = None
             self._publish("call.hold", {"call_id": self.call_uuid, "held": False,
                                         "hold_seconds": round(self.hold_seconds, 3)})
@@ -422,6 +427,7 @@ class CallSession(TransfersMixin):
             "segments": segments,
             "dtmf": list(self.dtmf),
             "stats": dict(stream.stats, answer_retransmits=leg.call.retransmits, acked=leg.call.acked,
+                          hold_intervals=list(self.hold_intervals),
                           **({"bridge": self._bridge_stats()} if self.bridge_engine else {})),
             "legs": legs, "hold_seconds": round(self.hold_seconds, 3), "hangup_side": self.hangup_side,
             "mixed_recording_path": (os.path.relpath(self.mixed.path, self.recordings_dir)
