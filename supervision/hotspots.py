@@ -35,8 +35,10 @@ Early warning
 
 Clusters
     Similar requests in a window (HOTLINE_HOTSPOT_CLUSTER_DAYS, the days ending with the day
-    shown): within each (town, matter) cell, a leader clustering on the duplicate finder's text
-    features (``routing.duplicates.bigrams``, cosine of character bigrams).
+    shown): within each of the window's CLUSTER_CELLS busiest (town, matter) cells, a leader
+    clustering of its CLUSTER_CELL_CAP newest tickets on the duplicate finder's text features
+    (``routing.duplicates.bigrams``, cosine of character bigrams). The bounds keep a day's page a
+    few seconds at 10 M tickets (bench/hotspots.py); a cluster's size is therefore at most the cap.
 """
 from __future__ import annotations
 
@@ -66,7 +68,8 @@ SCAN_ROWS = 40_000  # tickets and events one scan's catch-up handles at most (ab
 TICKETS_STATE, EVENTS_STATE = "hotspots.tickets", "hotspots.events"
 CLUSTER_SIMILARITY = 0.5
 CLUSTER_MIN_SIZE = 3
-CLUSTER_CELL_CAP = 400  # newest tickets of one cell that are clustered (bounds the work per day)
+CLUSTER_CELL_CAP = 200  # newest tickets of one cell that are clustered (bounds the work per day)
+CLUSTER_CELLS = 40  # busiest (matter, town) cells of the window that are clustered
 NO_MATTER_LABEL = "未归类"
 NO_TOWN_LABEL = "未指明镇街"
 
@@ -273,21 +276,38 @@ def clusters(session, day: date, settings: HotspotSettings, limit: int = 20) -> 
     from routing.duplicates import bigrams
 
     first = day - timedelta(days=settings.cluster_days - 1)
-    rows = session.execute(
-        select(HotspotFact.matter, HotspotFact.town_id, Ticket.number, Ticket.content, Ticket.received_at)
-        .join(Ticket, Ticket.id == HotspotFact.ticket_id)
-        .where(HotspotFact.day >= first, HotspotFact.day <= day, HotspotFact.counted == 1)
-        .order_by(Ticket.id)).all()
+    # the busiest cells of the window (from the counts), then only their newest tickets' text: the
+    # work stays bounded by CLUSTER_CELLS x CLUSTER_CELL_CAP whatever the day's volume
+    busy = session.execute(
+        select(HotspotDaily.matter, HotspotDaily.town_id, func.sum(HotspotDaily.count).label("n"))
+        .where(HotspotDaily.day >= first, HotspotDaily.day <= day)
+        .group_by(HotspotDaily.matter, HotspotDaily.town_id)
+        .having(func.sum(HotspotDaily.count) >= CLUSTER_MIN_SIZE)
+        .order_by(func.sum(HotspotDaily.count).desc(), HotspotDaily.matter, HotspotDaily.town_id)
+        .limit(CLUSTER_CELLS)).all()
+    cells_wanted = {(c.matter, c.town_id) for c in busy}
+    newest: dict[tuple, list[int]] = defaultdict(list)
+    for r in session.execute(select(HotspotFact.ticket_id, HotspotFact.matter, HotspotFact.town_id)
+                             .where(HotspotFact.day >= first, HotspotFact.day <= day, HotspotFact.counted == 1)):
+        if (r.matter, r.town_id) in cells_wanted:
+            newest[(r.matter, r.town_id)].append(r.ticket_id)
+    cell_of = {}
+    for key, ids in newest.items():
+        for tid in sorted(ids)[-CLUSTER_CELL_CAP:]:
+            cell_of[tid] = key
     by_cell: dict[tuple, list] = defaultdict(list)
-    for r in rows:
-        by_cell[(r.matter, r.town_id)].append(r)
+    chosen = sorted(cell_of)
+    for k in range(0, len(chosen), 2000):
+        for r in session.execute(select(Ticket.id, Ticket.number, Ticket.content, Ticket.received_at)
+                                 .where(Ticket.id.in_(chosen[k:k + 2000])).order_by(Ticket.id)):
+            by_cell[cell_of[r.id]].append(r)
     names = _town_names(session)
     found = []
     for (matter, town_id), items in by_cell.items():
         if len(items) < CLUSTER_MIN_SIZE:
             continue
         leaders: list[tuple[dict, float, list]] = []
-        for r in items[-CLUSTER_CELL_CAP:]:
+        for r in items:
             vec = bigrams(r.content or "")
             norm = math.sqrt(sum(v * v for v in vec.values()))
             for lvec, lnorm, members in leaders:
