@@ -6,6 +6,8 @@ ends with a loud notice saying how to enable them; with CI=true a missing servic
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -100,6 +102,24 @@ def require_service(name: str) -> None:
 
 
 
+#: modules that run real-time media or start and kill whole process sets without the ``sip`` marker:
+#: with the ``sip`` ones they form one xdist group, so they run one after another on one worker
+#: while the other worker runs the rest (``make test`` runs two workers, --dist loadgroup)
+REALTIME_MODULES = {"test_intake_readback", "test_failover_celery", "test_failover_web", "test_failover_postgres"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("sip") or item.module.__name__.rsplit(".", 1)[-1] in REALTIME_MODULES:
+            item.add_marker(pytest.mark.xdist_group("realtime"))
+
+
+if importlib.util.find_spec("xdist") is not None:
+    def pytest_testnodedown(node, error):
+        """The controller collects what each worker found missing, for the notice below."""
+        _missing.update(json.loads(getattr(node, "workeroutput", {}).get("hotline_missing", "{}")))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if _missing:
         tr = terminalreporter
@@ -148,6 +168,8 @@ def _own_database(create: bool) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: tell the controller
+        session.config.workeroutput["hotline_missing"] = json.dumps(_missing)
     try:
         _release_redis_db()
     except Exception:  # noqa: BLE001 - Redis gone: the claim expires by itself
