@@ -69,9 +69,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def named_cpu(name: str) -> float:
-    """CPU seconds of all processes called `name` (PostgreSQL's backends, redis-server)."""
-    total = 0.0
+def named_cpu(name: str) -> dict[int, float]:
+    """CPU seconds per process called `name` (PostgreSQL's backends, redis-server)."""
+    found: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -83,8 +83,14 @@ def named_cpu(name: str) -> float:
         comm = data[data.index("(") + 1:data.rindex(")")]
         if comm.startswith(name):
             fields = data.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two named_cpu() readings by the processes alive at the second (a process
+    that exited meanwhile, e.g. another client's PostgreSQL backend, is left out, not subtracted)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def machine_cpu() -> float:
@@ -289,7 +295,8 @@ def main() -> None:
         cpu = cpu_seconds(server.pid) - cpu0
         sampler.__exit__()
         stop_profilers(profilers)
-        pg, rds, machine = named_cpu("postgres") - pg0, named_cpu("redis-server") - redis0, machine_cpu() - machine0
+        pg, rds = cpu_since(pg0, named_cpu("postgres")), cpu_since(redis0, named_cpu("redis-server"))
+        machine = machine_cpu() - machine0
         client1 = os.times()
         client = (client1.user - client0.user) + (client1.system - client0.system)
         lat = sorted(x for _, x in latencies)
