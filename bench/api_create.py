@@ -21,6 +21,17 @@ during the run). Target: <= 3 ms there. --profile samples each worker with py-sp
 during the measured phase and prints the hottest functions inside requests (collapsed stacks kept in
 DIR for flame graphs).
 
+Figures of 2026-12-02 (2 cores shared with five other sessions' test runs, 1-minute load average
+6-30; the loop took 0.25 s idle but 0.5-0.9 s CPU and 2.5-19 s wall while the benches ran, so every
+latency below measures the neighbours as much as this code):
+  A/B, closed loop, `--clients 4 --requests 1500`, alternating: server CPU per ticket before this
+  round's changes (274e482) 19.67 / 19.06 ms, after 12.69 / 14.75 ms (about -30 %); at load 6,
+  before the changes, `--clients 4 --requests 2000` measured 5.71 ms.
+  `--rate 200 --requests 2000`, five consecutive runs (12:24-12:32 UTC): p99 41642, 56761, 12562,
+  11207, 50444 ms (throughput 38, 30, 89, 94, 33 tickets/s: p99 <= 50 ms met in 0 of 5); server
+  CPU 11.53, 13.83, 8.33, 9.20, 14.47 ms per ticket = 11.5, 9.9, 7.9, 7.9, 9.4 ms on the 0.6 s
+  reference core (target <= 3: not met on this machine today).
+
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
 """

@@ -20,6 +20,15 @@ ended otherwise than answered/abandoned/voice intake, not on the killed process)
 events written (outbox rows) vs relayed, push p50/p99, CPU (share of one core) and RSS per process
 kind, and the machine's loop time (bench/common.py).
 Needs PostgreSQL (BENCH_DATABASE_ADMIN_URL), Redis, sipp, kamailio, nginx, honcho.
+
+Figures of 2026-12-02, short run on 2 shared cores (load average ~24, loop 0.73 s before the run):
+`--minutes 2 --calls 6 --hold 20 --consoles 10 --ticket-rate 2 --kill-minute 1`: 39 calls offered,
+19 answered, 7 missed, 10 interrupted (all on the killed sip), 3 lost (SIPp citizen failed, queue
+row still `connected` when read: before the wait for open queue rows was added); answered within
+15 s 4/39; tickets written 241 = acknowledged 241 = delivered 241 to each of 10 consoles; outbox
+671 written, 671 relayed; push p50 23.8 ms, p99 407 ms over 2410 frames; CPU (share of one core) /
+peak RSS MiB: web 0.01/483, api 0.02/461, worker 0.24/1697, beat 0.00/95, sip 0.17/456.
+The 10-minute run at 40 calls was not made.
 """
 from __future__ import annotations
 
