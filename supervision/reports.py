@@ -293,20 +293,26 @@ def tickets(session, start: date, end: date, group: str, key: str | None, column
             lo, hi = bucket_range(key, group, start, end)
     cond += [F.day >= lo, F.day <= hi]
     figure = _figure(session, start, end, group, key, spec, answer_target, department_id, ticket_type)
-    cols = [F.ticket_id, F.department_id, counter.label("n")]
-    order = [F.day.desc(), F.ticket_id.desc()]
+    newest = [F.day.desc(), F.ticket_id.desc()]
     if spec not in MULTI:  # 0 or 1 per fact: the number of tickets is the rollup's sum (same transaction)
         total = figure
+        facts = select(F.ticket_id, F.department_id, counter.label("n")).where(*cond).order_by(*newest) \
+            .offset((page - 1) * per_page).limit(per_page).subquery()
     elif session.get_bind().dialect.name == "postgresql":
         # a unit that returned one ticket twice counted 2 holdings: list each holding, so the list's
-        # length is the figure and no COUNT over the period's facts is needed
-        k = func.generate_series(1, counter).label("k")
-        cols.append(k)
-        order.append(k)
+        # length is the figure (no COUNT over the period's facts); at most page x per_page facts
+        # (each is at least one holding) are expanded
+        first = select(F.ticket_id, F.department_id, F.day, counter.label("n")).where(*cond).order_by(*newest) \
+            .limit(page * per_page).subquery()
+        k = func.generate_series(1, first.c.n).label("k")
+        facts = select(first.c.ticket_id, first.c.department_id, first.c.n, k) \
+            .order_by(first.c.day.desc(), first.c.ticket_id.desc(), k) \
+            .offset((page - 1) * per_page).limit(per_page).subquery()
         total = figure
     else:
         total = session.scalar(select(func.count()).where(*cond))
-    facts = select(*cols).where(*cond).order_by(*order).offset((page - 1) * per_page).limit(per_page).subquery()
+        facts = select(F.ticket_id, F.department_id, counter.label("n")).where(*cond).order_by(*newest) \
+            .offset((page - 1) * per_page).limit(per_page).subquery()
     depts = {d.id: d for d in session.scalars(select(Department))}
     towns = {t.id: t for t in session.scalars(select(Town))}
     items = []
