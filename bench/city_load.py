@@ -21,13 +21,19 @@ events written (outbox rows) vs relayed, push p50/p99, CPU (share of one core) a
 kind, and the machine's loop time (bench/common.py).
 Needs PostgreSQL (BENCH_DATABASE_ADMIN_URL), Redis, sipp, kamailio, nginx, honcho.
 
-Figures of 2026-12-02, short run on 2 shared cores (load average ~24, loop 0.73 s before the run):
-`--minutes 2 --calls 6 --hold 20 --consoles 10 --ticket-rate 2 --kill-minute 1`: 39 calls offered,
-19 answered, 7 missed, 10 interrupted (all on the killed sip), 3 lost (SIPp citizen failed, queue
-row still `connected` when read: before the wait for open queue rows was added); answered within
-15 s 4/39; tickets written 241 = acknowledged 241 = delivered 241 to each of 10 consoles; outbox
-671 written, 671 relayed; push p50 23.8 ms, p99 407 ms over 2410 frames; CPU (share of one core) /
-peak RSS MiB: web 0.01/483, api 0.02/461, worker 0.24/1697, beat 0.00/95, sip 0.17/456.
+Figures of 2026-12-02, short runs on 2 shared cores,
+`--minutes 2 --calls 6 --hold 20 --consoles 10 --ticket-rate 2 --kill-minute 1` (6 operators):
+  load ~24, loop 0.73 s: 39 calls offered, 19 answered, 7 missed, 10 interrupted (all on the killed
+  sip), 3 lost; answered within 15 s 4/39; tickets written 241 = acknowledged 241 = delivered 241 to
+  each of 10 consoles; outbox 671 written = 671 relayed; push p50 23.8 ms, p99 407 ms (2410 frames);
+  CPU (share of one core) / peak RSS MiB: web 0.01/483, api 0.02/461, worker 0.24/1697, sip 0.17/456.
+  load ~8, loop 0.44 s: 39 offered, 21 answered, 5 missed, 10 interrupted (killed sip), 3 lost;
+  within 15 s 3/39; tickets 241 = 241 = 241 at every console; outbox 699 = 699; push p50 17.8 ms,
+  p99 218 ms; web 0.01/596, api 0.02/570, worker 0.28/1780, sip 0.20/562.
+"Lost" there: the citizen's SIPp ended with an error while the call's queue row was still
+`connected` 30 s after the last call (not on the killed process) - not explained yet. Offered load
+(calls) equal to the operators queues callers and each missed offer sets an operator 示忙, hence the
+low share within 15 s: give --operators above --calls for a service-level run.
 The 10-minute run at 40 calls was not made.
 """
 from __future__ import annotations
