@@ -58,6 +58,44 @@ def recreate(admin_url: str, name: str) -> str:
     return drop_database(admin_url, name, create=True)
 
 
+def timed(label: str, fn, width: int = 48):
+    """Run ``fn``, print how long it took; returns (its result, seconds)."""
+    started = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<{width}} {elapsed:8.1f} s", flush=True)
+    return result, elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def drop_indexes(conn, table: str) -> list[str]:
+    """Drop ``table``'s indexes and unique constraints (not its primary key) before a bulk load;
+    returns the statements that put them back (``restore_indexes``), read from PostgreSQL itself."""
+    constraints = list(conn.execute(text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"), {"t": table}))
+    owned = {name for name, _ in constraints}
+    indexes = [(name, ddl) for name, ddl in conn.execute(text(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND indexname <> :pkey"),
+        {"t": table, "pkey": f"{table}_pkey"}) if name not in owned]
+    for name, _ in constraints:
+        conn.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    return ([f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
+            + [ddl for _, ddl in indexes])
+
+
+def restore_indexes(conn, statements: list[str]) -> None:
+    for statement in statements:
+        conn.execute(text(statement))
+
+
 _LOOP_CODE = ("import time\nt=time.perf_counter();c=time.process_time();s=0\nfor i in range(10**7): s+=i\n"
               "print(time.perf_counter()-t, time.process_time()-c)")
 

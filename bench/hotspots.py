@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from common import drop_database, recreate, reference_loop  # noqa: E402
+from common import (drop_database, drop_indexes, pct, recreate, reference_loop, restore_indexes,  # noqa: E402
+                    timed)
 
 DAYS = 1095
 CHUNK = 1_000_000
@@ -40,17 +41,8 @@ TEMPLATES = ("市民来电反映{kw}的问题，已经好几天了，希望尽�
              "我们这里{kw}很严重，不是第一次反映了", "反映{kw}，影响生活，麻烦处理一下")
 
 
-def timed(label: str, fn):
-    started = time.perf_counter()
-    result = fn()
-    elapsed = time.perf_counter() - started
-    print(f"  {label:<48} {elapsed:8.1f} s", flush=True)
-    return result, elapsed
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def sentences(session) -> list[tuple[str, str]]:
@@ -205,23 +197,13 @@ def main() -> None:
         total = 0.0
         with engine.begin() as conn:
             conn.execute(text("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET work_mem = '256MB'"))
-            indexes = [r for r in conn.execute(text(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname <> 'tickets_pkey'"))]
-            for name, _ in indexes:
-                conn.execute(text(f'DROP INDEX "{name}"' if not name.endswith("_key") else
-                                  f'ALTER TABLE tickets DROP CONSTRAINT "{name}"'))
+            indexes = drop_indexes(conn, "tickets")
             _, t = timed(f"seed {n:,} tickets (generate_series)", lambda: seed(conn, n, texts, towns))
             total += t
             extra, t = timed("inject 5 spikes on the last day", lambda: spikes(conn, texts, towns, n))
             total += t
 
-            def reindex():
-                for name, ddl in indexes:
-                    if name.endswith("_key"):
-                        conn.execute(text(f'ALTER TABLE tickets ADD CONSTRAINT "{name}" UNIQUE ({"number" if "number" in name else "call_uuid"})'))
-                    else:
-                        conn.execute(text(ddl))
-            _, t = timed(f"index tickets ({len(indexes)} indexes)", reindex)
+            _, t = timed(f"index tickets ({len(indexes)} indexes)", lambda: restore_indexes(conn, indexes))
             total += t
             _, t = timed("build the hot-topic rollup (facts, daily)", lambda: build_rollup(conn))
             total += t

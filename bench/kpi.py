@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from common import drop_database, recreate, reference_loop  # noqa: E402
+from common import (drop_database, drop_indexes, pct, recreate, reference_loop, restore_indexes,  # noqa: E402
+                    timed)
 
 DAYS = 1095
 CHUNK = 1_000_000
@@ -44,12 +45,6 @@ TYPE_CASE = """CASE WHEN rt < 0.63 THEN '咨询' WHEN rt < 0.92 THEN '求助' WH
 REPLY_DAYS = "CASE type WHEN '咨询' THEN 2 WHEN '投诉' THEN 15 WHEN '举报' THEN 15 WHEN '表扬' THEN 5 ELSE 10 END"
 
 
-def timed(label: str, fn):
-    started = time.perf_counter()
-    result = fn()
-    elapsed = time.perf_counter() - started
-    print(f"  {label:<44} {elapsed:8.1f} s", flush=True)
-    return result, elapsed
 
 
 def seed_tickets(conn, n: int, dept_ids: list[int], town_ids: list[int]) -> None:
@@ -137,9 +132,6 @@ def build_rollups(conn, dept_ids: list[int]) -> None:
     """))
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def bench_queries(session, repeat: int) -> dict:
@@ -319,21 +311,11 @@ def main() -> None:
         total = 0.0
         with engine.begin() as conn:
             conn.execute(text("SET synchronous_commit = off; SET maintenance_work_mem = '1GB'; SET work_mem = '256MB'"))
-            indexes = [r for r in conn.execute(text(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname <> 'tickets_pkey'"))]
-            for name, _ in indexes:
-                conn.execute(text(f'DROP INDEX "{name}"' if not name.endswith("_key") else
-                                  f'ALTER TABLE tickets DROP CONSTRAINT "{name}"'))
+            indexes = drop_indexes(conn, "tickets")
             _, t = timed(f"seed {n:,} tickets (generate_series)", lambda: seed_tickets(conn, n, dept_ids, town_ids))
             total += t
 
-            def reindex():
-                for name, ddl in indexes:
-                    if name.endswith("_key"):
-                        conn.execute(text(f'ALTER TABLE tickets ADD CONSTRAINT "{name}" UNIQUE (number)'))
-                    else:
-                        conn.execute(text(ddl))
-            _, t = timed(f"index tickets ({len(indexes)} indexes)", reindex)
+            _, t = timed(f"index tickets ({len(indexes)} indexes)", lambda: restore_indexes(conn, indexes))
             total += t
             fact_indexes = list(conn.execute(text(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'kpi_ticket_facts' "
