@@ -3,80 +3,10 @@ speech-like bursts at known times) and per-speaker transcripts; the checks, samp
 one appeal and who may see what, through the REST API."""
 from __future__ import annotations
 
-import math
-import struct
-import wave
-from datetime import datetime, timedelta
-
-import pytest
 from sqlalchemy import select
 
 from tests.conftest import both_databases
-
-DAY = datetime(2026, 11, 20, 2, 0)
-
-
-def write_wav(path, seconds: float, speech: list[tuple[float, float]]) -> None:
-    """8 kHz mono 16-bit: a 300 Hz tone (amplitude 6000) inside each (start, end), faint noise elsewhere."""
-    frames = bytearray()
-    for i in range(int(seconds * 8000)):
-        t = i / 8000
-        loud = any(a <= t < b for a, b in speech)
-        value = int(6000 * math.sin(2 * math.pi * 300 * t)) if loud else (i * 7919 % 41) - 20
-        frames += struct.pack("<h", value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
-        w.writeframes(bytes(frames))
-
-
-def store_call(app, n: int, operator: str, *, caller_speech, operator_speech, segments, duration=30.0,
-               hold=(), wrapup=20.0, operator_ticket=False, minutes=0):
-    """A call answered by ``operator`` whose legs say what the arguments say."""
-    from hotline.auth import User
-    from hotline.extensions import db
-    from routing.calls.models import QueuedCall
-    from telephony.models import Call, CallRecording, CallSegment
-    from ticketing import service as tickets
-    from ticketing.models import Ticket
-
-    rec_dir = app.config["HOTLINE"].recordings_dir
-    uuid = f"{n:032x}"
-    start = DAY + timedelta(minutes=minutes)
-    write_wav(__import__("pathlib").Path(rec_dir) / f"{uuid}-caller.wav", duration, caller_speech)
-    write_wav(__import__("pathlib").Path(rec_dir) / f"{uuid}-op.wav", duration - 1.0,
-              [(a - 1.0, b - 1.0) for a, b in operator_speech])
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == operator))
-        call = Call(call_uuid=uuid, sip_call_id=uuid, caller="13800138000", caller_phone="13800138000",
-                    called="12345", ringing_at=start, answered_at=start, ended_at=start + timedelta(seconds=duration),
-                    duration=duration, hangup_cause="remote_hangup", transcription="live",
-                    stats={"hold_intervals": [list(h) for h in hold]})
-        call.recordings = [CallRecording(leg="caller", speaker="caller", path=f"{uuid}-caller.wav", seconds=duration),
-                           CallRecording(leg="operator", speaker="operator", extension=user.sip_extension,
-                                         path=f"{uuid}-op.wav", seconds=duration - 1.0, offset=1.0)]
-        call.segments = [CallSegment(seq=i, speaker=s, start=a, end=b, text=t) for i, (s, a, b, t) in enumerate(segments)]
-        if operator_ticket:
-            ticket = tickets.create_ticket(db.session, {"type": "咨询", "channel": "phone", "content": "咨询",
-                                                        "caller": {"phone": "13800138000"}},
-                                           tickets.Actor(operator, "operator"), commit=False, call_uuid=uuid)
-            call.ticket_id = ticket.id
-        db.session.add(call)
-        db.session.add(QueuedCall(call_uuid=uuid, caller="13800138000", queued_at=start, state="ended",
-                                  connected_at=start, ended_at=call.ended_at, outcome="answered",
-                                  operator_id=user.id, hold_seconds=sum(b - a for a, b in hold),
-                                  wrapup_seconds=wrapup))
-        db.session.commit()
-        db.Session.remove()
-    return uuid
-
-
-GOOD = dict(caller_speech=[(2.0, 6.0), (9.0, 13.0)], operator_speech=[(1.2, 2.0), (6.5, 8.5), (13.5, 16.0)],
-            segments=[("operator", 1.2, 2.0, "您好 一 二 三 四 五 热 线"), ("caller", 2.0, 6.0, "路灯坏了"),
-                      ("operator", 6.5, 8.5, "好的 我 帮 您 登 记")], duration=18.0, operator_ticket=True)
-BAD = dict(caller_speech=[(2.0, 8.0)], operator_speech=[(1.5, 2.2), (4.0, 7.0), (20.0, 22.0)],
-           segments=[("operator", 1.5, 2.2, "喂"), ("operator", 4.0, 7.0, "这 个 我 不 知 到 你 找 别 人 去")],
-           duration=24.0, hold=((8.5, 19.0),), wrapup=200.0)
+from tests.quality_helpers import BAD, DAY, GOOD, store_call
 
 
 @both_databases
@@ -116,9 +46,9 @@ def test_sampling_scoring_one_appeal_and_who_sees_what(app, api):
     sup, op1, op2, admin = api("supervisor"), api("operator1"), api("operator2"), api("admin")
 
     assert api("housing").get("/api/v1/quality/inspections").status_code == 403
-    assert op1.post("/api/v1/quality/run", json={"day": "2026-11-20"}).status_code == 403
+    assert op1.post("/api/v1/quality/run", json={"day": DAY.date().isoformat()}).status_code == 403
     assert sup.post("/api/v1/quality/run", json={"day": "20.11.2026"}).status_code == 422
-    r = sup.post("/api/v1/quality/run", json={"day": "2026-11-20"})
+    r = sup.post("/api/v1/quality/run", json={"day": DAY.date().isoformat()})
     assert r.status_code == 200, r.get_json()
     # the rule: every call under 90 (operator2's), 5 % of the rest by a fixed draw, at least one each
     assert r.get_json()["inspected_now"] == 7 and r.get_json()["inspected"] == 7
@@ -127,7 +57,7 @@ def test_sampling_scoring_one_appeal_and_who_sees_what(app, api):
     for item in queued["items"]:
         by_operator.setdefault(item["operator"], []).append(item)
     assert len(by_operator["operator2"]) == 1 and len(by_operator["operator1"]) >= 1
-    assert sup.post("/api/v1/quality/run", json={"day": "2026-11-20"}).get_json()["queued"] == 0  # once
+    assert sup.post("/api/v1/quality/run", json={"day": DAY.date().isoformat()}).get_json()["queued"] == 0  # once
 
     # an operator sees only their own results
     mine = op2.get("/api/v1/quality/inspections").get_json()
