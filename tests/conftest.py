@@ -337,6 +337,22 @@ def redis_url():
     return url
 
 
+def use_broker(celery, **conf) -> dict:
+    """Point this process's Celery app at another broker/backend; returns the old settings. The
+    app's broker connection pool (and the producer pool built on it) and its result backend
+    keep the URLs they were made with: they are dropped so the next send, ``control.ping`` or
+    ``AsyncResult.ready`` connects to the new one."""
+    old = {k: celery.conf[k] for k in conf}
+    celery.conf.update(conf)
+    celery._pool = None  # (kombu keeps the pool per URL: closing it would break the next use of that URL)
+    amqp = celery.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    celery._backend_cache = None  # the result backend, made on first use (per thread if not thread-safe)
+    celery._local.__dict__.pop("backend", None)
+    return old
+
+
 @contextmanager
 def celery_worker(app, database_url: str, redis_url: str, tmp_path, **env_extra):
     """A real Celery worker process on ``redis_url``; this process's jobs go to it meanwhile.
@@ -353,18 +369,17 @@ def celery_worker(app, database_url: str, redis_url: str, tmp_path, **env_extra)
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, HOTLINE_BACKGROUND_JOBS="celery",
                HOTLINE_INSTANCE_DIR=str(tmp_path / "worker-instance"), HOTLINE_SIP_ENABLED="false", **env_extra)
     log_path = tmp_path / "celery-worker.log"
+    old = use_broker(celery, broker_url=redis_url, result_backend=redis_url)
     with open(log_path, "w") as log_file:
         worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "hotline.app.worker",
                                    "worker", "--pool", "solo", "--loglevel", "WARNING", "-Q", "celery"],
                                   env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
-    celery.conf.update(broker_url=redis_url, result_backend=redis_url)
-    jobs.configure(app, "celery")
     try:
+        jobs.configure(app, "celery")
         yield log_path
     finally:
         jobs.configure(app, "inprocess")
-        celery.conf.update(old)
+        use_broker(celery, **old)
         worker.terminate()
         try:
             worker.wait(timeout=30)

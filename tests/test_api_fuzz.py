@@ -39,8 +39,7 @@ def fuzz_schema(app, fuzz_role, redis_url):
     from hotline import jobs
     from hotline.extensions import celery
 
-    old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
-    celery.conf.update(broker_url=redis_url, result_backend=redis_url)
+    old = conftest.use_broker(celery, broker_url=redis_url, result_backend=redis_url)
     jobs.configure(app, "celery")
     client = app.test_client()
     r = client.post("/api/v1/auth/token", json={"username": fuzz_role, "password": ROLES[fuzz_role]})
@@ -55,7 +54,7 @@ def fuzz_schema(app, fuzz_role, redis_url):
     schema.config.headers = {"Authorization": f"Bearer {token}"}
     yield schema
     jobs.configure(app, "inprocess")
-    celery.conf.update(old)
+    conftest.use_broker(celery, **old)
 
 
 def test_no_server_errors(fuzz_schema, fuzz_role):

@@ -151,6 +151,8 @@ def test_nginx_routes_pages_static_sockets_and_bearer_api_and_kamailio_dispatche
     token = _token(city, "city_sup")
     status, raw = _http(f"{city.url}/api/v1/tickets?per_page=1", token=token)
     assert status == 200, raw
+    # nginx writes a request's log line after it sent the response: wait for the last one
+    assert wait_for(lambda: any("GET /api/v1/tickets?per_page=1 " in ln for ln in _access_log(city)), 10)
     lines = _access_log(city)
     login = [ln for ln in lines if "GET /login " in ln][-1]
     assert f"upstream=127.0.0.1:{layout.web_ports[0]}" in login or f"upstream=127.0.0.1:{layout.web_ports[1]}" in login

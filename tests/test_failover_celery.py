@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hotline.extensions import db
+from tests.conftest import use_broker
 from tests.console_helpers import wait_until
 from tests.redis_helpers import private_redis  # noqa: F401 - fixture
 
@@ -83,8 +84,7 @@ def test_worker_killed_mid_task_every_task_done_once(app, api, database_url, pri
     from ticketing.models import Ticket, TicketEvent
 
     _small_current_model(app, monkeypatch)
-    old = {k: celery.conf[k] for k in ("broker_url", "result_backend")}
-    celery.conf.update(broker_url=redis_url, result_backend=redis_url)
+    old = use_broker(celery, broker_url=redis_url, result_backend=redis_url)  # its own Redis
     jobs.configure(app, "celery")  # this process's jobs go to the queue; no worker runs yet
     first = second = None
     try:
@@ -139,7 +139,7 @@ def test_worker_killed_mid_task_every_task_done_once(app, api, database_url, pri
             db.Session.remove()
     finally:
         jobs.configure(app, "inprocess")
-        celery.conf.update(old)
+        use_broker(celery, **old)
         for proc in (first, second):
             if proc is not None:
                 _kill9(proc)  # the test is over: a retraining it queued need not finish
