@@ -5,13 +5,12 @@ registered as ``hotline`` with the queue attached, and operator presence set as 
 (``routing.calls``' ``call_queue`` row, written by the queue's worker once the call ended)."""
 from __future__ import annotations
 
-import random
 import subprocess
 from dataclasses import replace
 from datetime import timedelta
 
 from tests.bridge_helpers import proxy, register  # noqa: F401 - the Kamailio fixture, re-exported
-from tests.telephony_helpers import (SIPP, free_udp_port, run_sipp, scenario, start_endpoint, stop_process,
+from tests.telephony_helpers import (SIPP, free_media_port, free_udp_port, run_sipp, scenario, start_endpoint, stop_process,
                                      tmp_dir, udp_port_bound, wait_for)
 
 
@@ -28,7 +27,7 @@ class OperatorPhone:
         self.log = open(self.dir / f"op-{extension}.log", "w")
         self.proc = subprocess.Popen(
             [SIPP, "-sf", str(sc), "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
-             "-mp", str(random.randrange(20000, 29000, 2)), "-m", str(calls), "-timeout", "90s", "-nostdin",
+             "-mp", str(free_media_port()), "-m", str(calls), "-timeout", "90s", "-nostdin",
              "-trace_err", "-error_file", str(self.dir / f"op-{extension}-err.log")],
             cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT)
         assert wait_for(lambda: udp_port_bound(self.port), 5), f"SIPp for {extension} did not start"

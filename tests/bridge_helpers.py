@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import audioop
 import random
-import socket
 import subprocess
 import threading
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.telephony_helpers import (SIPP, SIPP_DIR, UdpCapture, free_udp_port, require_sipp, require_tool, stop_process,
+from tests.telephony_helpers import (SIPP, SIPP_DIR, UdpCapture, free_media_port, free_udp_port, require_sipp, require_tool, stop_process,
                                      scenario, start_endpoint, wait_for)
 
 FRAME = 160  # 20 ms of G.711
@@ -49,26 +48,6 @@ def register(proxy, user: str, port: int, expires: int = 300) -> str:
     aor = f"sip:{user}@{host}:{pport}"
     return sip_request(host, pport, "REGISTER", f"sip:{host}:{pport}", aor, aor, timeout=3,
                        headers=(f"Contact: <sip:{user}@127.0.0.1:{port}>", f"Expires: {expires}"))
-
-
-def free_media_port() -> int:
-    """An even port with the next three free too (SIPp binds RTP/RTCP for audio and video there):
-    a random pick collided with other tests' SIPp on this shared machine."""
-    for _ in range(200):
-        port = random.randrange(20000, 29000, 2)
-        socks = []
-        try:
-            for p in range(port, port + 4):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free media port range")
 
 
 def make_source(path: Path, seconds: float = 3.0, freq: float = 440.0, seed: int = 1) -> list[bytes]:

@@ -58,6 +58,26 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def free_media_port() -> int:
+    """An even port with the next three free too (SIPp binds RTP/RTCP for audio and video there):
+    a random pick collided with other tests' SIPp on this shared machine."""
+    for _ in range(200):
+        port = random.randrange(20000, 29000, 2)
+        socks = []
+        try:
+            for p in range(port, port + 4):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free media port range")
+
+
 def udp_port_bound(port: int) -> bool:
     """Is some process listening on this UDP port (IPv4)? Read from /proc/net/udp."""
     with open("/proc/net/udp") as f:
@@ -96,7 +116,7 @@ def run_sipp(scenario_path: Path, sip_port: int, *, calls: int = 1, rate: float 
     cwd = cwd or scenario_path.parent
     cmd = [SIPP, f"127.0.0.1:{sip_port}", "-sf", str(scenario_path), "-s", "12345",
            "-i", "127.0.0.1", "-p", str(local_port or free_udp_port()), "-mi", "127.0.0.1",
-           "-mp", str(random.randrange(20000, 29000, 2)), "-m", str(calls), "-l", str(calls),
+           "-mp", str(free_media_port()), "-m", str(calls), "-l", str(calls),
            "-timeout", f"{timeout}s", "-timeout_error", "-nostdin", "-trace_err",
            "-error_file", str(cwd / f"sipp-{scenario_path.stem}-err.log")]
     cmd += list(extra or [])
