@@ -9,14 +9,15 @@ from hotline.auth import current_actor, roles_required
 from hotline.clock import utcnow
 from hotline.exceptions import ValidationFailed
 from hotline.extensions import db
+from hotline.identity import ADMIN, OPERATOR
 from ticketing.api import _int_arg, json_body
 
 from . import service
 from .models import STATES
 
 bp = Blueprint("quality_api", __name__, url_prefix="/api/v1/quality")
-STAFF = ("operator", "supervisor", "admin")
-INSPECTORS = ("supervisor", "admin")
+INSPECTORS = service.INSPECTORS
+STAFF = (OPERATOR, *INSPECTORS)
 
 
 @bp.get("/rubric")
@@ -26,7 +27,7 @@ def get_rubric():
 
 
 @bp.put("/rubric")
-@roles_required("admin")
+@roles_required(ADMIN)
 def put_rubric():
     return jsonify(service.set_rubric(db.session, json_body(), current_actor()))
 
@@ -56,7 +57,7 @@ def score(inspection_id: int):
 
 
 @bp.post("/inspections/<int:inspection_id>/appeal")
-@roles_required("operator")
+@roles_required(OPERATOR)
 def appeal(inspection_id: int):
     return jsonify(service.appeal(db.session, inspection_id, json_body(), current_actor()))
 
