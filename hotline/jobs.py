@@ -20,6 +20,18 @@ def configure(app, mode: str) -> None:
     _mode, _app = mode, app
 
 
+def drain(cancel: bool = False) -> None:
+    """Stop the in-process pool: wait for the jobs running now (and, unless ``cancel``, for the
+    queued ones too); the next job starts a fresh pool. The app shell calls it at shutdown so a
+    job is not cut off half-way; tests call it with ``cancel=True`` between tests, so one test's
+    leftover jobs (a retraining, a batch of suggestions) never hold the pool's threads while the
+    next test waits for jobs of its own."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=cancel)
+
+
 def enqueue(task, *args, **kwargs) -> Future | object:
     """``task`` is a Celery task object; returns its AsyncResult or a local Future."""
     return _submit(task, args, kwargs)

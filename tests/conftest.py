@@ -231,6 +231,7 @@ def app_config() -> dict:
 @pytest.fixture
 def app(database_url, tmp_path, app_config):
     from hotline.app import create_app
+    from hotline import jobs
     from hotline.app.dbadmin import seed
     from hotline.events import bus
     from hotline.extensions import db
@@ -242,6 +243,7 @@ def app(database_url, tmp_path, app_config):
         seed(db.session, demo=True)
         db.Session.remove()
     yield application
+    jobs.drain(cancel=True)  # this test's leftover jobs must not occupy the next test's job threads
     bus.clear()
     bus.disconnect_redis()
     db.Session.remove()

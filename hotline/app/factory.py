@@ -37,6 +37,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         CSRF_EXEMPT_ENDPOINTS={"web.issue_token_view"},
     )
     app.config.update(flask_overrides)
+    from hotline import jobs
+    from hotline.plugins import on_shutdown
+
+    on_shutdown(app, jobs.drain)  # registered first, so it runs last: after the packages flushed their batchers
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -91,8 +95,6 @@ def create_app(test_config: dict | None = None) -> Flask:
                           retention=timedelta(hours=config.outbox_retention_hours))
     else:
         bus.disconnect_redis()
-    from hotline import jobs
-
     from .celery_config import configure_celery
 
     configure_celery(config)
