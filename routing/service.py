@@ -220,6 +220,10 @@ def train(session, force: bool = False) -> TrainedModel | None:
         return None
     started = time.perf_counter()
     samples = training_samples(session)
+    if not samples:  # an unseeded database: no catalogue, no history; suggestions use the rules alone
+        session.rollback()
+        log.info("routing.train_skipped reason=no_samples")
+        return None
     session.commit()  # end the read: fitting takes seconds, no transaction (SQLite: write lock) meanwhile
     model = fit(samples)
     if _trained_meanwhile(session, latest, cat_version, last_example):

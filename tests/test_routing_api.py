@@ -135,3 +135,24 @@ def test_catalogue_rejects_unknown_units_and_duplicates(routed, api):
     r = admin.post("/api/v1/routing/catalogue", json={"unit": "eco", "matter": "餐饮油烟扰民"})
     assert r.status_code == 409
     assert admin.patch("/api/v1/routing/catalogue/999999", json={"matter": "x"}).status_code == 404
+
+
+def test_retraining_an_unseeded_database_stores_no_model_and_suggestions_still_answer(app, api):
+    """Before: on a database without catalogue or history the retraining job failed with
+    scikit-learn's "empty vocabulary" (logged as a failed job on every start of `make run` on a
+    fresh database); now it stores nothing and suggestions answer from the rules."""
+    from sqlalchemy import delete, func, select
+
+    from hotline.extensions import db
+    from routing import service
+    from routing.models import CatalogueEntry, Example, TrainedModel
+
+    with app.app_context():
+        db.session.execute(delete(Example))
+        db.session.execute(delete(CatalogueEntry))
+        db.session.commit()
+        assert service.train(db.session, force=True) is None
+        assert db.session.scalar(select(func.count(TrainedModel.id))) == 0
+        db.Session.remove()
+    r = api("operator1").post("/api/v1/routing/suggest", json={"text": "路灯坏了"})
+    assert r.status_code == 200 and "departments" in r.get_json()
