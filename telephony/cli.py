@@ -34,7 +34,8 @@ def sip() -> None:
     acd = start_for(app, endpoint, config)
     from telephony.contact import ContactCaller
 
-    contact = ContactCaller(app, endpoint, config)  # 联系诉求人: departments' calls to citizens
+    # 联系诉求人: departments' calls to citizens
+    contact = ContactCaller(app, endpoint, config, node=heartbeat.instance_id if heartbeat else None)
     if acd is not None and heartbeat is not None:
         acd.instance = heartbeat.instance_id
     speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"

@@ -31,10 +31,12 @@ log = logging.getLogger("telephony.contact")
 
 
 class ContactCaller:
-    def __init__(self, app, endpoint, config, publish=None) -> None:
+    def __init__(self, app, endpoint, config, publish=None, node: str | None = None) -> None:
+        """``node``: this `sip` process's heartbeat id (telephony.reaper), so that the reaper of a
+        dead process finds the contact calls it had claimed."""
         self.app, self.endpoint, self.config = app, endpoint, config
         self.publish = publish or endpoint.facts.put  # never blocks: the facts worker publishes
-        self.node = f"{socket.gethostname()}:{os.getpid()}:{config.sip_port}"[:80]
+        self.node = node or f"{socket.gethostname()}:{os.getpid()}:{config.sip_port}"[:80]
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="contact")
         self._idle = threading.Condition()
         self._pending = 0

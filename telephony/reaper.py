@@ -11,7 +11,9 @@ conditional UPDATE (``reaped_at IS NULL``), so exactly one survivor closes a dea
   a file cut by ``kill -9`` plays up to its last written second, and its draft ticket (through
   ``service.store_call``, as a call that ended normally; with a speech model the recording is
   transcribed after the call first);
-- ``call.ended`` goes out so consoles and the KPI rollup see the end.
+- ``call.ended`` goes out so consoles and the KPI rollup see the end;
+- the 联系诉求人 calls it had claimed end as ``interrupted`` on their tickets' histories (and, in
+  every look, requests that no process claimed within two minutes end as ``not_started``).
 
 The thread also ends system wrap-ups that are overdue: the `sip` process that started one may have
 died before its timer fired (``routing.calls.store.end_overdue_wrapups``). The beat task
@@ -66,7 +68,11 @@ def mark_stopped(session, instance_id: str) -> None:
 
 def reap_dead(session, config, reaper: str, transcribe=None) -> list[dict]:
     """Claim every `sip` process whose heartbeat is stale and close its calls; what was reaped.
-    ``transcribe(call_id)`` queues the post-call transcription of a call left ``pending``."""
+    ``transcribe(call_id)`` queues the post-call transcription of a call left ``pending``.
+    Contact requests (联系诉求人) that no process claimed in time are ended here too."""
+    from ticketing import contact
+
+    contact.end_abandoned(session)
     limit = utcnow() - timedelta(seconds=config.sip_stale_seconds)
     stale = session.scalars(select(SipInstance).where(
         SipInstance.beat_at < limit, SipInstance.stopped_at.is_(None), SipInstance.reaped_at.is_(None),
@@ -82,6 +88,7 @@ def reap_dead(session, config, reaper: str, transcribe=None) -> list[dict]:
         if not won:
             continue
         closed = close_calls(session, config, inst.id, inst.beat_at, transcribe)
+        contact.end_abandoned(session, dead_node=inst.id)  # its 联系诉求人 calls, ended with the process
         session.execute(update(SipInstance).where(SipInstance.id == inst.id).values(reaped_calls=len(closed))
                         .execution_options(synchronize_session=False))
         session.commit()

@@ -298,3 +298,47 @@ def test_contact_is_refused_with_a_clear_error(app, api):
         assert housing.post(f"/api/v1/tickets/{open_}/contact").status_code == 202
     finally:
         off()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_requests_nobody_finishes_end_on_the_history(app, api):
+    """Before: a request that no `sip` process claimed (none running, the event lost), or one
+    claimed by a process that then died, stayed unfinished: the clerk saw no outcome and was
+    refused a new try for five minutes. Now the reaper (every `sip` heartbeat, and the beat task
+    when no `sip` is left) ends the first as `not_started` after two minutes and the second as
+    `interrupted` when it reaps the dead process; a call still going on another process is left alone."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hotline.clock import utcnow
+    from hotline.extensions import db
+    from telephony import reaper
+    from telephony.models import SipInstance
+    from ticketing import contact as contacts
+    from ticketing.models import ContactCall
+
+    _set_extension(app, "housing", CLERK_EXT)
+    housing = api("housing")
+    numbers = [_ticket(api, CITIZEN) for _ in range(4)]
+    ids = [housing.post(f"/api/v1/tickets/{n}/contact").get_json()["contact_id"] for n in numbers]
+    config = app.config["HOTLINE"]
+    with app.app_context(), db.session_scope() as s:
+        dead = reaper.register_instance(s, "127.0.0.1:5071")
+        alive = reaper.register_instance(s, "127.0.0.1:5072")
+        assert contacts.claim(s, ids[2], dead) and contacts.claim(s, ids[3], alive)
+        long_ago = utcnow() - timedelta(minutes=10)
+        s.execute(update(ContactCall).values(requested_at=long_ago).where(ContactCall.id != ids[1]))
+        s.execute(update(SipInstance).values(beat_at=long_ago).where(SipInstance.id == dead))
+        s.commit()
+        reaped = reaper.reap_dead(s, config, alive)
+        assert [r["instance"] for r in reaped] == [dead]
+    outcomes = {}
+    for number in numbers:
+        events = api("operator1").get(f"/api/v1/tickets/{number}").get_json()["events"]
+        outcomes[number] = [e["data"]["outcome"] for e in events if e["action"] == "contact_citizen"]
+    # ids[0]: never claimed for 10 min; ids[1]: requested just now; ids[2]: its process died; ids[3]: talking
+    assert [outcomes[n] for n in numbers] == [["not_started"], [], ["interrupted"], []]
+    history = api("housing").get(f"/api/v1/tickets/{numbers[0]}").get_json()["events"]
+    assert any("热线话务系统未响应" in (e.get("note") or "") for e in history)
+    assert housing.post(f"/api/v1/tickets/{numbers[0]}/contact").status_code == 202  # the clerk may retry

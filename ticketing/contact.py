@@ -32,6 +32,9 @@ log = logging.getLogger("ticketing.contact")
 
 #: a request still unfinished after this long no longer blocks a new one (its SIP process died)
 STALE_AFTER = timedelta(minutes=5)
+#: a request no SIP process has claimed after this long is ended as ``not_started`` (none is running,
+#: or the request's event was lost): the clerk reads the outcome instead of waiting for a call
+CLAIM_TIMEOUT = timedelta(minutes=2)
 
 #: outcome -> what the history says (the clerk's phone first, then the citizen's)
 OUTCOMES = {
@@ -49,6 +52,8 @@ OUTCOMES = {
     "clerk_hangup": "承办人在接通前挂机",
     "refused": "工单已不允许联系诉求人",
     "failed": "呼叫失败",
+    "not_started": "热线话务系统未响应，呼叫未发起，请稍后重试",
+    "interrupted": "外呼所在的话务进程中断，通话已结束，请重试",
 }
 
 
@@ -152,3 +157,18 @@ def finish(session, contact_id: int, *, outcome: str, started_at: datetime | Non
         session.commit()
     log.info("contact.finished ticket=%s contact=%s outcome=%s duration=%s", row.ticket_number, row.id,
              outcome, duration)
+
+
+def end_abandoned(session, *, dead_node: str | None = None) -> list[int]:
+    """End the requests nobody will finish: those no SIP process claimed within ``CLAIM_TIMEOUT``
+    (``not_started``) and, with ``dead_node``, those that process claimed before it died
+    (``interrupted``; the reaper calls this for each dead `sip` process). Their ids."""
+    cond = ContactCall.status == "requested", ContactCall.requested_at < utcnow() - CLAIM_TIMEOUT
+    ended = [(cid, "not_started") for cid in session.scalars(select(ContactCall.id).where(*cond))]
+    if dead_node is not None:
+        ended += [(cid, "interrupted") for cid in session.scalars(select(ContactCall.id).where(
+            ContactCall.status == "dialing", ContactCall.claimed_by == dead_node[:80]))]
+    session.rollback()
+    for cid, outcome in ended:
+        finish(session, cid, outcome=outcome)  # each under its row lock; one already done is left alone
+    return [cid for cid, _ in ended]
