@@ -3,9 +3,16 @@ latency median/p95, drift per minute, lost frames.
 
     .venv/bin/python bench/bridge_load.py                       # 1, 10 and 20 calls, 30 s each
     .venv/bin/python bench/bridge_load.py --calls 1,10,20,40 --seconds 60
+    .venv/bin/python bench/bridge_load.py --sip-processes 2 --calls 80,150 --seconds 30
+                                    # issue 15: a city centre's seats over two `sip` processes (~3 min)
 
 Three kinds of process, loopback only:
-  Kamailio      registrar/proxy (telephony/sip/proxy.py); the endpoint registers as 'hotline'
+  Kamailio      registrar/proxy (telephony/sip/proxy.py); the endpoint registers as 'hotline'.
+                With --sip-processes N: Kamailio runs the dispatcher configuration production uses
+                (hotline.app.deploy.kamailio_files, the text `hotline deploy render` writes) in
+                front of N endpoint processes registered as hotline-sip1.., which take the calls
+                to 12345 round robin; each has its own operators' extensions (N x calls phones are
+                registered, the ones a process dials answer). Figures per process and in total.
   endpoint      this script with --serve: the hotline endpoint (register mode) and a stand-in for
                 the ACD that puts every answered call through to a free operator extension; its CPU
                 and memory are the figures (it measures itself between 'mark' and 'report')
@@ -19,7 +26,9 @@ Figures, over the measurement window (all calls bridged; the first 2 s are not c
   lost      voiced frames sent in the window that never reached the other party; pause frames
             the bridge skipped to shrink its jitter buffer after a late frame are counted apart
   underruns ticks at which a leg's next frame had not arrived yet (silence sent instead)
-  CPU       endpoint process CPU time / wall time over the window; RSS of the endpoint at the end
+  CPU       endpoint process CPU time / wall time over the window; RSS of the endpoint at the end;
+            per call: that share / the process's bridged calls
+The machine's loop time (bench/common.py reference_loop, 0.6 s on the reference core) is printed first.
 """
 from __future__ import annotations
 
@@ -32,7 +41,6 @@ import selectors
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +50,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import DispatcherFront, ServeChild, cpu_line, reference_loop  # noqa: E402
 
 FRAME = 160
 VOICED_TAILS = [bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5)) for n in range(0x60)]
@@ -90,15 +100,16 @@ def serve(args) -> None:
     from tests.telephony_helpers import start_endpoint
 
     logging.basicConfig(level=logging.WARNING)
-    workdir = Path(args.workdir)
+    workdir = Path(args.workdir) / args.sip_user
+    workdir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
     app = create_app({"database_url": url, "sip_enabled": False, "secret_key": "bench",
                       "recordings_dir": str(workdir / "recordings")})
     endpoint = start_endpoint(app, sip_mode="register", sip_server="127.0.0.1",
-                              sip_server_port=args.proxy_port, sip_user="hotline", sip_port=args.sip_port,
-                              sip_rtp_low=30000, sip_rtp_high=30999)
-    RoundRobinOperators(endpoint, [f"{8001 + i}" for i in range(args.operators)])
+                              sip_server_port=args.proxy_port, sip_user=args.sip_user, sip_port=args.sip_port,
+                              sip_rtp_low=args.rtp_low, sip_rtp_high=args.rtp_low + 1998)
+    RoundRobinOperators(endpoint, [f"{8001 + args.operator_offset + i}" for i in range(args.operators)])
     deadline = time.monotonic() + 10
     while endpoint.phone.get_status().name != "REGISTERED" and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -122,7 +133,7 @@ def serve(args) -> None:
                         inbox["underruns"] += leg.inbox.stats["underruns"]
                         inbox["dropped"] += leg.inbox.stats["dropped"]
                         inbox["skipped"] += leg.inbox.stats["skipped"]
-            print(json.dumps({"cpu_percent": round(100 * cpu / wall, 1),
+            print(json.dumps({"cpu_percent": round(100 * cpu / wall, 1), "cpu_s": cpu, "wall_s": wall,
                               "rss_mb": round(int(status["VmRSS"].split()[0]) / 1024, 1),
                               "hwm_mb": round(int(status["VmHWM"].split()[0]) / 1024, 1),
                               "threads": int(status["Threads"]), "late_ticks": endpoint.phone.media.late_ticks,
@@ -367,20 +378,42 @@ def slope_ms_per_min(points: list[tuple[float, float]]) -> float:
     return sum((p[0] - mx) * (p[1] - my) for p in points) / sxx * 1000 * 60
 
 
-def run(n: int, seconds: float, workdir: Path) -> dict:
+def start_endpoints(n: int, processes: int, workdir: Path):
+    """Kamailio and the endpoint processes for ``n`` calls: one endpoint registered as 'hotline' at
+    the registrar (``processes`` 0), or ``processes`` behind the production dispatcher configuration."""
     from telephony.sip.proxy import KamailioProxy, free_udp_port
 
-    proxy = KamailioProxy(run_dir=str(workdir / f"kamailio-{n}")).start()
-    sip_port = free_udp_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve", "--proxy-port", str(proxy.port),
-                              "--sip-port", str(sip_port), "--operators", str(n), "--workdir", str(workdir)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                             stderr=open(workdir / f"endpoint-{n}.log", "w"))
+    ports = [free_udp_port() for _ in range(max(1, processes))]
+    if processes:
+        proxy = DispatcherFront(workdir / f"kamailio-{n}", ports).start()
+        users = [f"hotline-sip{i + 1}" for i in range(processes)]
+    else:
+        proxy = KamailioProxy(run_dir=str(workdir / f"kamailio-{n}")).start()
+        users = ["hotline"]
+    children = [ServeChild([__file__, "--serve", "--proxy-port", str(proxy.port), "--sip-port", str(port),
+                            "--sip-user", user, "--rtp-low", str(30000 + 2000 * i), "--operators", str(n),
+                            "--operator-offset", str(n * i), "--workdir", str(workdir)],
+                           workdir / f"endpoint-{n}-{user}.log", ROOT, user.replace("hotline-", "") or user)
+                for i, (port, user) in enumerate(zip(ports, users))]
+    try:
+        for child in children:
+            child.expect_ready()
+        if processes:
+            proxy.wait_active()
+    except BaseException:
+        for child in children:
+            child.stop()
+        proxy.stop()
+        raise
+    return proxy, children
+
+
+def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
+    proxy, children = start_endpoints(n, processes, workdir)
     gen = None
     try:
-        assert child.stdout.readline().strip() == "ready", "endpoint did not start"
         gen = Generator(proxy.address)
-        operators = [gen.add(UA(gen, i, "operator")) for i in range(n)]
+        operators = [gen.add(UA(gen, i, "operator")) for i in range(n * len(children))]
         for ua in operators:
             ua.register()
         time.sleep(0.3)
@@ -389,20 +422,22 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
             ua.invite()
             time.sleep(0.05)
         deadline = time.monotonic() + 20 + n * 0.2
-        for ua in citizens + operators:
+        for ua in citizens:
             if not ua.established.wait(max(0.0, deadline - time.monotonic())):
                 raise RuntimeError(f"{ua.role} {ua.user} not connected")
-            gen.sending.append(ua)
+        while sum(ua.established.is_set() for ua in operators) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        operators = [ua for ua in operators if ua.established.is_set()]  # the phones the endpoints dialled
+        if len(operators) < n:
+            raise RuntimeError(f"{len(operators)} of {n} operators connected")
+        gen.sending.extend(citizens + operators)
         time.sleep(2.0)  # bridges settle (jitter buffers filled)
-        child.stdin.write("mark\n")
-        child.stdin.flush()
-        child.stdout.readline()
+        for child in children:
+            assert child.ask("mark") == "marked"
         start = time.time()  # wall clock: kernel receive timestamps are CLOCK_REALTIME
         time.sleep(seconds)
         end = time.time()
-        child.stdin.write("report\n")
-        child.stdin.flush()
-        endpoint = json.loads(child.stdout.readline())
+        reports = [child.ask_json("report") for child in children]
         gen.sending = []  # stop sending before reading what was sent
         time.sleep(0.5)  # frames in flight arrive
         latencies, drifts, lost, lost_pause, counted = [], [], 0, 0, 0
@@ -425,6 +460,14 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
         for ua in citizens:
             ua.bye()
         time.sleep(0.5)
+        endpoint = {key: sum(r[key] for r in reports) for key in
+                    ("cpu_percent", "cpu_s", "rss_mb", "threads", "late_ticks", "bridged", "underruns", "dropped",
+                     "skipped")}
+        endpoint["cpu_percent"] = round(endpoint["cpu_percent"], 1)
+        endpoint["rss_mb"] = round(endpoint["rss_mb"], 1)
+        endpoint["dial_failures"] = [f for r in reports for f in r["dial_failures"]]
+        endpoint["wall_s"] = max(r["wall_s"] for r in reports)
+        endpoint["processes"] = [dict(r, name=c.name) for c, r in zip(children, reports)]
         return {"calls": n, "seconds": seconds, **endpoint,
                 "latency_median_ms": round(statistics.median(latencies), 1),
                 "latency_p95_ms": round(percentile(latencies, 0.95), 1),
@@ -435,14 +478,8 @@ def run(n: int, seconds: float, workdir: Path) -> dict:
     finally:
         if gen is not None:
             gen.running = False
-        if child.poll() is None:
-            try:
-                child.stdin.write("quit\n")
-                child.stdin.flush()
-                child.wait(20)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
-                child.kill()
-                child.wait()
+        for child in children:
+            child.stop()
         proxy.stop()
 
 
@@ -450,7 +487,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", default="1,10,20", help="comma-separated numbers of concurrent bridged calls")
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per run")
+    parser.add_argument("--sip-processes", type=int, default=0,
+                        help="endpoint processes behind Kamailio's dispatcher (0: one, registered as 'hotline')")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sip-user", default="hotline", help=argparse.SUPPRESS)
+    parser.add_argument("--rtp-low", type=int, default=30000, help=argparse.SUPPRESS)
+    parser.add_argument("--operator-offset", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--proxy-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sip-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--operators", type=int, help=argparse.SUPPRESS)
@@ -460,11 +502,14 @@ def main() -> None:
         serve(args)
         return
     workdir = Path(tempfile.mkdtemp(prefix="bridge-load-"))
-    print(f"bridged calls through Kamailio on loopback, {args.seconds:.0f} s window each (workdir {workdir})")
+    front = (f"Kamailio's dispatcher and {args.sip_processes} endpoint processes" if args.sip_processes
+             else "Kamailio and one endpoint process")
+    print(f"bridged calls through {front} on loopback, {args.seconds:.0f} s window each (workdir {workdir}); "
+          f"machine loop {reference_loop():.3f} s (0.6 s = the reference core), {os.cpu_count()} cores", flush=True)
     print(f"{'calls':>5} {'CPU %':>6} {'RSS MB':>7} {'thr':>4} {'lat med':>8} {'p95':>6} {'max':>6} "
           f"{'drift ms/min':>12} {'frames':>7} {'lost':>5} {'pause skipped':>13} {'underruns':>9}")
     for n in [int(x) for x in args.calls.split(",") if x.strip()]:
-        r = run(n, args.seconds, workdir)
+        r = run(n, args.seconds, workdir, args.sip_processes)
         print(f"{r['calls']:>5} {r['cpu_percent']:>6} {r['rss_mb']:>7} {r['threads']:>4} "
               f"{r['latency_median_ms']:>8} {r['latency_p95_ms']:>6} {r['latency_max_ms']:>6} "
               f"{r['drift_ms_per_min']:>12} {r['frames']:>7} {r['lost_frames']:>5} "
@@ -473,6 +518,11 @@ def main() -> None:
             print(f"      note: bridged {r['bridged']}/{n}, dial failures {r['dial_failures']}, voiced frames "
                   f"dropped by the bridge (buffer > 160 ms) {r['dropped']}, media clock stalls > 1 s "
                   f"{r['late_ticks']}, generator late ticks {r['generator_late_ticks']}")
+        for p in r["processes"] if args.sip_processes else []:
+            print(f"      {cpu_line(p['name'], p['cpu_s'], p['wall_s'], p['bridged'])}; RSS {p['rss_mb']} MB, "
+                  f"underruns {p['underruns']}, clock resyncs {p['late_ticks']}", flush=True)
+        print(f"      {cpu_line('total', r['cpu_s'], r['wall_s'], r['bridged'])}; load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import socket
 import time
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -142,3 +143,144 @@ class LoopSampler:
     @property
     def wall(self) -> float:
         return sorted(w for w, _ in self.samples)[len(self.samples) // 2]
+
+
+# -- two `sip` processes behind Kamailio's dispatcher (bench/sip_load.py, bench/bridge_load.py) --------
+class DispatcherFront:
+    """Kamailio with the dispatcher in front of ``sip_ports``, from the configuration production
+    uses (``hotline.app.deploy.kamailio_files``, the text `hotline deploy render` writes), in a run
+    directory of its own. Also the registrar the `sip` processes and operators' phones register at."""
+
+    def __init__(self, run_dir: Path, sip_ports: list[int], host: str = "127.0.0.1") -> None:
+        from telephony.sip.proxy import free_udp_port
+
+        self.run_dir, self.sip_ports, self.host = Path(run_dir), list(sip_ports), host
+        self.port = free_udp_port(host)
+        self.proc = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def start(self, timeout: float = 15.0) -> "DispatcherFront":
+        import subprocess
+
+        from hotline.app.deploy import kamailio_files
+        from telephony.sip.proxy import kamailio_command, sip_options
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for name, text_ in kamailio_files(self.host, self.port, self.run_dir, self.sip_ports).items():
+            (self.run_dir / name).write_text(text_)
+        cmd = kamailio_command(str(self.run_dir / "kamailio.cfg"), str(self.run_dir), dispatcher=True)
+        with open(self.run_dir / "kamailio.log", "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"kamailio exited: {self.log_tail()}")
+            if (sip_options(self.host, self.port, 0.2) or "").startswith("SIP/2.0 200"):
+                return self
+        self.stop()
+        raise SystemExit(f"kamailio did not answer: {self.log_tail()}")
+
+    def destinations(self) -> dict[str, str]:
+        """The dispatcher's view: destination URI -> flags (``AP`` = active, probed)."""
+        import re
+        import subprocess
+
+        out = subprocess.run(["kamcmd", "-s", f"unix:{self.run_dir}/kamailio_ctl", "dispatcher.list"],
+                             capture_output=True, text=True, timeout=10).stdout
+        return dict(re.findall(r"URI: (\S+)\s+FLAGS: (\S+)", out))
+
+    def wait_active(self, timeout: float = 30.0) -> None:
+        """Until the dispatcher's OPTIONS probes found every `sip` process up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            flags = self.destinations()
+            if len(flags) == len(self.sip_ports) and all(f.startswith("A") for f in flags.values()):
+                return
+            time.sleep(0.3)
+        raise SystemExit(f"dispatcher destinations not active: {self.destinations()}")
+
+    def stop(self) -> None:
+        import os
+        import signal
+        import subprocess
+
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return (self.run_dir / "kamailio.log").read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+class ServeChild:
+    """A bench's own endpoint process (``bench/x.py --serve ...``), driven by lines on its stdin:
+    it prints ``ready`` when up, answers every command line with one line (JSON for reports),
+    and stops on ``quit``. ``cpu()`` is its CPU time (all threads) read from /proc."""
+
+    def __init__(self, argv: list[str], log_path: Path, cwd: Path, name: str) -> None:
+        import subprocess
+        import sys
+
+        self.name = name
+        self.proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=cwd, stderr=open(log_path, "w"))
+        self.log_path = log_path
+
+    def expect_ready(self) -> None:
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit(f"{self.name} did not start ({line!r}): {Path(self.log_path).read_text()[-2000:]}")
+
+    def ask(self, command: str) -> str:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def ask_json(self, command: str) -> dict:
+        import json
+
+        line = self.ask(command)
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise SystemExit(f"{self.name}: {line!r} {Path(self.log_path).read_text()[-2000:]}") from None
+
+    def cpu(self) -> float:
+        import os
+
+        with open(f"/proc/{self.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(30)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def cpu_line(label: str, cpu_s: float, wall_s: float, calls: int) -> str:
+    """``label: X % of one core, Y ms CPU per call-second`` (CPU per call = CPU time / wall / calls)."""
+    share = cpu_s / wall_s if wall_s else 0.0
+    per_call = share / calls if calls else 0.0
+    return (f"{label:<10} CPU {100 * share:6.1f} % of one core over {wall_s:5.1f} s, {calls:4d} calls: "
+            f"{100 * per_call:.3f} % of a core per call ({1000 * per_call:.2f} ms CPU per call-second)")

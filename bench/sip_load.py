@@ -3,9 +3,18 @@
     .venv/bin/python bench/sip_load.py                      # N=50 recorded, then N=8 live-transcribed
     .venv/bin/python bench/sip_load.py --recorded 50 --live 8 --live 12 --hold 20
     .venv/bin/python bench/sip_load.py --recorded 0 --live 8       # live transcription only
+    .venv/bin/python bench/sip_load.py --sip-processes 2 --recorded 150 --recorded 300 --live 0
+                                       # issue 15: the city layout's two `sip` processes (~3 min)
 
 The endpoint runs inside this process (the harness only waits on SIPp, so the process's CPU is the
-endpoint's); SIPp is one separate process placing all calls within one second, each streaming
+endpoint's), SIPp calling it directly. With --sip-processes N (recorded calls only) the calls go the
+production way instead: SIPp calls 12345 at Kamailio running the dispatcher configuration that
+`hotline deploy render` writes (hotline.app.deploy.kamailio_files; round robin, OPTIONS probing),
+in front of N endpoint processes of this script (--serve: the same Endpoint as the `sip` process,
+register mode, user hotline-sip<i>, a SQLite database each); in-dialog requests follow the
+endpoint's Contact through Kamailio. Figures are then printed per process and in total (CPU per call
+= the process's CPU time / wall / its calls). SIPp is one separate process placing all calls within
+one second, each streaming
 tests/data/audio/ko_call.ulaw (18.4 s of Korean espeak speech with pauses) then hanging up at
 --hold seconds. Loopback only; a scratch SQLite database (or --database-url) receives the calls
 and draft tickets. Figures:
@@ -35,7 +44,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.telephony_helpers import AUDIO_DIR, run_sipp, scenario, sipp_error_log, start_endpoint  # noqa: E402
+from common import DispatcherFront, ServeChild, cpu_line, reference_loop  # noqa: E402
+from tests.telephony_helpers import (AUDIO_DIR, free_udp_port, run_sipp, scenario, sipp_error_log,  # noqa: E402
+                                     start_endpoint)
 
 FIXTURE = AUDIO_DIR / "ko_call.ulaw"
 CLK = os.sysconf("SC_CLK_TCK")
@@ -91,9 +102,6 @@ def run(app, n: int, hold: float, speech, workdir: Path, label: str) -> dict:
     logging.getLogger("hotline").setLevel(logging.WARNING)
     endpoint = start_endpoint(app, speech=speech, greeting=None, answer_delay=0.2,
                               sip_rtp_low=32000, sip_rtp_high=32000 + 4 * n + 20)
-    # SIPp streams the fixture once; a --hold shorter than the fixture cuts it at the BYE
-    expected_frames = min(-(-FIXTURE.stat().st_size // 160), int(hold * 50) - 2)
-    fixture_seconds = min(FIXTURE.stat().st_size / 8000, hold)
     sc = scenario("uac_call.xml", workdir, AUDIO=FIXTURE, HOLD_MS=int(hold * 1000))
     before_rss = rss_mb()
     sampler = Sampler()
@@ -108,26 +116,45 @@ def run(app, n: int, hold: float, speech, workdir: Path, label: str) -> dict:
         records = list(endpoint.finished)
         late_ticks = endpoint.phone.media.late_ticks
         endpoint.stop()
+    failed_sipp = sipp_failures(result, sc)
+    out = summarize(records, n, hold, failed_sipp, late_ticks)
+    out.update(label=label, cpu_mean=cpu / wall, cpu_peak=max(sampler.cpu or [0]), rss_before=before_rss,
+               rss_peak=max(sampler.rss or [before_rss]), rss_after=rss_mb(), loadavg=os.getloadavg()[0])
+    return out
+
+
+def expected(hold: float) -> tuple[int, float]:
+    """Frames of the fixture a call can receive, and the recording length it should have."""
+    # SIPp streams the fixture once; a --hold shorter than the fixture cuts it at the BYE
+    return (min(-(-FIXTURE.stat().st_size // 160), int(hold * 50) - 2),
+            min(FIXTURE.stat().st_size / 8000, hold))
+
+
+def sipp_failures(result, sc: Path) -> int:
+    failed = 0
+    for line in result.stdout.splitlines():
+        if line.strip().startswith("Failed call"):
+            failed = int(line.split("|")[-2].strip() or 0)
+    if result.returncode != 0 and not failed:
+        print(result.stdout[-1500:], sipp_error_log(sc)[-1500:])
+    return failed
+
+
+def summarize(records: list[dict], n: int, hold: float, sipp_failed: int, late_ticks: int) -> dict:
+    """Call figures from the endpoint's finished call records (``n`` calls placed at it)."""
+    expected_frames, fixture_seconds = expected(hold)
     answered = [r for r in records if r["answered_at"] is not None]
     lost = [max(0, expected_frames - r["stats"]["packets_in"]) for r in answered]
     rec_err = [abs((r["recording_seconds"] or 0) - fixture_seconds) for r in answered]
     rates = [r["stats"]["packets_out"] / r["duration"] for r in answered if r["duration"] > 1]
     latencies = sorted(x for r in answered for x in r.get("final_latencies", []))
-    sipp_failed = 0
-    for line in result.stdout.splitlines():
-        if line.strip().startswith("Failed call"):
-            sipp_failed = int(line.split("|")[-2].strip() or 0)
     failed = max(sipp_failed, n - len(answered))
-    if result.returncode not in (0,) and not sipp_failed:
-        print(result.stdout[-1500:], sipp_error_log(sc)[-1500:])
     out = {
-        "label": label, "calls": n, "failed": failed, "stored": len(records),
+        "calls": n, "failed": failed, "stored": len(records),
         "tickets": sum(1 for r in answered if r.get("ticket_number")),
         "lost_frames": sum(lost), "max_lost_per_call": max(lost or [0]),
         "recording_error_max": max(rec_err or [0]), "send_pps_mean": statistics.mean(rates or [0]),
-        "send_pps_min": min(rates or [0]), "cpu_mean": cpu / wall, "cpu_peak": max(sampler.cpu or [0]),
-        "rss_before": before_rss, "rss_peak": max(sampler.rss or [before_rss]), "rss_after": rss_mb(),
-        "late_ticks": late_ticks, "loadavg": os.getloadavg()[0],
+        "send_pps_min": min(rates or [0]), "late_ticks": late_ticks,
         "transcription": sorted({r["transcription"] for r in answered}),
         "finals": len(latencies),
     }
@@ -136,6 +163,140 @@ def run(app, n: int, hold: float, speech, workdir: Path, label: str) -> dict:
         out["final_p95"] = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         out["final_max"] = latencies[-1]
     return out
+
+
+# -- N `sip` processes behind the dispatcher ---------------------------------------------------------
+RTP_PER_PROCESS = 2000  # as hotline.app.deploy.Layout.rtp_per_sip
+
+
+def serve(args) -> None:
+    """One endpoint process (--serve): register mode at the dispatcher's Kamailio, recorded only."""
+    import json
+    import logging
+
+    from telephony.speech.loading import SpeechOff
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("telephony").setLevel(logging.WARNING)
+    logging.getLogger("hotline").setLevel(logging.WARNING)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    workdir = Path(args.workdir) / f"sip{args.index + 1}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    app = make_app(None, workdir)
+    endpoint = start_endpoint(app, speech=SpeechOff("bench: recorded only"), greeting=None, answer_delay=0.2,
+                              sip_mode="register", sip_server="127.0.0.1", sip_server_port=args.proxy_port,
+                              sip_user=f"hotline-sip{args.index + 1}", sip_port=args.sip_port,
+                              sip_rtp_low=args.rtp_low, sip_rtp_high=args.rtp_low + RTP_PER_PROCESS - 2)
+    print("ready", flush=True)
+    mark = (time.monotonic(), cpu_seconds(), 0)
+    for line in sys.stdin:
+        cmd, *rest = line.split()
+        if cmd == "mark":
+            endpoint.finished.clear()
+            mark = (time.monotonic(), cpu_seconds(), endpoint.phone.media.late_ticks)
+            print("marked", flush=True)
+        elif cmd == "report":
+            endpoint.wait_idle(float(rest[0]))
+            wall, cpu = time.monotonic() - mark[0], cpu_seconds() - mark[1]
+            with open("/proc/self/status") as f:
+                status = dict(x.split(":", 1) for x in f if ":" in x)
+            records = [{"answered_at": bool(r["answered_at"]), "stats": {k: r["stats"][k] for k in
+                                                                           ("packets_in", "packets_out")},
+                        "duration": r["duration"], "recording_seconds": r["recording_seconds"],
+                        "ticket_number": r.get("ticket_number"), "transcription": r.get("transcription") or "",
+                        "final_latencies": []} for r in endpoint.finished]
+            print(json.dumps({"records": records, "wall": wall, "cpu": cpu,
+                              "late_ticks": endpoint.phone.media.late_ticks - mark[2],
+                              "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+                              "hwm_mb": int(status["VmHWM"].split()[0]) / 1024}, default=str), flush=True)
+        elif cmd == "quit":
+            break
+    endpoint.stop()
+
+
+def start_dispatched(count: int, workdir: Path) -> tuple[DispatcherFront, list[ServeChild]]:
+    """Kamailio (production dispatcher configuration) in front of ``count`` endpoint processes."""
+    ports = [free_udp_port() for _ in range(count)]
+    front = DispatcherFront(workdir / "kamailio", ports).start()
+    children = [ServeChild([__file__, "--serve", "--index", str(i), "--proxy-port", str(front.port),
+                            "--sip-port", str(port), "--rtp-low", str(32000 + i * RTP_PER_PROCESS),
+                            "--workdir", str(workdir)], workdir / f"sip{i + 1}.log", ROOT, f"sip{i + 1}")
+                for i, port in enumerate(ports)]
+    try:
+        for child in children:
+            child.expect_ready()
+        front.wait_active()
+    except BaseException:
+        stop_dispatched(front, children)
+        raise
+    return front, children
+
+
+def stop_dispatched(front: DispatcherFront, children: list[ServeChild]) -> None:
+    for child in children:
+        child.stop()
+    front.stop()
+
+
+def via_proxy(sc: Path) -> Path:
+    """The SIPp scenario with ACK and BYE sent to the endpoint's Contact (through Kamailio, which
+    stays out of the dialog: no Record-Route), not to 12345 at the proxy."""
+    text_ = sc.read_text().replace('<recv response="200" rtd="true"/>', '<recv response="200" rtd="true" rrs="true"/>')
+    for method in ("ACK", "BYE"):
+        text_ = text_.replace(f"{method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0", f"{method} [next_url] SIP/2.0")
+    out = sc.with_name(sc.stem + "_proxy.xml")
+    out.write_text(text_)
+    return out
+
+
+def run_dispatched(front: DispatcherFront, children: list[ServeChild], n: int, hold: float, workdir: Path) -> dict:
+    sc = via_proxy(scenario("uac_call.xml", workdir, AUDIO=FIXTURE, HOLD_MS=int(hold * 1000)))
+    for child in children:
+        assert child.ask("mark") == "marked"
+    peaks: list[float] = []
+    halt = threading.Event()
+
+    def sample() -> None:  # the processes' summed CPU share, once a second
+        last, last_t = sum(c.cpu() for c in children), time.monotonic()
+        while not halt.wait(1.0):
+            cpu, now = sum(c.cpu() for c in children), time.monotonic()
+            peaks.append((cpu - last) / (now - last_t))
+            last, last_t = cpu, now
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = run_sipp(sc, front.port, calls=n, timeout=int(hold) + 60)
+    finally:
+        halt.set()
+    reports = [child.ask_json("report 120") for child in children]
+    sampler.join()
+    records = [r for rep in reports for r in rep["records"]]
+    total = summarize(records, n, hold, sipp_failures(result, sc), sum(rep["late_ticks"] for rep in reports))
+    wall = max(rep["wall"] for rep in reports)
+    total.update(label=f"recorded, {len(children)} sip processes behind Kamailio's dispatcher",
+                 cpu_mean=sum(rep["cpu"] for rep in reports) / wall, cpu_peak=max(peaks or [0]),
+                 rss_after=sum(rep["rss_mb"] for rep in reports), rss_peak=sum(rep["hwm_mb"] for rep in reports),
+                 loadavg=os.getloadavg()[0], wall=wall, cpu=sum(rep["cpu"] for rep in reports))
+    total["processes"] = []
+    for child, rep in zip(children, reports):
+        calls = len(rep["records"])
+        part = summarize(rep["records"], calls, hold, 0, rep["late_ticks"])
+        part.update(name=child.name, cpu=rep["cpu"], wall=rep["wall"], rss_peak=rep["hwm_mb"])
+        total["processes"].append(part)
+    return total
+
+
+def show_dispatched(r: dict) -> None:
+    show(r)
+    print(f"per process         {'calls':>5} {'failed':>6} {'lost':>5} {'send pps mean/min':>18} {'resyncs':>7} "
+          f"{'peak RSS MB':>11}")
+    for p in r["processes"]:
+        print(f"  {p['name']:<17} {p['calls']:>5} {p['failed']:>6} {p['lost_frames']:>5} "
+              f"{p['send_pps_mean']:>9.2f}/{p['send_pps_min']:<8.2f} {p['late_ticks']:>7} {p['rss_peak']:>11.0f}")
+    for p in r["processes"]:
+        print("  " + cpu_line(p["name"], p["cpu"], p["wall"], p["calls"]))
+    print("  " + cpu_line("total", r["cpu"], r["wall"], r["calls"]))
 
 
 def show(r: dict) -> None:
@@ -147,8 +308,11 @@ def show(r: dict) -> None:
     print(f"send rate           {r['send_pps_mean']:.2f} packets/s mean, {r['send_pps_min']:.2f} min "
           f"(clock resyncs: {r['late_ticks']})")
     print(f"CPU                 {100 * r['cpu_mean']:.1f} % of one core mean, {100 * r['cpu_peak']:.1f} % peak (1 s)")
-    print(f"RSS                 {r['rss_before']:.0f} MB before, {r['rss_peak']:.0f} MB peak, "
-          f"{r['rss_after']:.0f} MB after")
+    if "rss_before" in r:
+        print(f"RSS                 {r['rss_before']:.0f} MB before, {r['rss_peak']:.0f} MB peak, "
+              f"{r['rss_after']:.0f} MB after")
+    else:
+        print(f"RSS                 {r['rss_peak']:.0f} MB peak, {r['rss_after']:.0f} MB after (all processes)")
     print(f"transcription       {', '.join(r['transcription'])}")
     if r.get("finals"):
         print(f"final latency       median {r['final_median']:.2f} s, p95 {r['final_p95']:.2f} s, "
@@ -166,12 +330,33 @@ def main() -> None:
                              "pool reuses warm recognizers, so a SIP process that has served calls is in the "
                              "measured steady state. The first round's figures are printed too.")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--sip-processes", type=int, default=0,
+                        help="recorded calls through Kamailio's dispatcher to N endpoint processes (0: in-process)")
+    for hidden in ("--index", "--proxy-port", "--sip-port", "--rtp-low"):
+        parser.add_argument(hidden, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return
     recorded = args.recorded if args.recorded is not None else [50]
     live = args.live if args.live is not None else [8]
     workdir = Path(tempfile.mkdtemp(prefix="sip-load-"))
-    app = make_app(args.database_url, workdir)
+    print(f"sip_load: machine loop {reference_loop():.3f} s (0.6 s = the reference core), {os.cpu_count()} cores, "
+          f"workdir {workdir}", flush=True)
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    if args.sip_processes:
+        if any(x > 0 for x in live):
+            raise SystemExit("--sip-processes: recorded calls only (give --live 0)")
+        front, children = start_dispatched(args.sip_processes, workdir)
+        try:
+            for n in [x for x in recorded if x > 0]:
+                show_dispatched(run_dispatched(front, children, n, args.hold, workdir))
+        finally:
+            stop_dispatched(front, children)
+        return
+    app = make_app(args.database_url, workdir)
     from telephony.speech.loading import SpeechOff
 
     for n in [x for x in recorded if x > 0]:

@@ -155,6 +155,14 @@ def nginx_conf(layout: Layout) -> str:
     return text
 
 
+def kamailio_files(host: str, port: int, run_dir: Path, sip_ports: list[int]) -> dict[str, str]:
+    """Kamailio's configuration with the dispatcher in front of the ``sip`` processes on
+    ``sip_ports`` (run it with ``kamailio_command(..., dispatcher=True)``). ``render`` writes these;
+    the benches (bench/common.py ``DispatcherFront``) start Kamailio from the same text."""
+    return {"kamailio.cfg": render_kamailio(host=host, port=port, run_dir=str(run_dir)),
+            "dispatcher.list": dispatcher_list([(host, p) for p in sip_ports])}
+
+
 def render(layout: Layout, source_env: dict | None = None) -> dict[str, Path]:
     """Write the layout's files into its run directory; their paths by name."""
     run = layout.run_dir
@@ -162,8 +170,7 @@ def render(layout: Layout, source_env: dict | None = None) -> dict[str, Path]:
         (run / sub).mkdir(parents=True, exist_ok=True)
     files = {
         "nginx.conf": nginx_conf(layout),
-        "kamailio.cfg": render_kamailio(host=layout.host, port=layout.kamailio_port, run_dir=str(run)),
-        "dispatcher.list": dispatcher_list([(layout.host, p) for p in layout.sip_ports]),
+        **kamailio_files(layout.host, layout.kamailio_port, run, layout.sip_ports),
         "Procfile": procfile(layout),
         "layout.env": "".join(f"{k}={v}\n" for k, v in environment(layout, source_env).items()),
     }
