@@ -22,7 +22,8 @@ and draft tickets. Figures:
   lost frames       20 ms frames of the fixture that never reached the recording (packets not
                     received; gaps are filled with silence and counted here)
   recording error   |recording length - fixture length| (max over calls)
-  send rate         packets/s we sent per call (a fixed 20 ms clock gives 50.0)
+  send rate         packets/s we sent per call while the media clock served it (a fixed 20 ms
+                    clock gives 50.00; clock resyncs: stalls over 1 s whose packets were skipped)
   CPU               process CPU time / wall time over the calls (mean, and peak per second)
   RSS               before, peak and after the calls
   final latency     (live runs) wall time from the last voiced frame of a sentence reaching the
@@ -146,7 +147,10 @@ def summarize(records: list[dict], n: int, hold: float, sipp_failed: int, late_t
     answered = [r for r in records if r["answered_at"] is not None]
     lost = [max(0, expected_frames - r["stats"]["packets_in"]) for r in answered]
     rec_err = [abs((r["recording_seconds"] or 0) - fixture_seconds) for r in answered]
-    rates = [r["stats"]["packets_out"] / r["duration"] for r in answered if r["duration"] > 1]
+    # intervals between the first and the last packet sent / that span (the call's duration runs
+    # from the answer until its end is processed: not the clock's time)
+    rates = [(r["stats"]["packets_out"] - 1) / r["stats"]["send_span"] if r["stats"].get("send_span")
+             else r["stats"]["packets_out"] / r["duration"] for r in answered if r["duration"] > 1]
     latencies = sorted(x for r in answered for x in r.get("final_latencies", []))
     failed = max(sipp_failed, n - len(answered))
     out = {
@@ -200,8 +204,9 @@ def serve(args) -> None:
             wall, cpu = time.monotonic() - mark[0], cpu_seconds() - mark[1]
             with open("/proc/self/status") as f:
                 status = dict(x.split(":", 1) for x in f if ":" in x)
-            records = [{"answered_at": bool(r["answered_at"]), "stats": {k: r["stats"][k] for k in
-                                                                           ("packets_in", "packets_out")},
+            records = [{"answered_at": bool(r["answered_at"]), "stats": {k: r["stats"].get(k) for k in
+                                                                           ("packets_in", "packets_out",
+                                                                            "send_span")},
                         "duration": r["duration"], "recording_seconds": r["recording_seconds"],
                         "ticket_number": r.get("ticket_number"), "transcription": r.get("transcription") or "",
                         "final_latencies": []} for r in endpoint.finished]

@@ -81,6 +81,7 @@ class RtpStream:
                       "samples_in": 0, "packets_out": 0, "dtmf": 0, "other_payload": 0}
         self.last_rx = time.monotonic()
         self.started = time.monotonic()
+        self.first_out = self.last_out = 0.0  # media clock ticks of the first and last packet sent
 
     # -- receive ----------------------------------------------------------------------------------
     def handle_datagram(self, data: bytes) -> None:
@@ -247,6 +248,8 @@ class MediaEngine:
 
     def _remove_locked(self, stream: RtpStream) -> None:
         if stream in self._streams:
+            # the far end got packets_out - 1 intervals in send_span seconds (50.00/s: the clock kept time)
+            stream.stats["send_span"] = round(stream.last_out - stream.first_out, 4)
             self._streams.discard(stream)
             try:
                 self._selector.unregister(stream.sock)
@@ -299,10 +302,14 @@ class MediaEngine:
                     log.exception("rtp.frame_hook_failed")
             with self._lock:
                 streams = [s for s in self._streams if s.sending]
+            now = time.monotonic()
             for stream in streams:
                 try:
                     stream.sock.sendto(stream.next_packet(), stream.remote)
+                    if not stream.stats["packets_out"]:
+                        stream.first_out = now
                     stream.stats["packets_out"] += 1
+                    stream.last_out = now
                 except OSError:
                     pass
             ticks += 1
