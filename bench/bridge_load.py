@@ -120,6 +120,7 @@ def serve(args) -> None:
         if cmd == "mark":
             t = os.times()
             mark = (time.monotonic(), t.user + t.system)
+            endpoint.phone.media.reset_lateness()
             print("marked", flush=True)
         elif cmd == "report":
             t = os.times()
@@ -137,6 +138,7 @@ def serve(args) -> None:
                               "rss_mb": round(int(status["VmRSS"].split()[0]) / 1024, 1),
                               "hwm_mb": round(int(status["VmHWM"].split()[0]) / 1024, 1),
                               "threads": int(status["Threads"]), "late_ticks": endpoint.phone.media.late_ticks,
+                              "lateness": endpoint.phone.media.lateness,
                               "bridged": sum(1 for s in endpoint.sessions.values() if s.bridge_engine),
                               "dial_failures": endpoint.acd.failures, **inbox}), flush=True)
         elif cmd == "quit":
@@ -520,7 +522,9 @@ def main() -> None:
                   f"{r['late_ticks']}, generator late ticks {r['generator_late_ticks']}")
         for p in r["processes"] if args.sip_processes else []:
             print(f"      {cpu_line(p['name'], p['cpu_s'], p['wall_s'], p['bridged'])}; RSS {p['rss_mb']} MB, "
-                  f"underruns {p['underruns']}, clock resyncs {p['late_ticks']}", flush=True)
+                  f"underruns {p['underruns']}, clock resyncs {p['late_ticks']}, ticks > 20 ms late "
+                  f"{p['lateness']['late_20ms']} of {p['lateness']['ticks']} (latest {p['lateness']['max_ms']} ms)",
+                  flush=True)
         print(f"      {cpu_line('total', r['cpu_s'], r['wall_s'], r['bridged'])}; load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
 

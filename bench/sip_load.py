@@ -116,9 +116,11 @@ def run(app, n: int, hold: float, speech, workdir: Path, label: str) -> dict:
         wall, cpu = time.monotonic() - start, cpu_seconds() - start_cpu
         records = list(endpoint.finished)
         late_ticks = endpoint.phone.media.late_ticks
+        lateness = dict(endpoint.phone.media.lateness)
         endpoint.stop()
     failed_sipp = sipp_failures(result, sc)
     out = summarize(records, n, hold, failed_sipp, late_ticks)
+    out["lateness"] = lateness
     out.update(label=label, cpu_mean=cpu / wall, cpu_peak=max(sampler.cpu or [0]), rss_before=before_rss,
                rss_peak=max(sampler.rss or [before_rss]), rss_after=rss_mb(), loadavg=os.getloadavg()[0])
     return out
@@ -198,6 +200,7 @@ def serve(args) -> None:
         if cmd == "mark":
             endpoint.finished.clear()
             mark = (time.monotonic(), cpu_seconds(), endpoint.phone.media.late_ticks)
+            endpoint.phone.media.reset_lateness()
             print("marked", flush=True)
         elif cmd == "report":
             endpoint.wait_idle(float(rest[0]))
@@ -212,6 +215,7 @@ def serve(args) -> None:
                         "final_latencies": []} for r in endpoint.finished]
             print(json.dumps({"records": records, "wall": wall, "cpu": cpu,
                               "late_ticks": endpoint.phone.media.late_ticks - mark[2],
+                              "lateness": endpoint.phone.media.lateness,
                               "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
                               "hwm_mb": int(status["VmHWM"].split()[0]) / 1024}, default=str), flush=True)
         elif cmd == "quit":
@@ -282,12 +286,15 @@ def run_dispatched(front: DispatcherFront, children: list[ServeChild], n: int, h
     total.update(label=f"recorded, {len(children)} sip processes behind Kamailio's dispatcher",
                  cpu_mean=sum(rep["cpu"] for rep in reports) / wall, cpu_peak=max(peaks or [0]),
                  rss_after=sum(rep["rss_mb"] for rep in reports), rss_peak=sum(rep["hwm_mb"] for rep in reports),
-                 loadavg=os.getloadavg()[0], wall=wall, cpu=sum(rep["cpu"] for rep in reports))
+                 loadavg=os.getloadavg()[0], wall=wall, cpu=sum(rep["cpu"] for rep in reports),
+                 call_seconds=sum(r["duration"] for r in records),
+                 lateness=merge_lateness([rep["lateness"] for rep in reports]))
     total["processes"] = []
     for child, rep in zip(children, reports):
         calls = len(rep["records"])
         part = summarize(rep["records"], calls, hold, 0, rep["late_ticks"])
-        part.update(name=child.name, cpu=rep["cpu"], wall=rep["wall"], rss_peak=rep["hwm_mb"])
+        part.update(name=child.name, cpu=rep["cpu"], wall=rep["wall"], rss_peak=rep["hwm_mb"],
+                    lateness=rep["lateness"], call_seconds=sum(r["duration"] for r in rep["records"]))
         total["processes"].append(part)
     return total
 
@@ -295,13 +302,20 @@ def run_dispatched(front: DispatcherFront, children: list[ServeChild], n: int, h
 def show_dispatched(r: dict) -> None:
     show(r)
     print(f"per process         {'calls':>5} {'failed':>6} {'lost':>5} {'send pps mean/min':>18} {'resyncs':>7} "
-          f"{'peak RSS MB':>11}")
+          f"{'ticks >20/>100 ms late, max':>28} {'peak RSS MB':>11}")
     for p in r["processes"]:
+        lt = p["lateness"]
         print(f"  {p['name']:<17} {p['calls']:>5} {p['failed']:>6} {p['lost_frames']:>5} "
-              f"{p['send_pps_mean']:>9.2f}/{p['send_pps_min']:<8.2f} {p['late_ticks']:>7} {p['rss_peak']:>11.0f}")
-    for p in r["processes"]:
-        print("  " + cpu_line(p["name"], p["cpu"], p["wall"], p["calls"]))
-    print("  " + cpu_line("total", r["cpu"], r["wall"], r["calls"]))
+              f"{p['send_pps_mean']:>9.2f}/{p['send_pps_min']:<8.2f} {p['late_ticks']:>7} "
+              f"{lt['late_20ms']:>8}/{lt['late_100ms']:<5} of {lt['ticks']:>5}, {lt['max_ms']:>6.1f} {p['rss_peak']:>11.0f}")
+    for p in r["processes"] + [dict(r, name="total")]:
+        print("  " + cpu_line(p["name"], p["cpu"], p["wall"], p["calls"])
+              + f"; {1000 * p['cpu'] / max(p['call_seconds'], 1e-9):.2f} ms CPU per second of a call's own duration")
+
+
+def merge_lateness(parts: list[dict]) -> dict:
+    return {"ticks": sum(p["ticks"] for p in parts), "late_20ms": sum(p["late_20ms"] for p in parts),
+            "late_100ms": sum(p["late_100ms"] for p in parts), "max_ms": max(p["max_ms"] for p in parts)}
 
 
 def show(r: dict) -> None:
@@ -312,6 +326,10 @@ def show(r: dict) -> None:
           f"recording length error max {r['recording_error_max']:.3f} s")
     print(f"send rate           {r['send_pps_mean']:.2f} packets/s mean, {r['send_pps_min']:.2f} min "
           f"(clock resyncs: {r['late_ticks']})")
+    if r.get("lateness"):
+        lt = r["lateness"]
+        print(f"media clock         {lt['late_20ms']} of {lt['ticks']} ticks started > 20 ms late, "
+              f"{lt['late_100ms']} > 100 ms, latest {lt['max_ms']:.1f} ms")
     print(f"CPU                 {100 * r['cpu_mean']:.1f} % of one core mean, {100 * r['cpu_peak']:.1f} % peak (1 s)")
     if "rss_before" in r:
         print(f"RSS                 {r['rss_before']:.0f} MB before, {r['rss_peak']:.0f} MB peak, "

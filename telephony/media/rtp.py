@@ -207,9 +207,17 @@ class MediaEngine:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self.late_ticks = 0
+        self.lateness = self._new_lateness()  # how late the clock's ticks started (benches read it)
         self.tick_listeners: list[Callable[[], None]] = []
         # called on every 20 ms tick before any packet is sent (call bridges copy frames there)
         self.frame_hooks: list[Callable[[], None]] = []
+
+    @staticmethod
+    def _new_lateness() -> dict:
+        return {"ticks": 0, "late_20ms": 0, "late_100ms": 0, "max_ms": 0.0}
+
+    def reset_lateness(self) -> None:
+        self.lateness = self._new_lateness()
 
     def start(self) -> None:
         if self._running:
@@ -294,7 +302,16 @@ class MediaEngine:
         next_at = time.monotonic()
         ticks = 0
         while self._running:
+            late = time.monotonic() - next_at  # this tick's start behind its schedule
             next_at += period
+            lateness = self.lateness
+            lateness["ticks"] += 1
+            if late > 0.02:
+                lateness["late_20ms"] += 1
+                if late > 0.1:
+                    lateness["late_100ms"] += 1
+                if late * 1000 > lateness["max_ms"]:
+                    lateness["max_ms"] = round(late * 1000, 1)
             for hook in list(self.frame_hooks):
                 try:
                     hook()
