@@ -81,17 +81,28 @@ class Sampler(threading.Thread):
             last_cpu, last_t = cpu, now
 
 
-def make_app(database_url: str | None, workdir: Path):
+def make_app(database_url: str | None, workdir: Path, template: Path | None = None):
+    """The app on a seeded database whose routing model is trained before any call: the draft
+    tickets ask routing for suggestions, and with no model the process would train one in its own
+    background threads (jieba + scikit-learn, seconds of CPU under the GIL) while calls run - the
+    production `sip` process hands that to the Celery workers. ``template``: a SQLite file made so
+    already, copied instead of seeding and training again."""
+    import shutil
+
     from hotline.app import create_app
     from hotline.app.dbadmin import seed, upgrade
     from hotline.extensions import db
+    from routing import service as routing_service
 
+    if template is not None and database_url is None:
+        shutil.copyfile(template, workdir / "bench.db")
     url = database_url or f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
     app = create_app({"database_url": url, "sip_enabled": False, "secret_key": "bench",
                       "recordings_dir": str(workdir / "recordings")})
     with app.app_context():
         seed(db.session, demo=False)
+        routing_service.train(db.session)
         db.Session.remove()
     return app
 
@@ -188,7 +199,7 @@ def serve(args) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     workdir = Path(args.workdir) / f"sip{args.index + 1}"
     workdir.mkdir(parents=True, exist_ok=True)
-    app = make_app(None, workdir)
+    app = make_app(None, workdir, Path(args.workdir) / "template" / "bench.db")
     endpoint = start_endpoint(app, speech=SpeechOff("bench: recorded only"), greeting=None, answer_delay=0.2,
                               sip_mode="register", sip_server="127.0.0.1", sip_server_port=args.proxy_port,
                               sip_user=f"hotline-sip{args.index + 1}", sip_port=args.sip_port,
@@ -225,6 +236,8 @@ def serve(args) -> None:
 
 def start_dispatched(count: int, workdir: Path) -> tuple[DispatcherFront, list[ServeChild]]:
     """Kamailio (production dispatcher configuration) in front of ``count`` endpoint processes."""
+    (workdir / "template").mkdir()
+    make_app(None, workdir / "template")  # seeded, routing model trained; each process copies it
     ports = [free_udp_port() for _ in range(count)]
     front = DispatcherFront(workdir / "kamailio", ports).start()
     children = [ServeChild([__file__, "--serve", "--index", str(i), "--proxy-port", str(front.port),
