@@ -232,6 +232,35 @@ def test_two_sip_processes_share_one_queue_first_come_first_served(city, tmp_pat
                                                        "where u.username in ('city_a', 'city_b')")} == {"idle"}, 20)
 
 
+def test_a_citizen_through_the_dispatcher_hangs_up_and_the_call_ends_at_once(city, tmp_path):
+    """The citizen's ACK and BYE go through Kamailio to the `sip` process that answered (the 200 OK's
+    Contact, as RFC 3261 UAs send in-dialog requests): nothing registers as the service number in this
+    layout, so a BYE addressed to 12345 got 404 and the call stayed 通话中 until the RTP timeout."""
+    layout = city.layout
+    _sql_exec(city, "update agent_states set state = 'offline'")
+    name, ext = OPERATORS[2]
+    audio = Path(__file__).parent / "data" / "audio" / "ko_1.ulaw"
+    phone = SippPhone(Addr("127.0.0.1", layout.kamailio_port), ext, tmp_path, audio=audio, end="wait_bye", timeout=40)
+    citizen = None
+    try:
+        _set_state(city, _token(city, name), "idle")
+        citizen = Citizen(Addr("127.0.0.1", layout.kamailio_port), tmp_path, audio, hold_ms=2000,
+                          caller="13700137001", timeout=30)
+        code, out = citizen.wait(40)
+        hung_up = time.time()
+        assert code == 0, (out, city.log_tail(3000))
+        row = wait_for(lambda: _sql(city, "select outcome, hangup_side, ended_at from call_queue "
+                                          "where caller = '13700137001' and state = 'ended'"), 10)
+        assert row, (_sql(city, "select state, outcome from call_queue where caller = '13700137001'"),
+                     time.time() - hung_up)
+        assert (row[0].outcome, row[0].hangup_side) == ("answered", "citizen")
+        assert phone.wait(20) == 0, phone.errors()  # the operator's phone got its BYE
+    finally:
+        if citizen:
+            citizen.stop()
+        phone.stop()
+
+
 def test_kill_9_of_a_sip_process_keeps_the_other_calls_and_reaps_its_own(city, tmp_path):
     layout = city.layout
     _sql_exec(city, "update agent_states set state = 'offline'")
