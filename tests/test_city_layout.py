@@ -319,12 +319,15 @@ def test_kill_9_of_a_sip_process_keeps_the_other_calls_and_reaps_its_own(city, t
     # the operator of the dead call is not left 通话中: wrap-up, then ready
     assert wait_for(lambda: _sql(city, "select state from agent_states a join users u on u.id = a.user_id "
                                        "where u.username = 'city_a'")[0][0] == "idle", 20)
-    # the operator on the surviving process heard the citizen frame by frame, through the kill
-    heard = without_fill([p for _, p in payloads(phones["3102"].capture)])
+    # the operator on the surviving process heard the citizen frame by frame, through the kill (and
+    # through the pauses of a busy machine: a frame late for its tick is played late, never dropped)
+    received = payloads(phones["3102"].capture)
+    heard = without_fill([p for _, p in received])
     runs = cyclic_runs(heard, source)
     stats = _sql(city, "select stats from calls where caller = '13900139002'")
+    gaps = sorted((round(b[0] - a[0], 3) for a, b in zip(received, received[1:])), reverse=True)[:5]
     assert len(runs) == 1 and runs[0] >= 400, (runs[:20], describe_breaks(heard, source), stats,
-                                               [(round(a - killed_at, 2)) for a, _p in payloads(phones["3102"].capture)][360:372])
+                                               f"longest gaps between packets {gaps}")
 
 
 def _sql_exec(city, query: str) -> None:

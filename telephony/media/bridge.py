@@ -10,6 +10,14 @@ frame deeper). A buffer that stays deeper than its target for DRAIN_TICKS ticks 
 (speech pauses) until it is back to its target, the way adaptive jitter buffers shrink; only beyond
 MAX_DEPTH are frames dropped whatever they contain. Latency therefore returns to its target after
 jitter (at the next pause) and a sender whose clock runs fast never builds up delay (drift 0).
+MAX_DEPTH counts beyond what the buffer owes, so that a late frame is delayed, never dropped:
+- ticks that found the buffer empty (late frames, played as silence) are a debt: the frames that
+  then arrive together are those late ones, kept (up to MAX_DEBT, 1 s) and drained at pauses;
+- ticks the media clock itself owes (the process was paused - CPU starvation, a long GIL holder -
+  and the clock catches them up back to back) widen the limits the same way.
+Only a sender outrunning the clock with no frame missing before (a fast clock, a flood) is cut to
+MAX_DEPTH. A `sip` process starved for 0.2-0.5 s on a busy machine lost frames on every live call
+before (its receive thread reading in a burst what the clock had already played as silence).
 """
 from __future__ import annotations
 
@@ -22,7 +30,8 @@ import threading
 from telephony.media.rtp import FRAME_BYTES_PCM16, FRAME_SAMPLES
 
 PREFILL = 2
-MAX_DEPTH = 8  # 160 ms: beyond this, frames are dropped whatever they contain
+MAX_DEPTH = 8  # 160 ms beyond what is owed: beyond this, frames are dropped whatever they contain
+MAX_DEBT = 50  # 1 s of late frames kept at most (the media clock resynchronises after a 1 s stall)
 DRAIN_TICKS = 5  # a buffer above its target for this long (100 ms) skips its quiet frames
 QUIET_RMS = 200  # 16-bit RMS below which a frame counts as a pause (may be skipped)
 SILENT = b"\x00" * FRAME_BYTES_PCM16
@@ -59,6 +68,7 @@ class Inbox:
         self.frames: collections.deque[bytes] = collections.deque()
         self.primed = False
         self._excess = 0
+        self.debt = 0  # ticks played as silence for want of a frame since the buffer was last at its target
         self.stats = {"frames_in": 0, "frames_out": 0, "underruns": 0, "dropped": 0, "skipped": 0}
 
     def push(self, pcm16: bytes) -> None:  # RTP receive thread
@@ -68,7 +78,8 @@ class Inbox:
             del self._pending[:FRAME_BYTES_PCM16]
             self.stats["frames_in"] += 1
 
-    def take(self) -> bytes | None:  # media clock thread
+    def take(self, owed: int = 0) -> bytes | None:  # media clock thread
+        """This tick's frame; ``owed``: ticks the clock is behind (they will take the backlog)."""
         frames = self.frames
         if not self.primed:
             if len(frames) < PREFILL:
@@ -76,19 +87,24 @@ class Inbox:
             self.primed = True
         if not frames:
             self.stats["underruns"] += 1  # late (or lost): silence now, the frame plays on arrival
+            self.debt = min(self.debt + 1, MAX_DEBT)
             return None
-        while len(frames) > MAX_DEPTH:
+        while len(frames) > MAX_DEPTH + max(owed, self.debt):
             frames.popleft()
             self.stats["dropped"] += 1
-        if len(frames) > PREFILL:
+        if len(frames) > PREFILL + owed:
             self._excess += 1
             if self._excess >= DRAIN_TICKS and audioop.rms(frames[0], 2) < QUIET_RMS:
                 frames.popleft()
                 self.stats["skipped"] += 1
+                self.debt = max(0, self.debt - 1)
         else:
             self._excess = 0
         self.stats["frames_out"] += 1
-        return frames.popleft()
+        frame = frames.popleft()
+        if len(frames) <= PREFILL:
+            self.debt = 0  # back at its target: the late frames are played
+        return frame
 
     def clear(self) -> None:
         self.frames.clear()
@@ -150,9 +166,10 @@ class Bridge:
             groups = [set(g) for g in self.groups]
             held, fill = set(self.held), self.fill
         frames: dict[str, bytes | None] = {}
+        owed = getattr(self.media, "owed_ticks", 0)
         for name, leg in list(legs.items()):
             if leg.inbox is not None and not leg.ended:
-                frames[name] = leg.inbox.take()
+                frames[name] = leg.inbox.take(owed)
         for group in groups:
             for name in group:
                 leg = legs.get(name)

@@ -208,6 +208,9 @@ class MediaEngine:
         os.set_blocking(self._wake_r, False)
         self.late_ticks = 0
         self.lateness = self._new_lateness()  # how late the clock's ticks started (benches read it)
+        #: ticks the clock still owes after the current one (it was paused and is catching up):
+        #: frames that arrived meanwhile are not excess (``bridge.Inbox.take``)
+        self.owed_ticks = 0
         self.tick_listeners: list[Callable[[], None]] = []
         # called on every 20 ms tick before any packet is sent (call bridges copy frames there)
         self.frame_hooks: list[Callable[[], None]] = []
@@ -304,6 +307,8 @@ class MediaEngine:
         while self._running:
             late = time.monotonic() - next_at  # this tick's start behind its schedule
             next_at += period
+            # ticks still due after this one (late by a period or more): the hooks' debt
+            self.owed_ticks = int(late / period) if late >= period else 0
             lateness = self.lateness
             lateness["ticks"] += 1
             if late > 0.02:
