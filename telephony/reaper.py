@@ -15,7 +15,15 @@ conditional UPDATE (``reaped_at IS NULL``), so exactly one survivor closes a dea
 - the 联系诉求人 calls it had claimed end as ``interrupted`` on their tickets' histories (and, in
   every look, requests that no process claimed within two minutes end as ``not_started``).
 
-The thread also ends system wrap-ups that are overdue: the `sip` process that started one may have
+A heartbeat can be late while its process lives: a busy machine, a slow database write. A stale
+row whose process runs on this host (its pid alive and started before the row was written) is not
+reaped until its heartbeat is ``LIVE_GRACE`` times the stale limit old (a hung process): reaping a
+live process closed its talking calls as ``interrupted`` and made it store them a second time
+(bench/city_load.py at load 20: a respawned `sip` reaped the survivor). Other hosts' processes
+are judged by the heartbeat alone. Beating and reaping run on two threads, so a process closing
+many calls of a dead one never misses its own beats.
+
+The reaper thread also ends system wrap-ups that are overdue: the `sip` process that started one may have
 died before its timer fired (``routing.calls.store.end_overdue_wrapups``). The beat task
 ``telephony.reap_sip`` runs ``reap_dead`` too, for when every `sip` process is gone.
 """
@@ -27,7 +35,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
@@ -40,7 +48,8 @@ from telephony.models import Call, SipInstance
 log = logging.getLogger("telephony.reaper")
 
 BEAT_SECONDS = 1.0
-REAP_EVERY = 2  # beats between two looks for dead processes
+REAP_SECONDS = 2.0  # between two looks for dead processes
+LIVE_GRACE = 6  # a live process of this host is reaped only when its heartbeat is this many stale limits old
 
 
 def register_instance(session, sip_address: str) -> str:
@@ -80,6 +89,10 @@ def reap_dead(session, config, reaper: str, transcribe=None) -> list[dict]:
     session.rollback()
     out = []
     for inst in stale:
+        if inst.beat_at >= utcnow() - timedelta(seconds=config.sip_stale_seconds * LIVE_GRACE) and alive_here(inst):
+            log.warning("sip.late_heartbeat instance=%s pid=%s last_beat=%s: the process runs, not reaped",
+                        inst.id, inst.pid, iso(inst.beat_at))
+            continue
         won = session.execute(update(SipInstance).where(SipInstance.id == inst.id, SipInstance.reaped_at.is_(None),
                                                         SipInstance.beat_at < limit)
                               .values(reaped_at=utcnow(), reaped_by=reaper[:32])
@@ -96,6 +109,24 @@ def reap_dead(session, config, reaper: str, transcribe=None) -> list[dict]:
                     inst.sip_address, inst.pid, iso(inst.beat_at), len(closed), reaper)
         out.append({"instance": inst.id, "calls": closed})
     return out
+
+
+def alive_here(inst) -> bool:
+    """Does the process of ``inst`` still run on this host: its pid alive (not a zombie) and started
+    before it registered (not a later process that reused the pid)?"""
+    if inst.host != socket.gethostname()[:100]:
+        return False
+    try:
+        with open(f"/proc/{inst.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time, in ticks
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    if fields[0] in ("Z", "X"):  # killed, not yet waited for
+        return False
+    return started <= inst.started_at.replace(tzinfo=timezone.utc).timestamp() + 1.0
 
 
 def close_calls(session, config, instance_id: str, last_alive: datetime, transcribe=None) -> list[str]:
@@ -181,7 +212,7 @@ class Heartbeat:
         self.app, self.config, self.transcribe = app, config, transcribe
         self.instance_id: str | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def _scope(self):
         from hotline.extensions import db
@@ -191,30 +222,36 @@ class Heartbeat:
     def start(self) -> "Heartbeat":
         with self.app.app_context(), self._scope() as s:
             self.instance_id = register_instance(s, f"{self.config.sip_host}:{self.config.sip_port}")
-        self._thread = threading.Thread(target=self._run, name="sip-heartbeat", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name="sip-heartbeat", daemon=True),
+                         threading.Thread(target=self._reap, name="sip-reaper", daemon=True)]
+        for thread in self._threads:
+            thread.start()
         log.info("sip.instance id=%s pid=%s", self.instance_id, os.getpid())
         return self
 
     def _run(self) -> None:
-        n = 0
         while not self._stop.wait(BEAT_SECONDS):
-            n += 1
             try:
                 with self.app.app_context(), self._scope() as s:
                     beat(s, self.instance_id)
-                    if n % REAP_EVERY == 0:
-                        from routing.calls import store
-
-                        reap_dead(s, self.config, self.instance_id, self.transcribe)
-                        store.end_overdue_wrapups(s, self.config.acd_wrapup)
             except Exception:  # noqa: BLE001 - the database may be down: beat again next second
                 log.warning("sip.heartbeat_failed", exc_info=True)
 
+    def _reap(self) -> None:
+        from routing.calls import store
+
+        while not self._stop.wait(REAP_SECONDS):
+            try:
+                with self.app.app_context(), self._scope() as s:
+                    reap_dead(s, self.config, self.instance_id, self.transcribe)
+                    store.end_overdue_wrapups(s, self.config.acd_wrapup)
+            except Exception:  # noqa: BLE001 - the database may be down: look again later
+                log.warning("sip.reap_failed", exc_info=True)
+
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
+        for thread in getattr(self, "_threads", ()):
+            thread.join(2)
         if self.instance_id:
             try:
                 with self.app.app_context(), self._scope() as s:
