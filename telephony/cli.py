@@ -30,14 +30,17 @@ def sip() -> None:
     if not config.database_url.startswith("sqlite"):
         heartbeat = Heartbeat(app, config,
                               transcribe=lambda call_id: jobs.enqueue(tasks.transcribe_call, call_id)).start()
-    endpoint = Endpoint(app, config).start()
+    endpoint = Endpoint(app, config)
     acd = start_for(app, endpoint, config)
+    if acd is not None and heartbeat is not None:
+        acd.instance = heartbeat.instance_id
+    # listen only now: a call answered before the queue was attached bypassed it (no queue row, no
+    # operator; bench/city_load.py: a respawned `sip` process took a call in that second)
+    endpoint.start()
     from telephony.contact import ContactCaller
 
     # 联系诉求人: departments' calls to citizens
     contact = ContactCaller(app, endpoint, config, node=heartbeat.instance_id if heartbeat else None)
-    if acd is not None and heartbeat is not None:
-        acd.instance = heartbeat.instance_id
     speech = "on" if endpoint.speech.enabled else f"off ({endpoint.speech.reason})"
     click.echo(f"SIP endpoint on {config.sip_host}:{config.sip_port} ({config.sip_mode} mode), "
                f"RTP {config.sip_rtp_low}-{config.sip_rtp_high}, transcription {speech}")
