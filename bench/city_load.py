@@ -148,6 +148,93 @@ class Phone:
         self.sink.close()
 
 
+class BaresipPhone:
+    """An operator's real softphone: Debian's baresip registered at Kamailio, answering on its own
+    (answermode=auto), silent (aubridge). It hangs up a call whose audio stopped for 10 s (the
+    call of a killed `sip` process, as an operator would) instead of staying in it."""
+
+    def __init__(self, kamailio: tuple[str, int], ext: str, tmp: Path, log_path: Path) -> None:
+        from tests.bridge_helpers import require_baresip
+        from tests.telephony_helpers import free_udp_port
+
+        self.ext, self.port = ext, free_udp_port()
+        rtp_low = free_udp_port() // 2 * 2
+        home = tmp / f"baresip-{ext}"
+        home.mkdir()
+        (home / "config").write_text("\n".join([
+            "poll_method epoll", f"sip_listen 127.0.0.1:{self.port}", "audio_player aubridge,nil",
+            "audio_source aubridge,nil", "audio_srate 8000", "audio_channels 1", "rtp_timeout 10",
+            "module_path /usr/lib/baresip/modules", "module g711.so", "module aubridge.so", "module menu.so",
+            "module account.so", f"rtp_ports {rtp_low}-{rtp_low + 40}", ""]))
+        (home / "accounts").write_text(
+            f"<sip:{ext}@{kamailio[0]}:{kamailio[1]}>;regint=3600;answermode=auto;audio_codecs=PCMU\n")
+        self.log = open(tmp / f"baresip-{ext}.log", "w")
+        self.proc = subprocess.Popen([require_baresip(), "-f", str(home)], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        seen = f"REQ REGISTER sip:{kamailio[0]}:{kamailio[1]} from 127.0.0.1:{self.port}"
+        deadline = time.time() + 30
+        while seen not in log_path.read_text(errors="replace"):
+            assert self.proc.poll() is None and time.time() < deadline, f"baresip {ext} did not register"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class BackToReady(threading.Thread):
+    """Operators as in a real centre: an operator who missed an offer is set 示忙 by the queue (the
+    product's rule: nobody is offered calls at an unattended seat) and presses 示闲 again once back,
+    here ``after`` seconds later, through the API like the console's button."""
+
+    def __init__(self, db_url: str, base: str, tokens: dict[str, str], after: float) -> None:
+        super().__init__(daemon=True)
+        self.db_url, self.base, self.tokens, self.after = db_url, base, tokens, after
+        self.halt = threading.Event()
+        self.returns = 0
+        self.failed: list = []
+
+    def run(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.db_url, pool_size=1)
+        busy_since: dict[str, float] = {}
+        try:
+            while not self.halt.wait(1.0):
+                try:
+                    with engine.connect() as c:
+                        busy = {u for (u,) in c.execute(text(
+                            "select u.username from agent_states a join users u on u.id = a.user_id "
+                            "where a.state = 'busy'"))}
+                except Exception as exc:  # noqa: BLE001 - PostgreSQL busy: look again next second
+                    self.failed.append(repr(exc)[:80])
+                    continue
+                now = time.time()
+                busy_since = {u: busy_since.get(u, now) for u in busy if u in self.tokens}
+                for user, since in list(busy_since.items()):
+                    if now - since < self.after:
+                        continue
+                    try:
+                        status, raw = call_api(self.base, "/api/v1/console/state", method="POST",
+                                               body={"state": "idle"}, token=self.tokens[user])
+                    except OSError as exc:
+                        self.failed.append(str(exc))
+                        continue
+                    if status == 200:
+                        self.returns += 1
+                        busy_since.pop(user)
+                    else:
+                        self.failed.append(status)
+        finally:
+            engine.dispose()
+
+
 class Citizen(threading.Thread):
     """One citizen's call (SIPp UAC through Kamailio, hangs up ``hold`` seconds after the answer)."""
 
@@ -157,6 +244,7 @@ class Citizen(threading.Thread):
         self.hold, self.timeout = hold, timeout
         self.started = time.time()
         self.rc: int | None = None
+        self.out = ""
 
     def run(self) -> None:
         from tests.bridge_helpers import Citizen as SippCitizen
@@ -164,7 +252,7 @@ class Citizen(threading.Thread):
         proxy = type("P", (), {"host": self.kamailio[0], "port": self.kamailio[1], "address": self.kamailio})()
         c = SippCitizen(proxy, self.tmp, self.audio, hold_ms=int(self.hold * 1000), caller=self.caller,
                         timeout=int(self.timeout))
-        self.rc, _out = c.wait(self.timeout + 30)
+        self.rc, self.out = c.wait(self.timeout + 30)
         c.stop()
 
 
@@ -324,6 +412,10 @@ def main() -> None:
     ap.add_argument("--ticket-rate", type=float, default=2.0, help="API tickets per second")
     ap.add_argument("--kill-minute", type=float, default=1.0, help="kill one sip and one worker then (<0: never)")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    ap.add_argument("--baresip", action=argparse.BooleanOptionalAction, default=True,
+                    help="the first operator's phone is baresip (default) instead of SIPp")
+    ap.add_argument("--back-after", type=float, default=5.0,
+                    help="seconds after which an operator set 示忙 by a missed offer presses 示闲 again (<0: never)")
     ap.add_argument("--keep", action="store_true", help="keep the run directory")
     args = ap.parse_args()
     operators = [(f"city{i:03d}", str(5001 + i)) for i in range(args.operators or args.calls)]
@@ -353,7 +445,8 @@ def main() -> None:
     base = running.url
     kam = ("127.0.0.1", layout.kamailio_port)
     audio = ROOT / "tests" / "data" / "audio" / "ko_1.ulaw"
-    phones: list[Phone] = []
+    phones: list = []
+    back: BackToReady | None = None
     consoles: list[Console] = []
     citizens: list[Citizen] = []
     acked: list[str] = []
@@ -362,11 +455,17 @@ def main() -> None:
     procs = ProcessSampler(run_dir / "honcho.log")
     kills: dict[str, object] = {}
     try:
-        for name, ext in operators:
-            phones.append(Phone(kam, ext, run_dir, audio))
+        tokens = {}
+        for i, (name, ext) in enumerate(operators):
+            phones.append(BaresipPhone(kam, ext, run_dir, run_dir / "honcho.log") if args.baresip and i == 0
+                          else Phone(kam, ext, run_dir, audio))
+            tokens[name] = token(base, name)
             status, raw = call_api(base, "/api/v1/console/state", method="POST", body={"state": "idle"},
-                               token=token(base, name))
+                                   token=tokens[name])
             assert status == 200, raw
+        if args.back_after >= 0:
+            back = BackToReady(db_url, base, tokens, args.back_after)
+            back.start()
         cookie = login_cookie(base, "bench_sup")
         consoles = [Console(base, cookie) for _ in range(args.consoles)]
         api_token = token(base, "bench_api")
@@ -408,14 +507,20 @@ def main() -> None:
         while time.time() < settle and (any(len(set(acked) - set(k.frames)) for k in consoles)
                                         or open_queue_rows(db_url)):
             time.sleep(0.5)
+        if back is not None:
+            back.halt.set()
+            back.join()
         procs.halt.set()
         procs.join()
         procs.sample()
         sampler.__exit__()
         elapsed = time.time() - t0
-        report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler)
+        report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler, back,
+               operators[0][1] if args.baresip else None)
     finally:
         stop.set()
+        if back is not None:
+            back.halt.set()
         for k in consoles:
             k.close()
         for p in phones:
@@ -428,32 +533,39 @@ def main() -> None:
             print(f"  run directory kept: {run_dir}")
 
 
-def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler) -> None:
+def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler, back,
+           baresip_ext) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
     with engine.connect() as c:
         queue = {r.caller: r for r in c.execute(text(
-            "select caller, state, outcome, reason, wait_seconds, sip_instance from call_queue"))}
+            "select caller, state, outcome, reason, wait_seconds, sip_instance, operator_extension from call_queue"))}
         written = c.scalar(text("select count(*) from tickets where created_by = 'bench_api'"))
         outbox = c.execute(text("select count(*), count(relayed_at) from event_outbox")).one()
     engine.dispose()
     killed_instance = kills.get("sip", {}).get("id") if kills else None
     offered = len(citizens)
     outcomes: dict[str, int] = {}
-    lost, interrupted, in_target = [], 0, 0
+    lost, interrupted, in_target, sipp_errors, by_baresip = [], 0, 0, [0, 0], 0
     for cz in citizens:
         row = queue.get(cz.caller)
         if row is None:
-            lost.append((cz.caller, "no call_queue row", cz.rc))
+            lost.append((cz.caller, "no call_queue row", cz.rc, cz.out[-300:]))
             continue
         outcomes[row.outcome or row.state] = outcomes.get(row.outcome or row.state, 0) + 1
         if row.outcome == "answered" and row.wait_seconds is not None and row.wait_seconds <= 15:
             in_target += 1
-        if row.outcome == "interrupted" and row.sip_instance == killed_instance:
+        by_baresip += row.outcome == "answered" and baresip_ext is not None and row.operator_extension == baresip_ext
+        on_killed = row.sip_instance == killed_instance
+        if cz.rc != 0:
+            sipp_errors[on_killed] += 1
+        if row.outcome == "interrupted" and on_killed:
             interrupted += 1
         elif row.outcome not in ("answered", "abandoned", "missed", "voice_intake", "out_of_hours"):
-            lost.append((cz.caller, row.outcome or row.state, cz.rc))
+            lost.append((cz.caller, row.outcome or row.state, cz.rc, cz.out[-300:]))
+        elif cz.rc != 0 and not on_killed:  # the citizen's side failed (e.g. its BYE got no 200)
+            lost.append((cz.caller, f"{row.outcome}, citizen SIPp rc {cz.rc}", cz.rc, cz.out[-300:]))
     acked_set = set(acked)
     delivered = [len(acked_set & set(k.frames)) for k in consoles]
     pushes = sorted(ms for k in consoles for num, ms in k.frames.items() if num in acked_set)
@@ -464,6 +576,10 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapse
     print(f"  calls     offered {offered}, outcomes {dict(sorted(outcomes.items()))}, "
           f"interrupted on the killed sip {interrupted}, lost {len(lost)}"
           + (f" {lost[:5]}" if lost else ""))
+    print(f"  citizens  SIPp ended with an error: {sipp_errors[0]} on live sip processes, {sipp_errors[1]} on the "
+          f"killed one; answered by the baresip phone {by_baresip if baresip_ext else 'n/a'}; operators back to "
+          f"示闲 after a missed offer {back.returns if back else 'n/a'}"
+          + (f" (failed {back.failed[:3]})" if back and back.failed else ""))
     print(f"  answered within 15 s of ringing: {in_target}/{offered} = {in_target / max(1, offered):.1%}")
     print(f"  tickets   written {written}, acknowledged {len(acked)}, failed requests {len(failed)}"
           + (f" {failed[:5]}" if failed else "") + f"; delivered to every console: min {min(delivered, default=0)}, "
