@@ -21,20 +21,27 @@ events written (outbox rows) vs relayed, push p50/p99, CPU (share of one core) a
 kind, and the machine's loop time (bench/common.py).
 Needs PostgreSQL (BENCH_DATABASE_ADMIN_URL), Redis, sipp, kamailio, nginx, honcho.
 
-Figures of 2026-12-02, short runs on 2 shared cores,
-`--minutes 2 --calls 6 --hold 20 --consoles 10 --ticket-rate 2 --kill-minute 1` (6 operators):
-  load ~24, loop 0.73 s: 39 calls offered, 19 answered, 7 missed, 10 interrupted (all on the killed
-  sip), 3 lost; answered within 15 s 4/39; tickets written 241 = acknowledged 241 = delivered 241 to
-  each of 10 consoles; outbox 671 written = 671 relayed; push p50 23.8 ms, p99 407 ms (2410 frames);
-  CPU (share of one core) / peak RSS MiB: web 0.01/483, api 0.02/461, worker 0.24/1697, sip 0.17/456.
-  load ~8, loop 0.44 s: 39 offered, 21 answered, 5 missed, 10 interrupted (killed sip), 3 lost;
-  within 15 s 3/39; tickets 241 = 241 = 241 at every console; outbox 699 = 699; push p50 17.8 ms,
-  p99 218 ms; web 0.01/596, api 0.02/570, worker 0.28/1780, sip 0.20/562.
-"Lost" there: the citizen's SIPp ended with an error while the call's queue row was still
-`connected` 30 s after the last call (not on the killed process) - not explained yet. Offered load
-(calls) equal to the operators queues callers and each missed offer sets an operator 示忙, hence the
-low share within 15 s: give --operators above --calls for a service-level run.
-The 10-minute run at 40 calls was not made.
+The "lost" calls of the first short runs (3 of 39, citizens' SIPp ending with an error, rows still
+`connected`) were every call: the SIPp citizen sent its ACK and BYE to sip:12345@Kamailio, which
+nothing registers behind the dispatcher (ACK dropped, BYE 404), so each call ended only by the sip
+process's 60 s RTP timeout and the last ones outlived the 30 s settle. The citizen scenario now
+sends them to the 200 OK's Contact like any RFC 3261 UA. The next runs found two product bugs on a
+loaded machine (load ~20): a respawned sip process reaped the live survivor for a late heartbeat
+(its talking calls closed as interrupted, then stored twice), and took a call in the second before
+its queue was attached (no queue row); both fixed (telephony.reaper, hotline sip).
+A citizen hangs up `hold` seconds after the 200 OK, which comes before queueing: short holds are
+callers abandoning in the queue. Offered load equal to the operators queues callers.
+
+Figures of 2026-12-02 on 2 cores shared with other sessions,
+`--minutes 4 --calls 20 --kill-minute 2` (20 operators, one of them baresip), load 15-27, loop 1.164 s:
+  182 calls offered: 120 answered (8 by baresip), 49 abandoned, 13 interrupted (all on the killed
+  sip), 0 lost; citizens' SIPp errors 0 on live processes, 13 on the killed one; answered within
+  15 s 108/182; tickets written 469 = acknowledged 469 = delivered 469 to each of 20 consoles;
+  outbox 1610 written = 1610 relayed; push p50 98.7 ms, p99 1160 ms (9380 frames); CPU (share of
+  one core) / peak RSS MiB: web 0.04/308, api 0.06/280, worker 0.26/1492, sip 0.31/281.
+The same run at load ~75 (another session's burst) lost 64 calls (sip processes too starved to
+answer a BYE within Kamailio's 5 s) and 27 console frames: not a figure of the product.
+The 10-minute run at 40 calls was not made (it is the lead's, on a quiet machine).
 """
 from __future__ import annotations
 
