@@ -46,28 +46,25 @@ The 10-minute run at 40 calls was not made (it is the lead's, on a quiet machine
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from city_actors import PASSWORD, BackToReady, BaresipPhone, Citizen, Console, Phone, call_api
 from common import LoopSampler, free_port, recreate, drop_database, reference_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DB_NAME = "hotline_bench_city"
-PASSWORD = "Bench-city-2026"
 TICKET = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
           "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
 KINDS = ("web", "api", "worker", "beat", "sip", "kamailio", "nginx")
@@ -89,17 +86,6 @@ def add_users(db_url: str, operators: list[tuple[str, str]]) -> None:
     engine.dispose()
 
 
-def call_api(base: str, path: str, *, method: str = "GET", body: dict | None = None, token: str | None = None,
-         timeout: float = 15) -> tuple[int, bytes]:
-    host, port = base.removeprefix("http://").split(":")
-    c = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    c.request(method, path, body=json.dumps(body, ensure_ascii=False).encode() if body is not None else None,
-              headers=headers)
-    r = c.getresponse()
-    return r.status, r.read()
-
-
 def token(base: str, user: str) -> str:
     status, raw = call_api(base, "/api/v1/auth/token", method="POST", body={"username": user, "password": PASSWORD})
     assert status == 200, raw
@@ -115,180 +101,6 @@ def login_cookie(base: str, user: str) -> str:
                allow_redirects=False)
     assert r.status_code == 302, r.status_code
     return "; ".join(f"{k}={v}" for k, v in s.cookies.get_dict().items())
-
-
-# -- operators' phones -----------------------------------------------------------------------------------
-class Phone:
-    """An operator's phone answering call after call: SIPp UAS (the tests' operator scenario) with
-    no call limit, registered at Kamailio for the whole run."""
-
-    def __init__(self, kamailio: tuple[str, int], ext: str, tmp: Path, audio: Path) -> None:
-        from tests.bridge_helpers import SIPP_DIR, free_media_port, register
-        from tests.telephony_helpers import SIPP, free_udp_port
-
-        self.ext, self.port = ext, free_udp_port()
-        self.sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # where the bridge's audio goes (unread)
-        self.sink.bind(("127.0.0.1", 0))
-        text = (SIPP_DIR / "uas_operator.xml").read_text().replace("@END@", (SIPP_DIR / "uas_end_wait_bye.inc").read_text())
-        for key, value in dict(USER=ext, MEDIA_PORT=self.sink.getsockname()[1], RING_MS=300, LOOPS=-1, AUDIO=audio,
-                               HOLD_MS=3000, CODE=486, REASON="Busy Here", WAIT_BYE_MS=600_000).items():
-            text = text.replace(f"@{key}@", str(value))
-        sc = tmp / f"phone-{ext}.xml"
-        sc.write_text(text)
-        self.proc = subprocess.Popen(
-            [SIPP, "-sf", str(sc), "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
-             "-mp", str(free_media_port()), "-m", "100000", "-nostdin", "-trace_err",
-             "-error_file", str(tmp / f"phone-{ext}-err.log")],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        answer = register(type("P", (), {"host": kamailio[0], "port": kamailio[1], "address": kamailio})(),
-                          ext, self.port, expires=7200)
-        assert answer.startswith("SIP/2.0 200"), answer
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.sink.close()
-
-
-class BaresipPhone:
-    """An operator's real softphone: Debian's baresip registered at Kamailio, answering on its own
-    (answermode=auto), silent (aubridge). It hangs up a call whose audio stopped for 10 s (the
-    call of a killed `sip` process, as an operator would) instead of staying in it."""
-
-    def __init__(self, kamailio: tuple[str, int], ext: str, tmp: Path, log_path: Path) -> None:
-        from tests.bridge_helpers import require_baresip
-        from tests.telephony_helpers import free_udp_port
-
-        self.ext, self.port = ext, free_udp_port()
-        rtp_low = free_udp_port() // 2 * 2
-        home = tmp / f"baresip-{ext}"
-        home.mkdir()
-        (home / "config").write_text("\n".join([
-            "poll_method epoll", f"sip_listen 127.0.0.1:{self.port}", "audio_player aubridge,nil",
-            "audio_source aubridge,nil", "audio_srate 8000", "audio_channels 1", "rtp_timeout 10",
-            "module_path /usr/lib/baresip/modules", "module g711.so", "module aubridge.so", "module menu.so",
-            "module account.so", f"rtp_ports {rtp_low}-{rtp_low + 40}", ""]))
-        (home / "accounts").write_text(
-            f"<sip:{ext}@{kamailio[0]}:{kamailio[1]}>;regint=3600;answermode=auto;audio_codecs=PCMU\n")
-        self.log = open(tmp / f"baresip-{ext}.log", "w")
-        self.proc = subprocess.Popen([require_baresip(), "-f", str(home)], stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        seen = f"REQ REGISTER sip:{kamailio[0]}:{kamailio[1]} from 127.0.0.1:{self.port}"
-        deadline = time.time() + 30
-        while seen not in log_path.read_text(errors="replace"):
-            assert self.proc.poll() is None and time.time() < deadline, f"baresip {ext} did not register"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
-class BackToReady(threading.Thread):
-    """Operators as in a real centre: an operator who missed an offer is set 示忙 by the queue (the
-    product's rule: nobody is offered calls at an unattended seat) and presses 示闲 again once back,
-    here ``after`` seconds later, through the API like the console's button."""
-
-    def __init__(self, db_url: str, base: str, tokens: dict[str, str], after: float) -> None:
-        super().__init__(daemon=True)
-        self.db_url, self.base, self.tokens, self.after = db_url, base, tokens, after
-        self.halt = threading.Event()
-        self.returns = 0
-        self.failed: list = []
-
-    def run(self) -> None:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(self.db_url, pool_size=1)
-        busy_since: dict[str, float] = {}
-        try:
-            while not self.halt.wait(1.0):
-                try:
-                    with engine.connect() as c:
-                        busy = {u for (u,) in c.execute(text(
-                            "select u.username from agent_states a join users u on u.id = a.user_id "
-                            "where a.state = 'busy'"))}
-                except Exception as exc:  # noqa: BLE001 - PostgreSQL busy: look again next second
-                    self.failed.append(repr(exc)[:80])
-                    continue
-                now = time.time()
-                busy_since = {u: busy_since.get(u, now) for u in busy if u in self.tokens}
-                for user, since in list(busy_since.items()):
-                    if now - since < self.after:
-                        continue
-                    try:
-                        status, raw = call_api(self.base, "/api/v1/console/state", method="POST",
-                                               body={"state": "idle"}, token=self.tokens[user])
-                    except OSError as exc:
-                        self.failed.append(str(exc))
-                        continue
-                    if status == 200:
-                        self.returns += 1
-                        busy_since.pop(user)
-                    else:
-                        self.failed.append(status)
-        finally:
-            engine.dispose()
-
-
-class Citizen(threading.Thread):
-    """One citizen's call (SIPp UAC through Kamailio, hangs up ``hold`` seconds after the answer)."""
-
-    def __init__(self, kamailio, tmp: Path, audio: Path, caller: str, hold: float, timeout: float) -> None:
-        super().__init__(daemon=True)
-        self.kamailio, self.tmp, self.audio, self.caller = kamailio, tmp, audio, caller
-        self.hold, self.timeout = hold, timeout
-        self.started = time.time()
-        self.rc: int | None = None
-        self.out = ""
-
-    def run(self) -> None:
-        from tests.bridge_helpers import Citizen as SippCitizen
-
-        proxy = type("P", (), {"host": self.kamailio[0], "port": self.kamailio[1], "address": self.kamailio})()
-        c = SippCitizen(proxy, self.tmp, self.audio, hold_ms=int(self.hold * 1000), caller=self.caller,
-                        timeout=int(self.timeout))
-        self.rc, self.out = c.wait(self.timeout + 30)
-        c.stop()
-
-
-# -- consoles --------------------------------------------------------------------------------------------
-class Console:
-    """A supervisor's console: a python-socketio client on /console, through nginx."""
-
-    def __init__(self, base: str, cookie: str) -> None:
-        import socketio
-
-        self.frames: dict[str, float] = {}  # ticket number -> push latency (ms) of its ticket.created
-        self.other = 0
-        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5)
-        self.sio.on("event", self._on_event, namespace="/console")
-        self.sio.connect(base, headers={"Cookie": cookie}, namespaces=["/console"], transports=["websocket"],
-                         wait_timeout=30)
-
-    def _on_event(self, frame) -> None:
-        now = time.time() * 1000
-        if frame.get("name") == "ticket.created":
-            self.frames.setdefault(frame["payload"]["number"], now - frame["ts"])
-        else:
-            self.other += 1
-
-    def close(self) -> None:
-        try:
-            self.sio.disconnect()
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
 
 
 # -- tickets -------------------------------------------------------------------------------------------
