@@ -61,7 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import DispatcherFront, ServeChild, cpu_line, reference_loop  # noqa: E402
+from common import DispatcherFront, ServeChild, cpu_line, exit_on_sigterm, reference_loop  # noqa: E402
 
 FRAME = 160
 VOICED_TAILS = [bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5)) for n in range(0x60)]
@@ -402,12 +402,14 @@ def start_endpoints(n: int, processes: int, workdir: Path):
     else:
         proxy = KamailioProxy(run_dir=str(workdir / f"kamailio-{n}")).start()
         users = ["hotline"]
-    children = [ServeChild([__file__, "--serve", "--proxy-port", str(proxy.port), "--sip-port", str(port),
-                            "--sip-user", user, "--rtp-low", str(30000 + 2000 * i), "--operators", str(n),
-                            "--operator-offset", str(n * i), "--workdir", str(workdir)],
-                           workdir / f"endpoint-{n}-{user}.log", ROOT, user.replace("hotline-", "") or user)
-                for i, (port, user) in enumerate(zip(ports, users))]
+    children: list[ServeChild] = []
     try:
+        for i, (port, user) in enumerate(zip(ports, users)):
+            children.append(ServeChild(
+                [__file__, "--serve", "--proxy-port", str(proxy.port), "--sip-port", str(port), "--sip-user", user,
+                 "--rtp-low", str(30000 + 2000 * i), "--operators", str(n), "--operator-offset", str(n * i),
+                 "--workdir", str(workdir)], workdir / f"endpoint-{n}-{user}.log", ROOT,
+                user.replace("hotline-", "") or user))
         for child in children:
             child.expect_ready()
         if processes:
@@ -513,6 +515,7 @@ def main() -> None:
     if args.serve:
         serve(args)
         return
+    exit_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="bridge-load-"))
     front = (f"Kamailio's dispatcher and {args.sip_processes} endpoint processes" if args.sip_processes
              else "Kamailio and one endpoint process")

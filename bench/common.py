@@ -146,6 +146,16 @@ class LoopSampler:
 
 
 # -- two `sip` processes behind Kamailio's dispatcher (bench/sip_load.py, bench/bridge_load.py) --------
+def exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a CI job stopping) raises SystemExit, so the bench's ``finally``
+    blocks stop the Kamailio and endpoint processes it started (Kamailio runs in a session of its
+    own and outlived a bench killed by the default handler)."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 class DispatcherFront:
     """Kamailio with the dispatcher in front of ``sip_ports``, from the configuration production
     uses (``hotline.app.deploy.kamailio_files``, the text `hotline deploy render` writes), in a run
@@ -175,6 +185,9 @@ class DispatcherFront:
         with open(self.run_dir / "kamailio.log", "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
+        import atexit
+
+        atexit.register(self.stop)  # its own session: nothing else stops it if the bench dies mid-way
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -57,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import DispatcherFront, ServeChild, cpu_line, reference_loop  # noqa: E402
+from common import DispatcherFront, ServeChild, cpu_line, exit_on_sigterm, reference_loop  # noqa: E402
 from tests.telephony_helpers import (AUDIO_DIR, free_udp_port, run_sipp, scenario, sipp_error_log,  # noqa: E402
                                      start_endpoint)
 
@@ -252,11 +252,12 @@ def start_dispatched(count: int, workdir: Path) -> tuple[DispatcherFront, list[S
     make_app(None, workdir / "template")  # seeded, routing model trained; each process copies it
     ports = [free_udp_port() for _ in range(count)]
     front = DispatcherFront(workdir / "kamailio", ports).start()
-    children = [ServeChild([__file__, "--serve", "--index", str(i), "--proxy-port", str(front.port),
-                            "--sip-port", str(port), "--rtp-low", str(32000 + i * RTP_PER_PROCESS),
-                            "--workdir", str(workdir)], workdir / f"sip{i + 1}.log", ROOT, f"sip{i + 1}")
-                for i, port in enumerate(ports)]
+    children: list[ServeChild] = []
     try:
+        for i, port in enumerate(ports):
+            children.append(ServeChild([__file__, "--serve", "--index", str(i), "--proxy-port", str(front.port),
+                                        "--sip-port", str(port), "--rtp-low", str(32000 + i * RTP_PER_PROCESS),
+                                        "--workdir", str(workdir)], workdir / f"sip{i + 1}.log", ROOT, f"sip{i + 1}"))
         for child in children:
             child.expect_ready()
         front.wait_active()
@@ -388,6 +389,7 @@ def main() -> None:
     if args.serve:
         serve(args)
         return
+    exit_on_sigterm()
     recorded = args.recorded if args.recorded is not None else [50]
     live = args.live if args.live is not None else [8]
     workdir = Path(tempfile.mkdtemp(prefix="sip-load-"))
