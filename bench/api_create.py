@@ -275,7 +275,7 @@ def main() -> None:
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open("/tmp/hotline-bench-api.log", "w"))  # a pipe nobody reads would block it
     try:
-        wait_http(port)
+        wait_http(port, timeout=180)  # workers boot slowly on a loaded machine
         c = http.client.HTTPConnection("127.0.0.1", port)
         c.request("POST", "/api/v1/auth/token", body=json.dumps({"username": "bench-operator", "password": BENCH_PASSWORD}),
                   headers={"Content-Type": "application/json"})
