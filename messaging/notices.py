@@ -1,7 +1,7 @@
 """The notices messaging sends by itself: at acceptance (number and deadline) and at the approved
 reply (with a signed rating link), for every channel, to tickets whose caller has a mobile number.
 
-The subscribers (``runner.py``) only enqueue a job (``tasks.notify``); the job reloads the ticket
+The subscribers (``runner.py``) only enqueue a job (``tasks.notify_many``, batched); the job reloads the ticket
 and queues the message under a dedupe key, so a retried or repeated job never queues it twice."""
 from __future__ import annotations
 

@@ -20,6 +20,9 @@ class State:
         if self.loop is not None:
             self.loop.stop()
             self.loop = None
+        from .runner import notices
+
+        notices.flush()  # notices still waiting for their batch's window
         if self.nudger is not None:
             self.nudger.batcher.flush()
 

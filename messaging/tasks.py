@@ -13,6 +13,29 @@ def notify(number: str, kind: str):
     return queue_notice(db.session, number, kind)
 
 
+@celery.task(name="messaging.notify_many")
+def notify_many(items: list) -> int:
+    """``notify`` for each ``[number, kind]`` of a batch (runner.notices); every item is tried, a
+    failure is raised after the others (a retry repeats the whole batch: notices are deduplicated)."""
+    import logging
+
+    from hotline.extensions import db
+
+    from .notices import notify as queue_notice
+
+    queued, failed = 0, None
+    for number, kind in items:
+        try:
+            queued += queue_notice(db.session, number, kind) is not None
+        except Exception as exc:  # noqa: BLE001 - one ticket's failure must not drop the others
+            db.session.rollback()
+            logging.getLogger("hotline.messaging").exception("sms.notice_failed number=%s kind=%s", number, kind)
+            failed = exc
+    if failed is not None:
+        raise failed
+    return queued
+
+
 @celery.task(name="messaging.send_due")
 def send_due() -> dict:
     """Send every message that is due (queued, or waiting for its retry)."""
