@@ -42,7 +42,8 @@ def register(app) -> None:
     def _database_unavailable(exc: Exception):
         """The database is down, restarting or overloaded: 503 at once (the engine's connect timeout
         bounds the wait), on every path. Nothing was committed; the client may retry. The session
-        is dropped so its dead connection goes back to the pool, whose pre-ping replaces it."""
+        is dropped so its dead connection goes back to the pool, which SQLAlchemy invalidated on the
+        disconnect error (hotline/extensions.py: new connections replace the dead ones)."""
         from hotline.extensions import db
 
         log.warning("database unavailable on %s %s: %s", request.method, request.path,

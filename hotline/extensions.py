@@ -27,8 +27,11 @@ class Database:
     def init(self, url: str, connect_timeout: int = 5) -> Engine:
         """``connect_timeout``: seconds a new PostgreSQL connection may take. While the database is
         down, a request fails within about that long (503, see hotline/errors.py) instead of waiting
-        for the operating system's TCP timeout; ``pool_pre_ping`` replaces the pool's dead
-        connections once it is back, so no process needs a restart."""
+        for the operating system's TCP timeout. Once it is back no process needs a restart: the
+        first disconnect error invalidates the whole pool (SQLAlchemy), and a connection that sat
+        idle in the pool for more than ``PING_IDLE`` seconds is pinged when checked out (a dead one
+        is replaced before the request sees it). A busy pool's connections are not pinged: a ping
+        on every checkout was a round trip and about 0.3 ms of CPU per request."""
         if self.engine is not None and str(self.engine.url) == url:
             return self.engine
         if self.engine is not None:
@@ -38,13 +41,15 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True,
+            kwargs.update(pool_size=20, max_overflow=20, pool_recycle=POOL_RECYCLE,
                           pool_timeout=max(10, 2 * connect_timeout),
                           connect_args={"connect_timeout": connect_timeout})
         engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin_immediate)
+        else:
+            _ping_when_idle(engine)
         self.engine = engine
         self.Session.configure(bind=engine)
         return engine
@@ -64,6 +69,37 @@ class Database:
             yield self.Session()
         finally:
             self.Session.remove()
+
+
+#: seconds a pooled connection may sit unused before its next checkout pings it
+PING_IDLE = 2.0
+#: seconds after which a pooled connection is replaced anyway (server-side idle timeouts, failovers)
+POOL_RECYCLE = 1800
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that were idle, instead of ``pool_pre_ping``
+    on every checkout (SQLAlchemy's documented checkout-event recipe: raising DisconnectionError
+    makes the pool discard the connection and check out another, up to three times)."""
+    from time import monotonic
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info["idle_since"] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or monotonic() - since < PING_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure of the ping means a dead connection
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+        if alive is False:
+            raise DisconnectionError("pooled connection failed its ping")
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

@@ -85,7 +85,8 @@ def test_postgres_restart_503_then_recovery_without_restart(private_pg, redis_ur
 
         private_pg.start()
         private_pg.wait_ready()
-        # the same process (no restart): its pool replaces the dead connections (pre-ping)
+        # the same process (no restart): its pool replaces the dead connections (invalidated on the
+        # first disconnect error, idle ones pinged at checkout)
         first = wait_until(lambda: (r := _create(web.url, h, "back")).status_code == 201 and r, timeout=60,
                            interval=0.3)
         acknowledged.append(first.json()["number"])
