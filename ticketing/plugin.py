@@ -7,7 +7,7 @@ from hotline.plugins import Plugin
 def register(app) -> None:
     from hotline.openapi import register_paths, register_schemas
 
-    from . import deadlines, service
+    from . import deadlines, directory, service
     from .api import bp
     from .openapi import openapi_paths, openapi_schemas
 
@@ -15,9 +15,10 @@ def register(app) -> None:
     register_paths(app, openapi_paths)
     register_schemas(app, openapi_schemas)
     # What ticketing caches from the database (calendar and SLA policy, reserved ticket-number
-    # blocks) lives as long as the app: a new app (tests build one per fresh database) starts empty.
+    # blocks, towns) lives as long as the app: a new app (tests build one per fresh database) starts empty.
     deadlines.invalidate_cache()
     service.reset_number_blocks()
+    directory.forget_towns()
 
 
 def commands() -> list:

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,11 +24,11 @@ from hotline.events import publish_after_commit
 from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from hotline.identity import Actor
 
-from . import attachments, deadlines, lifecycle, listing
+from . import attachments, deadlines, directory, lifecycle, listing
 from .actions import HANDLERS, holders
 from .audit import CHAIN_VERSION, GENESIS, append_event, seal
 from .lifecycle import DEPARTMENT
-from .models import Ticket, TicketEvent, TicketSequence, Town, ticket_co_departments
+from .models import Ticket, TicketEvent, TicketSequence, ticket_co_departments
 from .schemas import ACTION_SCHEMAS, TicketIn, parse
 
 log = logging.getLogger("hotline.ticketing")
@@ -104,7 +104,6 @@ def get_ticket(session, number: str, actor: Actor, *, lock: bool = False) -> Tic
 # way, but building a statement (and its cache key) per request cost as much CPU as running it.
 _INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
 _INSERT_EVENT = TicketEvent.__table__.insert()
-_TOWN_BY_CODE = select(Town).where(Town.code == bindparam("code"))
 
 
 # -- creation ------------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
         raise ValidationFailed("content too long", {"content": f"at most {max_content} characters"})
     town = None
     if inp.town:
-        town = session.scalar(_TOWN_BY_CODE, {"code": inp.town})
+        town = directory.town_by_code(session, inp.town)
         if town is None:
             raise ValidationFailed(f"unknown town {inp.town!r}", {"town": f"unknown town {inp.town!r}"})
     now = utcnow()
