@@ -10,9 +10,10 @@ import hashlib
 import logging
 import threading
 from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -106,6 +107,28 @@ _INSERT_TICKET = Ticket.__table__.insert().returning(Ticket.__table__.c.id)
 _INSERT_EVENT = TicketEvent.__table__.insert()
 
 
+@lru_cache(maxsize=8)
+def _insert_ticket_with_event(ticket_keys: tuple, event_keys: tuple):
+    """PostgreSQL: the ticket and its first event in ONE statement (a data-modifying CTE), one round
+    trip instead of two. Event parameters are prefixed ``e_``."""
+    t, e = Ticket.__table__, TicketEvent.__table__
+    new = (t.insert().values({k: bindparam(k, type_=t.c[k].type) for k in ticket_keys})
+           .returning(t.c.id).cte("new_ticket"))
+    first = select(new.c.id, *[bindparam(f"e_{k}", type_=e.c[k].type) for k in event_keys])
+    return e.insert().from_select(["ticket_id", *event_keys], first).returning(e.c.ticket_id)
+
+
+def _insert_ticket(session, row: dict, event: dict) -> int:
+    """Insert the ticket ``row`` and its first event (``event`` without ``ticket_id``); its id."""
+    if session.get_bind().dialect.name != "postgresql":
+        ticket_id = session.execute(_INSERT_TICKET, row).scalar_one()
+        session.execute(_INSERT_EVENT, {**event, "ticket_id": ticket_id})
+        return ticket_id
+    params = dict(row)
+    params.update({f"e_{k}": v for k, v in event.items()})
+    return session.execute(_insert_ticket_with_event(tuple(row), tuple(event)), params).scalar_one()
+
+
 # -- creation ------------------------------------------------------------------------------------
 def reserve_number(session, received_utc: datetime) -> str:
     """A ticket number for a ticket created later (``create_ticket(number=...)``): voice intake
@@ -153,14 +176,13 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
         created_at=now, updated_at=now, event_count=1, head_hash=digest, version=1,
         main_department_id=None, merged_into_id=None, dispatched_at=None, signed_at=None, replied_at=None,
         closed_at=None, satisfaction=None, solved=None, reply_text=None, direct_answer=None)
-    row["id"] = session.execute(_INSERT_TICKET, row).scalar_one()
+    row["id"] = _insert_ticket(session, row, dict(  # parameters, not literals: one cached statement
+        seq=1, action="create", actor=actor.username, actor_role=actor.role,
+        from_status=None, to_status=lifecycle.DRAFT, note=None, data=event_data, created_at=now,
+        prev_hash=GENESIS, hash=digest, chain_version=CHAIN_VERSION, pii_salts=salts))
     ticket = Ticket(**row)
     make_transient_to_detached(ticket)  # it is in the database now: attach without another INSERT
     session.add(ticket)
-    session.execute(_INSERT_EVENT, dict(  # parameters, not literals: one cached statement
-        ticket_id=ticket.id, seq=1, action="create", actor=actor.username, actor_role=actor.role,
-        from_status=None, to_status=lifecycle.DRAFT, note=None, data=event_data, created_at=now,
-        prev_hash=GENESIS, hash=digest, chain_version=CHAIN_VERSION, pii_salts=salts))
     for name, value in (("town", town), ("main_department", None), ("merged_into", None),
                         ("co_departments", []), ("extensions", []), ("urgings", []), ("merged", [])):
         set_committed_value(ticket, name, value)  # known: no lazy loads when serialized
