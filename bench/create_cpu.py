@@ -48,13 +48,31 @@ def loop_cpu() -> float:
     return time.process_time() - c
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per live Python thread of this process, by thread name (from /proc)."""
+    import threading
+
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{t.native_id}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            continue
+        name = t.name.split("-")[0] if t.name.startswith("Thread-") else t.name
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=300, help="tickets per round")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/12")
     ap.add_argument("--cprofile", type=int, metavar="TOP", default=0,
-                    help="one more round under cProfile; print the TOP functions by cumulative and own time")
+                    help="one more round under cProfile; print the TOP functions by cumulative and own time "
+                         "(the stats are kept in /tmp/create_cpu.prof)")
     args = ap.parse_args()
 
     url = recreate(ADMIN_URL, "hotline_bench_cpu")
@@ -95,12 +113,14 @@ def main() -> None:
         create(100)  # warm: compiled statements, caches, the pool
         bare(50)
         per_round, threads_share, loops = [], [], [loop_cpu()]
+        by_thread0 = thread_cpu()
         for _ in range(args.rounds):
             c, t = time.process_time(), time.thread_time()
             create(args.requests)
             per_round.append((time.process_time() - c) / args.requests)
             threads_share.append(per_round[-1] - (time.thread_time() - t) / args.requests)
             loops.append(loop_cpu())
+        by_thread = {k: v - by_thread0.get(k, 0.0) for k, v in thread_cpu().items()}
         c = time.process_time()
         bare(args.requests)
         bare_cpu = (time.process_time() - c) / args.requests
@@ -112,6 +132,9 @@ def main() -> None:
         print(f"  CPU per ticket   best {best * 1000:.2f} ms, median {med * 1000:.2f} ms "
               f"(test client, no app: {bare_cpu * 1000:.2f} ms per request, included; background threads "
               f"(outbox relay, batchers): {statistics.median(threads_share) * 1000:.2f} ms, included)")
+        done = args.rounds * args.requests
+        print("  by thread, ms per ticket (/proc, 10 ms ticks; the main thread also ran the loops): " + ", ".join(
+            f"{k} {v / done * 1000:.2f}" for k, v in sorted(by_thread.items(), key=lambda kv: -kv[1]) if v > 0))
         print(f"  machine          loop {loop:.3f} s CPU in this process (median of {len(loops)}: "
               + ", ".join(f"{x:.3f}" for x in loops) + f"); 1 min load average {os.getloadavg()[0]:.1f}")
         print(f"  on the 0.6 s reference core (x 0.6 / loop CPU): best {best * 1000 * 0.6 / loop:.2f} ms, "
@@ -122,6 +145,7 @@ def main() -> None:
 
             prof = cProfile.Profile(time.thread_time)  # CPU of the request thread, not wall time
             prof.runcall(create, args.requests)
+            prof.dump_stats("/tmp/create_cpu.prof")  # pstats.Stats("/tmp/create_cpu.prof").print_callees(...)
             stats = pstats.Stats(prof)
             print(f"  cProfile of {args.requests} creations (deterministic, request thread CPU time; "
                   "cProfile's overhead inflates small functions):")

@@ -38,7 +38,8 @@ log = logging.getLogger("hotline.events.outbox")
 OWN_GRACE = timedelta(seconds=5)  # our own unrelayed row this old missed the relay (it was down)
 ORPHAN_AFTER = timedelta(seconds=10)  # another process's unrelayed row this old is presumed orphaned
 REPLAY_MARGIN = timedelta(seconds=30)  # replay window before a listener gap (relay delay, clock skew)
-MARK_EVERY = 0.25  # relayed rows are marked in batches this often
+MARK_EVERY = 1.0  # relayed rows are marked in batches this often (an UPDATE cost ~8 ms of CPU: at 0.25 s it
+# was 0.4 ms per ticket at 80 tickets/s; rows wait unmarked far below OWN_GRACE either way)
 SWEEP_EVERY = 2.0  # seconds between sweeps for orphaned rows
 PRUNE_EVERY = 300.0
 BACKOFF_MIN, BACKOFF_MAX = 0.1, 5.0
@@ -197,9 +198,13 @@ class Relay(threading.Thread):
                 log.warning("events.relay_dropped name=%s id=%s", dropped["name"], dropped["id"])
 
     def _publish(self, client, envelopes: list[dict]) -> None:
+        messages = [dumps({k: e[k] for k in ("id", "name", "payload", "origin", "ts")}) for e in envelopes]
+        if len(messages) == 1:  # the usual case between commits: a pipeline object costs more than it saves
+            client.publish(self.channel, messages[0])
+            return
         pipe = client.pipeline(transaction=False)
-        for envelope in envelopes:
-            pipe.publish(self.channel, dumps({k: envelope[k] for k in ("id", "name", "payload", "origin", "ts")}))
+        for message in messages:
+            pipe.publish(self.channel, message)
         pipe.execute()
 
 

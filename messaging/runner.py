@@ -24,9 +24,10 @@ def _notify_many_task():
 
 
 #: The notices of many tickets go out as one job per short window (``messaging.notify_many``), not a
-#: Celery message per ticket: sending one cost about 1 ms of CPU in the web/api process, a fifth of a
-#: ticket's creation. A crash can lose one window's worth; ``messaging.catch_up`` queues those.
-notices = jobs.Batcher(_notify_many_task, window=0.25, max_items=100)
+#: Celery message per ticket: sending one cost 1-4 ms of CPU in the web/api process, a fifth of a
+#: ticket's creation or more. An SMS a second later is as good. A crash can lose one window's worth;
+#: ``messaging.catch_up`` queues those.
+notices = jobs.Batcher(_notify_many_task, window=1.0, max_items=200)
 
 
 def _enqueue(number: str, kind: str) -> None:
