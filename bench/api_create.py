@@ -39,7 +39,8 @@ so every figure below measures the neighbours too; bench/create_cpu.py (in-proce
 is the steadier A/B:
   create_cpu.py --rounds 3 --requests 200: before (main e53037e, load 6-12) 14.18, 14.18, 15.50 ms per
   ticket, loop 0.707 s CPU -> 12.0 ms on the 0.6 s core (request thread ~10.3, background threads 1.9,
-  test client 1.0); after (load 7-17) 11.08-13.76 ms per round, loop 0.59-0.67 s -> 10.7-12.4 ms
+  test client 1.0); after, rebased on main 66ad111 (load 13-24) 10.64, 10.64, 12.15 ms, loop 0.646 s CPU
+  -> 9.9 ms on the 0.6 s core (about -18 %); earlier runs after (load 7-17) 10.7-12.4 ms
   (request thread ~8, background threads 2.5-2.7 of which Celery batch sends 0.95, outbox relay 0.8-1.0,
   Redis listener 0.3-0.4, outbox marks 0.25-0.4; Flask + test client alone, a 404: 2.0 ms).
   api_create.py --clients 4 --requests 1500 --profile (load 7 rising to 77): server CPU 19.95 ms per ticket,
