@@ -16,13 +16,21 @@ from .views import SUPERVISORS, _page, bp
 @bp.get("/console/hotspots")
 @roles_required(*SUPERVISORS)
 def hotspots():
-    return _page("console/hotspots.html", "hotspots")
+    # the centre's day (China time), not the browser's: at 00:30 in the centre a browser on UTC is
+    # still on the day before; the date is in the page, so a script loading late never overwrites
+    # a date the supervisor has already typed
+    return _page("console/hotspots.html", "hotspots", today=to_local(utcnow()).date().isoformat())
 
 
 @bp.get("/console/assessment")
 @roles_required(*SUPERVISORS)
 def assessment():
-    return _page("console/assessment.html", "assessment")
+    from supervision import assessment as scoring
+
+    # the last month that has ended in the centre (China time), filled in by the server: the browser's
+    # own clock gave the month before that in the early morning (toISOString is UTC)
+    month = scoring.parse_month(None, to_local(utcnow()).date()).strftime("%Y-%m")
+    return _page("console/assessment.html", "assessment", default_month=month)
 
 
 @bp.get("/console/assessment/print")

@@ -105,11 +105,21 @@ def test_transfer_directory_lists_department_phones_and_emergency_numbers(app, a
     assert api("housing").get("/api/v1/console/transfer-directory").status_code == 403
 
 
+def _local_midnight_utc(now):
+    from datetime import datetime, time
+
+    from hotline.clock import CST, to_local, to_utc_naive
+
+    return to_utc_naive(datetime.combine(to_local(now).date(), time()).replace(tzinfo=CST))
+
+
 def _ended(app, i, outcome, wait, talk=None, **extra):
-    """A ``call.ended`` as the endpoint publishes it with the queue's facts, ``i`` minutes ago."""
+    """A ``call.ended`` as the endpoint publishes it with the queue's facts, about ``10 - i``
+    minutes ago but never before today's (China) midnight: the figures are today's."""
     from hotline.clock import iso, utcnow
 
-    start = utcnow() - timedelta(minutes=10 - i)
+    now = utcnow()
+    start = max(now - timedelta(minutes=10 - i), _local_midnight_utc(now) + timedelta(seconds=i))
     publish(app, "call.ended", {"call_id": f"{i:032x}", "caller": "13800138000", "duration": 60,
                                 "cause": "caller_hangup", "ringing_at": iso(start), "queued_at": iso(start),
                                 "answered": outcome == "answered", "outcome": outcome, "wait_seconds": wait,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotline.clock import to_local, utcnow
 from hotline.extensions import db
-from tests.hotspot_helpers import MATTERS, simulate
+from tests.hotspot_helpers import MATTERS, pinned_start, simulate
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -22,9 +22,8 @@ def test_spikes_found_with_few_false_alarms(app, events):
     from supervision import hotspots
     from supervision.hotspot_models import HotspotAlert, HotspotDaily
 
-    today = to_local(utcnow()).date()
     with app.app_context():
-        sim = simulate(db.session, start=today - timedelta(days=130), days=119)
+        sim = simulate(db.session, start=pinned_start(130), days=119)
         changed = hotspots.catch_up(db.session)
         assert changed >= sim.rows  # (plus the demo seed's few tickets)
         assert hotspots.catch_up(db.session) == 0  # idempotent: nothing new, nothing changed

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from hotline.clock import CST, to_local, to_utc_naive, utcnow
 from hotline.extensions import db
 from tests.console_helpers import browser, live, login, new_context, screenshot  # noqa: F401 (fixtures)
-from tests.hotspot_helpers import simulate
+from tests.hotspot_helpers import pinned_start, simulate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,9 +29,8 @@ def test_hotspot_page(app, live, browser, events):
     from supervision import hotspots
     from ticketing.models import Ticket, Town
 
-    today = to_local(utcnow()).date()
     with app.app_context():
-        sim = simulate(db.session, start=today - timedelta(days=40), days=36, n_spikes=3, seed=7)
+        sim = simulate(db.session, start=pinned_start(40), days=36, n_spikes=3, seed=7)
         hotspots.catch_up(db.session)
         spike_day, matter, town_id = sorted(sim.spikes)[-1]
         lo, hi = _day_bounds(spike_day)

@@ -5,8 +5,7 @@
   const {el, clear, api, guarded, toast} = Hotline;
   const $ = (id) => document.getElementById(id);
   const admin = Hotline.boot.me.role === "admin";
-  const lastMonth = () => { const d = new Date(); d.setDate(1); d.setMonth(d.getMonth() - 1); return d.toISOString().slice(0, 7); };
-  $("as-month").value = new URLSearchParams(location.search).get("month") || lastMonth();
+  // the month comes filled in by the server (?month= or the last month ended in the centre)
   const pct = (v) => v == null ? "—" : (Math.round(v * 10000) / 100).toFixed(2) + "%";
   const num = (v) => v == null ? "—" : Number(v).toFixed(2);
 
@@ -31,7 +30,12 @@
     document.body.dataset.loaded = v.month;
   }
 
-  async function load() { render(await api("GET", "/api/v1/assessment?month=" + encodeURIComponent($("as-month").value))); }
+  let latest = 0;  // a slower, earlier answer never replaces the month asked for last
+  async function load() {
+    const mine = ++latest;
+    const v = await api("GET", "/api/v1/assessment?month=" + encodeURIComponent($("as-month").value));
+    if (mine === latest) render(v);
+  }
 
   async function loadScheme() {
     const s = await api("GET", "/api/v1/assessment/scheme");

@@ -4,9 +4,7 @@
 (() => {
   const {el, clear, api, guarded, toast} = Hotline;
   const $ = (id) => document.getElementById(id);
-  const today = () => { const d = new Date(); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 10); };
-  const params = new URLSearchParams(location.search);
-  $("hs-day").value = params.get("day") || today();
+  // the day comes filled in by the server (?day= or the centre's today): nothing to set here
   const q = (v) => v == null ? "—" : (v < 0.0001 ? v.toExponential(1) : v.toFixed(4));
   const base = (v) => v == null ? "—" : String(v);
 
@@ -15,9 +13,12 @@
     if (!items.length) tbody.append(el("tr", {}, el("td", {class: "muted", colspan: 5, text: "无"})));
   }
 
+  let latest = 0;  // a slower, earlier answer (the load on connecting) never replaces a newer one
   async function load() {
     const day = $("hs-day").value;
+    const mine = ++latest;
     const r = await api("GET", "/api/v1/hotspots?day=" + encodeURIComponent(day));
+    if (mine !== latest) return;
     $("hs-summary").textContent = `${r.day} 共 ${r.total} 件，检验 ${r.tested} 个事项×镇街组合，突增 ${r.spikes.length} 个`;
     $("hs-summary").dataset.total = r.total;
     $("hs-method").textContent = `${r.method}；基线为前 ${r.weeks} 周同一星期几，错误发现率 ${r.fdr}，当日至少 ${r.min_count} 件。`;
