@@ -41,7 +41,17 @@ Figures of 2026-12-02 on 2 cores shared with other sessions,
   one core) / peak RSS MiB: web 0.04/308, api 0.06/280, worker 0.26/1492, sip 0.31/281.
 The same run at load ~75 (another session's burst) lost 64 calls (sip processes too starved to
 answer a BYE within Kamailio's 5 s) and 27 console frames: not a figure of the product.
-The 10-minute run at 40 calls was not made (it is the lead's, on a quiet machine).
+The issue's run, 16:43-16:58 UTC, nothing else running (loop 0.581 s before it),
+`--minutes 10 --calls 40 --kill-minute 5` (40 operators, one baresip): NOT the issue's figures.
+  841 offered: 126 answered (5 by baresip), 433 abandoned, 176 missed, 22 interrupted (killed sip),
+  282 lost (199 citizens' SIPp errors on live processes, mostly Kamailio's 408 to their BYE: the sip
+  processes too slow to answer it); within 15 s 51/841; tickets written 514 = acknowledged 514, but
+  delivered to a console only 431-474 of 514; outbox 4111 written, 4108 relayed; push p50 1.09 s,
+  p99 10.6 s; CPU / RSS MiB: web 0.06/319, api 0.04/284, worker 0.20/1511, sip 0.42/330.
+  The loop took 1.673 s CPU / 2.856 s wall during the run (1-min load 18, 81 at its peak): 40 SIPp
+  citizens + 40 SIPp operator phones + 20 Python consoles + the layout saturate these 2 cores; more
+  than 60 SIPp processes also exhaust SIPp's control ports 8888-8947 ("Unable to bind remote
+  control socket"). The soak needs the load generator on another machine, or fewer processes.
 """
 from __future__ import annotations
 
