@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import socket
 import subprocess
 import threading
@@ -27,6 +26,17 @@ def call_api(base: str, path: str, *, method: str = "GET", body: dict | None = N
 
 
 # -- operators' phones -----------------------------------------------------------------------------------
+
+def stop_process(proc) -> None:
+    """SIGTERM, then SIGKILL after 5 s; waited for either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
 class Phone:
     """An operator's phone answering call after call: SIPp UAS (the tests' operator scenario) with
     no call limit, registered at Kamailio for the whole run."""
@@ -54,13 +64,7 @@ class Phone:
         assert answer.startswith("SIP/2.0 200"), answer
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.sink.close()
 
 
@@ -94,13 +98,7 @@ class BaresipPhone:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

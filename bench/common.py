@@ -14,13 +14,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 
-def reference_loop() -> float:
-    """Seconds for the 10-million-step loop that DESIGN.md states its targets against (0.6 s)."""
-    t = time.perf_counter()
+def reference_loop(clock=time.perf_counter) -> float:
+    """Seconds for the 10-million-step loop that DESIGN.md states its targets against (0.6 s), by
+    ``clock`` (wall time; ``time.process_time`` for the CPU this process is charged)."""
+    t = clock()
     s = 0
     for i in range(10**7):
         s += i
-    return time.perf_counter() - t
+    return clock() - t
 
 
 def free_port() -> int:

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import drop_database, recreate
+from common import drop_database, recreate, reference_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Bench-operator-2026"
@@ -40,12 +40,8 @@ BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油�
 
 
 def loop_cpu() -> float:
-    """The reference loop's CPU seconds in this process (bench/common.py's loop, timed by CPU)."""
-    c = time.process_time()
-    s = 0
-    for i in range(10**7):
-        s += i
-    return time.process_time() - c
+    """The reference loop's CPU seconds in this process."""
+    return reference_loop(time.process_time)
 
 
 def thread_cpu() -> dict[str, float]:

@@ -1,11 +1,17 @@
 """Celery tasks of SMS notices (the embedded default runs them in-process). All safe to retry."""
 from __future__ import annotations
 
+import logging
+
 from hotline.extensions import celery
+
+log = logging.getLogger("hotline.messaging")
 
 
 @celery.task(name="messaging.notify")
 def notify(number: str, kind: str):
+    """One notice: nothing sends it any more (``notify_many``); kept registered so that messages an
+    older version queued before an upgrade still run."""
     from hotline.extensions import db
 
     from .notices import notify as queue_notice
@@ -17,8 +23,6 @@ def notify(number: str, kind: str):
 def notify_many(items: list) -> int:
     """``notify`` for each ``[number, kind]`` of a batch (runner.notices); every item is tried, a
     failure is raised after the others (a retry repeats the whole batch: notices are deduplicated)."""
-    import logging
-
     from hotline.extensions import db
 
     from .notices import notify as queue_notice
@@ -29,7 +33,7 @@ def notify_many(items: list) -> int:
             queued += queue_notice(db.session, number, kind) is not None
         except Exception as exc:  # noqa: BLE001 - one ticket's failure must not drop the others
             db.session.rollback()
-            logging.getLogger("hotline.messaging").exception("sms.notice_failed number=%s kind=%s", number, kind)
+            log.exception("sms.notice_failed number=%s kind=%s", number, kind)
             failed = exc
     if failed is not None:
         raise failed
