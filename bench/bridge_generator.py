@@ -1,6 +1,12 @@
 """bench/bridge_load.py's generator: citizens calling 12345 and operators' phones, minimal SIP user
 agents on raw UDP, with one thread sending every stream's RTP on an absolute 20 ms clock. Each frame
-carries (direction, call, frame number) in its G.711 payload, which the bridge forwards unchanged."""
+carries (direction, call, frame number) in its G.711 payload, which the bridge forwards unchanged.
+
+Until 2026-12-02 the voiced frames carried the call number modulo 100: at 80 calls over two `sip`
+processes the operators' phones 8101..8120 (indexes 100..119) sent frames that read as those of
+phones 8001..8020, and at 150 calls citizens 100..149 and operators 150..224 did the same - their
+voiced frames were never counted as arrived (20 and 125 whole streams: the 18,600 and 116,250
+"lost" frames of the quiet run). The call now has digits of its own (up to 3,375 calls)."""
 from __future__ import annotations
 
 import random
@@ -13,8 +19,9 @@ import time
 import uuid
 
 FRAME = 160
-VOICED_TAILS = [bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - 5)) for n in range(0x60)]
-QUIET_TAIL = bytes(0xFE - (i & 1) for i in range(FRAME - 8))
+IDENT_VOICED, IDENT_QUIET = 6, 9  # bytes of (direction, call, frame number) at the head of a payload
+VOICED_TAILS = [bytes(0x90 + (i * 7 + n) % 0x60 for i in range(FRAME - IDENT_VOICED)) for n in range(0x60)]
+QUIET_TAIL = bytes(0xFE - (i & 1) for i in range(FRAME - IDENT_QUIET))
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; also the SCM type of the timestamp
 
 
@@ -42,14 +49,16 @@ class Stream:
 
     def packet(self) -> bytes:
         """Speech-like: 1 s voiced, 0.6 s pause. Voiced frames carry their id as loud mu-law codes,
-        pauses as quiet ones (the bridge may skip a pause frame to shrink its jitter buffer)."""
+        pauses as quiet ones (the bridge may skip a pause frame to shrink its jitter buffer).
+        Voiced: base-100 digits 0x80.. (direction, call 2 digits, frame 3 digits); pause: base-15
+        digits 0xF0.. (direction, call 3 digits, frame 5 digits: 4 h at 50 frames/s)."""
         n = self.n
         if n % 80 < 50:
-            ident = bytes([0x80 + self.direction, 0x80 + self.call % 100, 0x80 + n // 10000 % 100,
-                           0x80 + n // 100 % 100, 0x80 + n % 100])
+            ident = bytes([0x80 + self.direction, 0x80 + self.call // 100 % 100, 0x80 + self.call % 100,
+                           0x80 + n // 10000 % 100, 0x80 + n // 100 % 100, 0x80 + n % 100])
             payload = ident + VOICED_TAILS[n % 0x60]
         else:
-            digits = [self.direction, self.call // 15 % 15, self.call % 15]
+            digits = [self.direction] + [self.call // 15 ** k % 15 for k in range(2, -1, -1)]
             digits += [n // 15 ** k % 15 for k in range(4, -1, -1)]
             payload = bytes(0xF0 + d for d in digits) + QUIET_TAIL
         head = struct.pack("!BBHII", 0x80, 0, self.seq & 0xFFFF, self.ts & 0xFFFFFFFF, self.ssrc)
@@ -64,14 +73,15 @@ def voiced(n: int) -> bool:
 
 
 def parse_ident(payload: bytes) -> tuple[int, int, int] | None:
-    if len(payload) >= 8 and all(0xF0 <= b < 0xFF for b in payload[:8]):
-        d = [b - 0xF0 for b in payload[:8]]
-        return d[0], d[1] * 15 + d[2], sum(v * 15 ** (4 - k) for k, v in enumerate(d[3:]))
-    if len(payload) < 5 or not all(0x80 <= b < 0x80 + 100 for b in payload[:5]):
+    """(direction, call, frame number) of a frame ``Stream.packet`` made, None for anything else
+    (the bridge's silence, hold audio)."""
+    if len(payload) >= IDENT_QUIET and all(0xF0 <= b < 0xFF for b in payload[:IDENT_QUIET]):
+        d = [b - 0xF0 for b in payload[:IDENT_QUIET]]
+        return d[0], d[1] * 225 + d[2] * 15 + d[3], sum(v * 15 ** (4 - k) for k, v in enumerate(d[4:]))
+    if len(payload) < IDENT_VOICED or not all(0x80 <= b < 0x80 + 100 for b in payload[:IDENT_VOICED]):
         return None
-    d, c = payload[0] - 0x80, payload[1] - 0x80
-    n = (payload[2] - 0x80) * 10000 + (payload[3] - 0x80) * 100 + (payload[4] - 0x80)
-    return d, c, n
+    d = [b - 0x80 for b in payload[:IDENT_VOICED]]
+    return d[0], d[1] * 100 + d[2], d[3] * 10000 + d[4] * 100 + d[5]
 
 
 class UA:
@@ -178,18 +188,23 @@ class Generator:
         self.sending: list[UA] = []
         self.lock = threading.Lock()
         self.late = 0
+        self.send_errors = 0  # RTP sendto failures (frames never sent; not in Stream.sent)
+        self.unknown = 0  # RTP packets with no frame ident (the bridge's silence, hold audio)
+        self.stray = 0  # frame idents of no stream of this generator (0 unless the ident is broken)
+        self.read_up_to = 0.0  # kernel arrival time of the last RTP packet the receive thread read
+        self._streams: dict[tuple[int, int], Stream] = {}
         threading.Thread(target=self._recv, daemon=True).start()
         threading.Thread(target=self._clock, daemon=True).start()
 
     def add(self, ua: UA) -> UA:
         with self.lock:
             self.uas.append(ua)
+            self._streams[(ua.out.direction, ua.out.call)] = ua.out
         self.sel.register(ua.sip, selectors.EVENT_READ, (ua, "sip"))
         self.sel.register(ua.rtp, selectors.EVENT_READ, (ua, "rtp"))
         return ua
 
     def _recv(self) -> None:
-        streams: dict[tuple[int, int], Stream] = {}
         while self.running:
             for key, _ in self.sel.select(0.2):
                 ua, kind = key.data
@@ -205,21 +220,28 @@ class Generator:
                 if kind == "sip":
                     ua.on_sip(data.decode("utf-8", "replace"), addr)
                     continue
+                self.read_up_to = now
                 ident = parse_ident(data[12:])
                 if ident is None:
+                    self.unknown += 1
                     continue
                 d, c, n = ident
-                stream = streams.get((d, c))
+                stream = self._streams.get((d, c))
                 if stream is None:
-                    stream = streams[(d, c)] = self.stream(d, c)
-                if stream is not None:
+                    self.stray += 1
+                else:
                     stream.arrived.setdefault(n, now)
 
-    def stream(self, d: int, c: int) -> Stream | None:
-        for ua in self.uas:
-            if ua.out.direction == d and ua.out.call == c:
-                return ua.out
-        return None
+    def wait_read(self, until: float, timeout: float = 10.0) -> bool:
+        """Until the receive thread has read the packets the kernel received up to wall time
+        ``until`` (the sockets' queues hold what a busy receive thread has not read yet)."""
+        deadline = time.monotonic() + timeout
+        while self.read_up_to < until and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.read_up_to >= until
+
+    def rtp_ports(self) -> list[int]:
+        return [ua.rtp_port for ua in self.uas]
 
     def _clock(self) -> None:
         next_at = time.monotonic()
@@ -227,11 +249,12 @@ class Generator:
             next_at += 0.02
             for ua in list(self.sending):
                 if ua.remote_rtp and not ua.ended.is_set():
-                    ua.out.sent[ua.out.n] = time.time()
+                    n, at = ua.out.n, time.time()
                     try:
                         ua.rtp.sendto(ua.out.packet(), ua.remote_rtp)
+                        ua.out.sent[n] = at
                     except OSError:
-                        pass
+                        self.send_errors += 1
             delay = next_at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)

@@ -63,7 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bridge_generator import UA, Generator, voiced  # noqa: E402
-from common import DispatcherFront, ServeChild, cpu_line, exit_on_sigterm, reference_loop  # noqa: E402
+from common import (DispatcherFront, ServeChild, cpu_line, exit_on_sigterm, reference_loop,  # noqa: E402
+                    udp_counters, udp_drops)
 
 
 
@@ -100,6 +101,26 @@ class RoundRobinOperators:
         return {}
 
 
+def media_counters(endpoint) -> dict:
+    """Per-stage counts of the process's bridged legs, summed: RTP packets its sockets' kernel
+    buffers dropped (read too slowly), received, discarded (behind the timeline, malformed),
+    frames the bridge took in / dropped / skipped / played, RTP packets sent and failed to send."""
+    counts = dict.fromkeys(("socket_drops", "packets_in", "rtp_discarded", "frames_in", "frames_out", "underruns",
+                            "dropped", "skipped", "packets_out", "send_errors"), 0)
+    legs = [leg for session in list(endpoint.sessions.values()) for leg in list(session.legs.values())]
+    drops = udp_drops(leg.call.stream.port for leg in legs)
+    counts["socket_drops"] = sum(drops.values())
+    for leg in legs:
+        stats = leg.call.stream.stats
+        for key in ("packets_in", "packets_out", "send_errors"):
+            counts[key] += stats.get(key, 0)
+        counts["rtp_discarded"] += stats["late"] + stats["bad_datagrams"]
+        if leg.inbox is not None:
+            for key in ("frames_in", "frames_out", "underruns", "dropped", "skipped"):
+                counts[key] += leg.inbox.stats[key]
+    return counts
+
+
 def serve(args) -> None:
     import logging
 
@@ -122,12 +143,13 @@ def serve(args) -> None:
     while endpoint.phone.get_status().name != "REGISTERED" and time.monotonic() < deadline:
         time.sleep(0.05)
     print("ready", flush=True)
-    mark = None
+    mark, at_mark = None, {}
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "mark":
             t = os.times()
             mark = (time.monotonic(), t.user + t.system)
+            at_mark = media_counters(endpoint)
             endpoint.phone.media.reset_lateness()
             print("marked", flush=True)
         elif cmd == "report":
@@ -135,13 +157,7 @@ def serve(args) -> None:
             wall, cpu = time.monotonic() - mark[0], t.user + t.system - mark[1]
             with open("/proc/self/status") as f:
                 status = dict(line.split(":", 1) for line in f if ":" in line)
-            inbox = {"underruns": 0, "dropped": 0, "skipped": 0}
-            for session in list(endpoint.sessions.values()):
-                for leg in session.legs.values():
-                    if leg.inbox is not None:
-                        inbox["underruns"] += leg.inbox.stats["underruns"]
-                        inbox["dropped"] += leg.inbox.stats["dropped"]
-                        inbox["skipped"] += leg.inbox.stats["skipped"]
+            inbox = {key: value - at_mark.get(key, 0) for key, value in media_counters(endpoint).items()}
             print(json.dumps({"cpu_percent": round(100 * cpu / wall, 1), "cpu_s": cpu, "wall_s": wall,
                               "rss_mb": round(int(status["VmRSS"].split()[0]) / 1024, 1),
                               "hwm_mb": round(int(status["VmHWM"].split()[0]) / 1024, 1),
@@ -225,16 +241,21 @@ def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
         time.sleep(2.0)  # bridges settle (jitter buffers filled)
         for child in children:
             assert child.ask("mark") == "marked"
+        before = (udp_counters(), sum(udp_drops(gen.rtp_ports()).values()), gen.send_errors, gen.stray)
         start = time.time()  # wall clock: kernel receive timestamps are CLOCK_REALTIME
         time.sleep(seconds)
         end = time.time()
         reports = [child.ask_json("report") for child in children]
         gen.sending = []  # stop sending before reading what was sent
-        time.sleep(0.5)  # frames in flight arrive
+        # frames in flight arrive (a bridge holds at most ~1 s), and the receive thread reads them
+        caught_up = gen.wait_read(time.time() + 1.0)
+        after = (udp_counters(), sum(udp_drops(gen.rtp_ports()).values()), gen.send_errors, gen.stray)
         latencies, drifts, lost, lost_pause, counted = [], [], 0, 0, 0
+        stream_losses = []
         for ua in citizens + operators:
             s = ua.out
             points = []
+            lost_before = lost
             for frame, sent in list(s.sent.items()):
                 if start <= sent <= end:
                     counted += 1
@@ -248,12 +269,13 @@ def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
                         points.append((sent, arrived - sent))
             if len(points) > 10:
                 drifts.append(slope_ms_per_min(points))
+            stream_losses.append(lost - lost_before)
         for ua in citizens:
             ua.bye()
         time.sleep(0.5)
         endpoint = {key: sum(r[key] for r in reports) for key in
                     ("cpu_percent", "cpu_s", "rss_mb", "threads", "late_ticks", "bridged", "underruns", "dropped",
-                     "skipped")}
+                     "skipped", "socket_drops", "packets_in", "rtp_discarded", "packets_out", "send_errors")}
         endpoint["cpu_percent"] = round(endpoint["cpu_percent"], 1)
         endpoint["rss_mb"] = round(endpoint["rss_mb"], 1)
         endpoint["dial_failures"] = [f for r in reports for f in r["dial_failures"]]
@@ -265,7 +287,19 @@ def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
                 "latency_max_ms": round(max(latencies), 1),
                 "drift_ms_per_min": round(max((abs(d) for d in drifts), default=0.0), 2),
                 "frames": counted, "lost_frames": lost, "skipped_pause_frames": lost_pause,
-                "generator_late_ticks": gen.late}
+                "generator_late_ticks": gen.late,
+                "lost_where": {
+                    "generator not sent": after[2] - before[2],
+                    "generator sockets full": after[1] - before[1],
+                    "sip sockets full": endpoint["socket_drops"],
+                    "sip discarded (late/bad)": endpoint["rtp_discarded"],
+                    "bridge dropped (any frame)": endpoint["dropped"],
+                    "sip not sent": endpoint["send_errors"],
+                    "stray idents": after[3] - before[3]},
+                "streams_losing": sum(1 for x in stream_losses if x), "streams": len(stream_losses),
+                "frames_due": round((end - start) / 0.02) * len(stream_losses),
+                "worst_stream_lost": max(stream_losses, default=0), "receiver_caught_up": caught_up,
+                "machine_rcvbuf_errors": after[0]["RcvbufErrors"] - before[0]["RcvbufErrors"]}
     finally:
         if gen is not None:
             gen.running = False
@@ -310,6 +344,18 @@ def main() -> None:
             print(f"      note: bridged {r['bridged']}/{n}, dial failures {r['dial_failures']}, voiced frames "
                   f"dropped by the bridge (buffer > 160 ms) {r['dropped']}, media clock stalls > 1 s "
                   f"{r['late_ticks']}, generator late ticks {r['generator_late_ticks']}")
+        where = r["lost_where"]
+        explained = sum(where.values())
+        if r["frames"] < 0.99 * r["frames_due"]:
+            print(f"      the generator sent {r['frames']} of the {r['frames_due']} frames due in the window "
+                  f"(one Python process, behind its clock: the machine is too busy for it)", flush=True)
+        print(f"      lost {r['lost_frames']} voiced frames in {r['streams_losing']} of {r['streams']} streams "
+              f"(worst {r['worst_stream_lost']}); where (counts over the window, any frame): "
+              + ", ".join(f"{k} {v}" for k, v in where.items())
+              + f"; not explained {max(0, r['lost_frames'] - explained)}; machine-wide UDP RcvbufErrors "
+              f"{r['machine_rcvbuf_errors']}"
+              + ("" if r["receiver_caught_up"] else "; generator receive thread still behind after 10 s"),
+              flush=True)
         for p in r["processes"] if args.sip_processes else []:
             print(f"      {cpu_line(p['name'], p['cpu_s'], p['wall_s'], p['bridged'])}; RSS {p['rss_mb']} MB, "
                   f"underruns {p['underruns']}, clock resyncs {p['late_ticks']}, ticks > 20 ms late "

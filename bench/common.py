@@ -292,6 +292,29 @@ class ServeChild:
                 self.proc.wait()
 
 
+def udp_drops(ports) -> dict[int, int]:
+    """Datagrams the kernel dropped at each bound UDP socket of ``ports`` (IPv4, this network
+    namespace), read from /proc/net/udp's ``drops`` column: a full receive buffer (the reader was
+    too slow), counted per socket since it was opened."""
+    wanted, found = set(ports), {}
+    with open("/proc/net/udp") as fh:
+        next(fh)
+        for line in fh:
+            fields = line.split()
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if port in wanted:
+                found[port] = found.get(port, 0) + int(fields[12])
+    return found
+
+
+def udp_counters() -> dict[str, int]:
+    """The machine's UDP counters (/proc/net/snmp): RcvbufErrors = datagrams dropped at a full
+    receive buffer, any socket (other sessions' too), InErrors includes them."""
+    with open("/proc/net/snmp") as fh:
+        rows = [line.split() for line in fh if line.startswith("Udp:")]
+    return {name: int(value) for name, value in zip(rows[0][1:], rows[1][1:])}
+
+
 def cpu_line(label: str, cpu_s: float, wall_s: float, calls: int) -> str:
     """``label: X % of one core, Y ms CPU per call-second`` (CPU per call = CPU time / wall / calls)."""
     share = cpu_s / wall_s if wall_s else 0.0

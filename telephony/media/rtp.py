@@ -78,7 +78,7 @@ class RtpStream:
         self._dtmf_key: tuple | None = None
         self._dtmf_ended = False
         self.stats = {"packets_in": 0, "bad_datagrams": 0, "late": 0, "gap_samples": 0,
-                      "samples_in": 0, "packets_out": 0, "dtmf": 0, "other_payload": 0}
+                      "samples_in": 0, "packets_out": 0, "dtmf": 0, "other_payload": 0, "send_errors": 0}
         self.last_rx = time.monotonic()
         self.started = time.monotonic()
         self.first_out = self.last_out = 0.0  # media clock ticks of the first and last packet sent
@@ -332,8 +332,8 @@ class MediaEngine:
                         stream.first_out = now
                     stream.stats["packets_out"] += 1
                     stream.last_out = now
-                except OSError:
-                    pass
+                except OSError:  # closed meanwhile, ICMP error reported, no buffer: the frame is lost
+                    stream.stats["send_errors"] += 1
             ticks += 1
             if ticks % 50 == 0:
                 for listener in list(self.tick_listeners):
