@@ -242,9 +242,9 @@ def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
         for child in children:
             assert child.ask("mark") == "marked"
         before = (udp_counters(), sum(udp_drops(gen.rtp_ports()).values()), gen.send_errors, gen.stray)
-        start = time.time()  # wall clock: kernel receive timestamps are CLOCK_REALTIME
+        start, gen_cpu = time.time(), os.times()  # wall clock: kernel receive timestamps are CLOCK_REALTIME
         time.sleep(seconds)
-        end = time.time()
+        end, gen_cpu = time.time(), [b - a for a, b in zip(gen_cpu, os.times())]
         reports = [child.ask_json("report") for child in children]
         gen.sending = []  # stop sending before reading what was sent
         # frames in flight arrive (a bridge holds at most ~1 s), and the receive thread reads them
@@ -287,7 +287,7 @@ def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
                 "latency_max_ms": round(max(latencies), 1),
                 "drift_ms_per_min": round(max((abs(d) for d in drifts), default=0.0), 2),
                 "frames": counted, "lost_frames": lost, "skipped_pause_frames": lost_pause,
-                "generator_late_ticks": gen.late,
+                "generator_late_ticks": gen.late, "generator_cpu_s": gen_cpu[0] + gen_cpu[1],
                 "lost_where": {
                     "generator not sent": after[2] - before[2],
                     "generator sockets full": after[1] - before[1],
@@ -363,6 +363,8 @@ def main() -> None:
                   flush=True)
         print(f"      {cpu_line('total', r['cpu_s'], r['wall_s'], r['bridged'])}; load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(f"      generator CPU {100 * r['generator_cpu_s'] / r['seconds']:.1f} % of one core (the same "
+              f"machine's cores), late ticks {r['generator_late_ticks']}", flush=True)
 
 
 if __name__ == "__main__":
