@@ -188,6 +188,7 @@ class Generator:
         self.sending: list[UA] = []
         self.lock = threading.Lock()
         self.late = 0
+        self.resyncs = 0  # times the clock was over a second behind and skipped to now (see _clock)
         self.send_errors = 0  # RTP sendto failures (frames never sent; not in Stream.sent)
         self.unknown = 0  # RTP packets with no frame ident (the bridge's silence, hold audio)
         self.stray = 0  # frame idents of no stream of this generator (0 unless the ident is broken)
@@ -260,3 +261,9 @@ class Generator:
                 time.sleep(delay)
             else:
                 self.late += 1
+                if delay < -1.0:
+                    # starved for over a second (a busy machine): skip to now like the media clock does,
+                    # rather than send seconds of backlog back to back - a flood no phone sends, which the
+                    # bridge rightly cuts to its depth (those frames are never sent; "frames due" shows them)
+                    self.resyncs += 1
+                    next_at = time.monotonic()

@@ -288,6 +288,7 @@ def run(n: int, seconds: float, workdir: Path, processes: int = 0) -> dict:
                 "drift_ms_per_min": round(max((abs(d) for d in drifts), default=0.0), 2),
                 "frames": counted, "lost_frames": lost, "skipped_pause_frames": lost_pause,
                 "generator_late_ticks": gen.late, "generator_cpu_s": gen_cpu[0] + gen_cpu[1],
+                "generator_resyncs": gen.resyncs,
                 "lost_where": {
                     "generator not sent": after[2] - before[2],
                     "generator sockets full": after[1] - before[1],
@@ -348,7 +349,8 @@ def main() -> None:
         explained = sum(where.values())
         if r["frames"] < 0.99 * r["frames_due"]:
             print(f"      the generator sent {r['frames']} of the {r['frames_due']} frames due in the window "
-                  f"(one Python process, behind its clock: the machine is too busy for it)", flush=True)
+                  f"(one Python process, behind its clock: the machine is too busy for it; "
+                  f"{r['generator_resyncs']} skips of over a second in the run)", flush=True)
         print(f"      lost {r['lost_frames']} voiced frames in {r['streams_losing']} of {r['streams']} streams "
               f"(worst {r['worst_stream_lost']}); where (counts over the window, any frame): "
               + ", ".join(f"{k} {v}" for k, v in where.items())
