@@ -23,14 +23,32 @@ Three kinds of process, loopback only:
 Figures, over the measurement window (all calls bridged; the first 2 s are not counted):
   latency   arrival at the other party minus sending time, per frame, both directions (median, p95, max)
   drift     per stream, the slope of latency over the window, in ms per minute (largest |slope|)
-  lost      voiced frames sent in the window that never reached the other party; pause frames
-            the bridge skipped to shrink its jitter buffer after a late frame are counted apart
+  lost      voiced frames sent in the window that never reached the other party (read by the
+            generator's receive thread up to 1 s after the sending stopped); pause frames the
+            bridge skipped to shrink its jitter buffer after a late frame are counted apart.
+            Printed with where frames died, counted over the window: RTP sends the generator or a
+            `sip` process failed, datagrams dropped at a full socket buffer (/proc/net/udp's drops
+            column of the generator's and the `sip` processes' RTP sockets), datagrams a `sip`
+            process discarded (behind the timeline, malformed), frames the bridge dropped (any
+            frame, voiced or pause), frame idents of no stream; and the frames due vs sent when
+            the generator fell behind its clock (never sent). The machine's UDP RcvbufErrors are
+            printed too: they include other processes' sockets.
   underruns ticks at which a leg's next frame had not arrived yet (silence sent instead)
   CPU       endpoint process CPU time / wall time over the window; RSS of the endpoint at the end;
             per call: that share / the process's bridged calls
 The machine's loop time (bench/common.py reference_loop, 0.6 s on the reference core) is printed first.
-The generator is one Python process: its late ticks are printed (a note) when above 5; at 150 calls
-it sends and receives 15,000 packets/s, so a machine too busy for it shows as generator late ticks.
+The generator is one Python process: its CPU share and late ticks are printed; at 150 calls it
+sends and receives 15,000 packets/s, so a machine too busy for it shows as generator late ticks, and
+as frames due but not sent when it is over a second behind (it then skips to now, as the media clock
+does, rather than flood the bridges with seconds of backlog).
+
+The lost frames of the first runs (below, up to 2026-12-02 17:00) were the generator's: voiced frames
+carried the call number modulo 100, so with --sip-processes 2 the streams of operators 8101.. (and at
+150 calls of citizens 100..149) read as other streams' frames and were counted lost whole - 20 streams
+at 80 calls (18,600 frames), 125 at 150 (116,250). Kernel counters during an 80-call run: UDP
+InErrors/RcvbufErrors +0, /proc/net/udp drops 0 on all 651 sockets (largest receive queue 66 KB of
+2 MB); the bridge dropped none on the quiet machine. Those loss figures are void (their latencies
+mixed the frames of two streams sent on the same tick).
 
 Figures of 2026-12-02 with --sip-processes 2, 2 cores shared with other sessions (not quiet figures):
   10 calls, load 7.7, loop 1.08 s: p95 35.7 ms, max 42.8, 0 lost, 0 underruns, 1.2 % of a core per call
@@ -38,14 +56,29 @@ Figures of 2026-12-02 with --sip-processes 2, 2 cores shared with other sessions
     process - the processes were waiting for a core, not working
   80 calls, load 10.9, loop 1.16 s: p95 243 ms, 24678 lost, 7 clock resyncs per process, generator
     late ticks 1937; 0.37 % of a core per call (14.6 % of one core per process)
-Quiet machine, 2026-12-02 16:58 UTC, loop 0.633 s, `--sip-processes 2 --calls 80,150 --seconds 30`:
+Quiet machine, 2026-12-02 16:58 UTC, loop 0.633 s, `--sip-processes 2 --calls 80,150 --seconds 30`
+(before the ident fix: the lost frames are the generator's misreading, see above):
    80 calls: CPU 60.9 % of one core (0.76 % per call), latency median 27.5, p95 42.5, max 60.6 ms,
              drift 57.9 ms/min, 18,600 of 240,000 frames lost, 25 underruns, 0 dropped by the bridge,
              0 clock resyncs, generator late ticks 17
   150 calls: CPU 109.3 % (0.73 % per call), median 36.8, p95 69.1, max 130.9 ms, drift 49.7 ms/min,
              116,250 of 449,512 lost, 4,323 underruns, 0 dropped by the bridge, generator late ticks 349
-  Targets (p95 <= 60 ms, 0 lost) not met; the losses are not the bridge's drops (0): not explained yet
-  (the generator is one Python process; earlier quiet runs at 40 calls on one process lost 0).
+After the ident fix, 2026-12-02 19:48 UTC, same command, 2 cores shared with other sessions (load 6.1
+at 80 calls, 11.2 at 150 - not quiet figures), loop 0.735 s:
+   80 calls: latency median 28.4, p95 31.6, max 40.3 ms, drift 0.6 ms/min, 0 of 240,000 frames lost,
+             0 underruns, every stage 0; 0.37 % of a core per call (14.7 % of one core per process);
+             generator 16.4 % of one core, 17 late ticks
+  150 calls: the machine was saturated by other sessions (load 11.2: each `sip` process got ~10 % of
+             a core, 18-19 clock resyncs each; the generator sent 193,698 of 450,000 frames due):
+             p95 1214 ms, 20,996 lost - all of them the bridge's drops while the processes were
+             starved (27,315 dropped, ticks up to 1 s late; generator and `sip` sockets, sends,
+             discards: 0). Not a figure of the product; to be measured on a quiet machine.
+Where frames die under starvation (drops logged per leg in a 15 s run at load 12-14): the bridge's
+buffer holds more than MAX_DEPTH frames beyond what its clock owes - the clock 4-16 ticks late with
+the buffer 9-10 frames beyond that (the generator, starved too, sends its late frames in bursts), or
+after a resync (a stall over 1 s: the owed ticks are skipped and the backlog is beyond the depth).
+Dropping keeps latency bounded; it is the bridge's design, not a leak. No socket of ours overflowed
+in any run (1 MB receive buffers; net.core.rmem_max is 4 MB here, so no sysctl is needed).
 """
 from __future__ import annotations
 
