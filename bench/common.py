@@ -242,7 +242,7 @@ class DispatcherFront:
 class ServeChild:
     """A bench's own endpoint process (``bench/x.py --serve ...``), driven by lines on its stdin:
     it prints ``ready`` when up, answers every command line with one line (JSON for reports),
-    and stops on ``quit``. ``cpu()`` is its CPU time (all threads) read from /proc."""
+    and stops on ``quit``. ``cpu()`` is its CPU time (all threads)."""
 
     def __init__(self, argv: list[str], log_path: Path, cwd: Path, name: str) -> None:
         import subprocess
@@ -273,11 +273,10 @@ class ServeChild:
             raise SystemExit(f"{self.name}: {line!r} {Path(self.log_path).read_text()[-2000:]}") from None
 
     def cpu(self) -> float:
-        import os
+        import psutil
 
-        with open(f"/proc/{self.proc.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
 
     def stop(self) -> None:
         import subprocess

@@ -45,19 +45,18 @@ def loop_cpu() -> float:
 
 
 def thread_cpu() -> dict[str, float]:
-    """CPU seconds per live Python thread of this process, by thread name (from /proc)."""
+    """CPU seconds per live Python thread of this process, by thread name."""
     import threading
 
-    tick = os.sysconf("SC_CLK_TCK")
+    import psutil
+
+    cpu = {t.id: t.user_time + t.system_time for t in psutil.Process().threads()}
     out: dict[str, float] = {}
     for t in threading.enumerate():
-        try:
-            with open(f"/proc/self/task/{t.native_id}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except (OSError, TypeError):
+        if t.native_id not in cpu:
             continue
         name = t.name.split("-")[0] if t.name.startswith("Thread-") else t.name
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[name] = out.get(name, 0.0) + cpu[t.native_id]
     return out
 
 
@@ -129,7 +128,7 @@ def main() -> None:
               f"(test client, no app: {bare_cpu * 1000:.2f} ms per request, included; background threads "
               f"(outbox relay, batchers): {statistics.median(threads_share) * 1000:.2f} ms, included)")
         done = args.rounds * args.requests
-        print("  by thread, ms per ticket (/proc, 10 ms ticks; the main thread also ran the loops): " + ", ".join(
+        print("  by thread, ms per ticket (kernel counters, 10 ms ticks; the main thread also ran the loops): " + ", ".join(
             f"{k} {v / done * 1000:.2f}" for k, v in sorted(by_thread.items(), key=lambda kv: -kv[1]) if v > 0))
         print(f"  machine          loop {loop:.3f} s CPU in this process (median of {len(loops)}: "
               + ", ".join(f"{x:.3f}" for x in loops) + f"); 1 min load average {os.getloadavg()[0]:.1f}")

@@ -37,6 +37,7 @@ import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import psutil
 from sqlalchemy import select, update
 
 from hotline.clock import iso, utcnow
@@ -117,14 +118,11 @@ def alive_here(inst) -> bool:
     if inst.host != socket.gethostname()[:100]:
         return False
     try:
-        with open(f"/proc/{inst.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        with open("/proc/stat") as fh:
-            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
-        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time, in ticks
-    except (OSError, ValueError, IndexError, StopIteration):
-        return False
-    if fields[0] in ("Z", "X"):  # killed, not yet waited for
+        proc = psutil.Process(inst.pid)
+        if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):  # killed, not yet waited for
+            return False
+        started = proc.create_time()
+    except psutil.Error:
         return False
     return started <= inst.started_at.replace(tzinfo=timezone.utc).timestamp() + 1.0
 

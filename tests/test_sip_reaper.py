@@ -14,13 +14,15 @@ import pytest
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
-def _row(s, name: str, pid: int, *, host: str | None = None, late: float = 20.0):
+def _row(s, name: str, pid: int, *, host: str | None = None, late: float = 20.0, registered: float = 0.0):
+    """A heartbeat row ``late`` seconds stale, registered ``registered`` seconds ago (0: after the
+    process started; a minute: before it started, i.e. the pid now belongs to another process)."""
     from hotline.clock import utcnow
     from telephony.models import SipInstance
 
     now = utcnow()
     s.add(SipInstance(id=name, host=host or socket.gethostname()[:100], sip_address=f"127.0.0.1:{pid}", pid=pid,
-                      started_at=now, beat_at=now - timedelta(seconds=late)))  # (registered after it started)
+                      started_at=now - timedelta(seconds=registered), beat_at=now - timedelta(seconds=late)))
     s.commit()
 
 
@@ -33,6 +35,8 @@ def test_a_live_process_with_a_late_heartbeat_is_not_reaped_a_dead_one_is(app):
     alive = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # exits, never waited for while reaping
+    _until_zombie(zombie.pid)
     try:
         with app.app_context():
             s = db.session
@@ -40,9 +44,23 @@ def test_a_live_process_with_a_late_heartbeat_is_not_reaped_a_dead_one_is(app):
             _row(s, "dead", gone.pid)
             _row(s, "elsewhere", alive.pid, host="another-host")  # only its heartbeat tells
             _row(s, "hung", alive.pid, late=10 * LIVE_GRACE + 5)  # runs but beats no more: hung
+            _row(s, "zombie", zombie.pid)  # killed, its parent has not waited for it yet
+            _row(s, "reused", alive.pid, registered=60)  # the pid is now another, later process's
             reaped = {r["instance"] for r in reap_dead(s, config, "me")}
-            assert reaped == {"dead", "elsewhere", "hung"}
+            assert reaped == {"dead", "elsewhere", "hung", "zombie", "reused"}
             assert s.get(SipInstance, "live-late").reaped_at is None
     finally:
         alive.stdin.close()
         alive.wait(10)
+        zombie.wait(10)
+
+
+def _until_zombie(pid: int) -> None:
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + 30
+    while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
