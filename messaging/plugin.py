@@ -7,22 +7,20 @@ from hotline.plugins import Plugin, on_shutdown
 
 
 class State:
-    """One app's subscriptions and sender (``app.extensions["messaging"]``)."""
+    """One app's notice subscribers and sender (``app.extensions["messaging"]``)."""
 
     def __init__(self) -> None:
-        self.unsubscribe: list = []
+        from .runner import Notices
+
+        self.notices = Notices()
         self.nudger = None
         self.loop = None
 
     def stop(self) -> None:
-        while self.unsubscribe:
-            self.unsubscribe.pop()()
         if self.loop is not None:
             self.loop.stop()
             self.loop = None
-        from .runner import notices
-
-        notices.flush()  # notices still waiting for their batch's window
+        self.notices.close()  # unsubscribes; notices still waiting for their batch's window go out
         if self.nudger is not None:
             self.nudger.batcher.flush()
 
@@ -39,12 +37,10 @@ def wire(app) -> None:
     """Subscribe to ticket events (notices) and, with a gateway configured, send after commits."""
     from hotline.extensions import db
 
-    from .runner import Nudger, install_hooks, wire_notices
+    from .runner import Nudger, install_hooks
 
     st = state(app)
-    while st.unsubscribe:
-        st.unsubscribe.pop()()
-    st.unsubscribe.extend(wire_notices())
+    st.notices.wire()
     if app.config["HOTLINE"].sms_kannel_url:
         st.nudger = st.nudger or Nudger()
         install_hooks(db.Session.session_factory, st.nudger)

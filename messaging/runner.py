@@ -23,32 +23,41 @@ def _notify_many_task():
     return task
 
 
-#: The notices of many tickets go out as one job per short window (``messaging.notify_many``), not a
-#: Celery message per ticket: sending one cost 1-4 ms of CPU in the web/api process, a fifth of a
-#: ticket's creation or more. An SMS a second later is as good. A crash can lose one window's worth;
-#: ``messaging.catch_up`` queues those.
-notices = jobs.Batcher(_notify_many_task, window=1.0, max_items=200)
+class Notices:
+    """One app's notice subscribers and their batcher (``State.notices`` in messaging/plugin.py).
 
+    The notices of many tickets go out as one job per short window (``messaging.notify_many``), not a
+    Celery message per ticket: sending one cost 1-4 ms of CPU in the web/api process, a fifth of a
+    ticket's creation or more. An SMS a second later is as good. A crash can lose one window's worth;
+    ``messaging.catch_up`` queues those. What is still buffered at app shutdown is flushed (``close``).
+    """
 
-def _enqueue(number: str, kind: str) -> None:
-    notices.add([number, kind])
+    def __init__(self) -> None:
+        self.batcher = jobs.Batcher(_notify_many_task, window=1.0, max_items=200)
+        self._unsubscribe: list = []
 
+    def on_ticket_created(self, _name: str, payload: dict) -> None:
+        if is_mobile(payload.get("caller_phone")):
+            self.batcher.add([payload["number"], "accepted"])
 
-def on_ticket_created(_name: str, payload: dict) -> None:
-    if is_mobile(payload.get("caller_phone")):
-        _enqueue(payload["number"], "accepted")
+    def on_ticket_changed(self, _name: str, payload: dict) -> None:
+        if payload.get("action") == "approve_reply" or "approve_reply" in (payload.get("steps") or ()):
+            self.batcher.add([payload["number"], "reply"])
 
+    def wire(self) -> None:
+        """Subscribe in this process only (``remote=False``): the process whose commit produced the
+        event queues the notice, once. Idempotent."""
+        self.stop()
+        self._unsubscribe.append(subscribe("ticket.created", self.on_ticket_created, remote=False))
+        self._unsubscribe.append(subscribe("ticket.changed", self.on_ticket_changed, remote=False))
 
-def on_ticket_changed(_name: str, payload: dict) -> None:
-    if payload.get("action") == "approve_reply" or "approve_reply" in (payload.get("steps") or ()):
-        _enqueue(payload["number"], "reply")
+    def stop(self) -> None:
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
 
-
-def wire_notices() -> list:
-    """Subscribe in this process only (``remote=False``): the process whose commit produced the
-    event queues the notice, once."""
-    return [subscribe("ticket.created", on_ticket_created, remote=False),
-            subscribe("ticket.changed", on_ticket_changed, remote=False)]
+    def close(self) -> None:
+        self.stop()
+        self.batcher.flush()
 
 
 class Nudger:

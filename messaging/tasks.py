@@ -21,7 +21,7 @@ def notify(number: str, kind: str):
 
 @celery.task(name="messaging.notify_many")
 def notify_many(items: list) -> int:
-    """``notify`` for each ``[number, kind]`` of a batch (runner.notices); every item is tried, a
+    """``notify`` for each ``[number, kind]`` of a batch (runner.Notices, one per app); every item is tried, a
     failure is raised after the others (a retry repeats the whole batch: notices are deduplicated)."""
     from hotline.extensions import db
 

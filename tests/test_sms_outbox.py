@@ -134,6 +134,21 @@ def test_notices_at_acceptance_and_approved_reply_with_a_single_use_rating_link(
         db.Session.remove()
 
 
+def test_notices_still_batched_at_app_shutdown_go_out(app, api):
+    """The notices' batcher belongs to the app (``app.extensions["messaging"]``) and is flushed when
+    the app shell shuts the app down, not left in a module for whichever app comes next."""
+    from hotline.plugins import shutdown
+    from messaging.plugin import state, wire
+
+    wire(app)
+    state(app).notices.batcher.window = 3600.0  # nothing goes out by the clock here
+    body = dict(COMPLAINT, caller=dict(COMPLAINT.get("caller", {}), phone=PHONE))
+    assert api("operator1").post("/api/v1/tickets", json=body).status_code == 201
+    assert _messages(app, template_key="accepted") == []
+    shutdown(app)
+    assert [m.phone for m in _wait_for(lambda: _messages(app, template_key="accepted"))] == [PHONE]
+
+
 def test_rating_link_expires(app):
     from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
