@@ -174,29 +174,21 @@ class DispatcherFront:
         return self.host, self.port
 
     def start(self, timeout: float = 15.0) -> "DispatcherFront":
-        import subprocess
+        import atexit
 
         from hotline.app.deploy import kamailio_files
-        from telephony.sip.proxy import kamailio_command, sip_options
+        from telephony.sip.proxy import ProxyError, kamailio_command, start_kamailio
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for name, text_ in kamailio_files(self.host, self.port, self.run_dir, self.sip_ports).items():
             (self.run_dir / name).write_text(text_)
         cmd = kamailio_command(str(self.run_dir / "kamailio.cfg"), str(self.run_dir), dispatcher=True)
-        with open(self.run_dir / "kamailio.log", "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        import atexit
-
+        try:
+            self.proc = start_kamailio(cmd, self.host, self.port, self.run_dir / "kamailio.log", timeout)
+        except ProxyError as e:
+            raise SystemExit(str(e)) from None
         atexit.register(self.stop)  # its own session: nothing else stops it if the bench dies mid-way
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"kamailio exited: {self.log_tail()}")
-            if (sip_options(self.host, self.port, 0.2) or "").startswith("SIP/2.0 200"):
-                return self
-        self.stop()
-        raise SystemExit(f"kamailio did not answer: {self.log_tail()}")
+        return self
 
     def destinations(self) -> dict[str, str]:
         """The dispatcher's view: destination URI -> flags (``AP`` = active, probed)."""
@@ -218,25 +210,15 @@ class DispatcherFront:
         raise SystemExit(f"dispatcher destinations not active: {self.destinations()}")
 
     def stop(self) -> None:
-        import os
-        import signal
-        import subprocess
+        from telephony.sip.proxy import stop_kamailio
 
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_kamailio(proc)
 
     def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return (self.run_dir / "kamailio.log").read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+        from telephony.sip.proxy import log_tail
+
+        return log_tail(self.run_dir / "kamailio.log", chars)
 
 
 class ServeChild:

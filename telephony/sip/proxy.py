@@ -95,6 +95,48 @@ def sip_options(host: str, port: int, timeout: float = 0.5) -> str | None:
                        timeout=timeout)
 
 
+def start_kamailio(cmd: list[str], host: str, port: int, log_path: str | Path,
+                   timeout: float = 10.0) -> subprocess.Popen:
+    """Start Kamailio (``cmd``: ``kamailio_command``) in a session of its own, its output appended to
+    ``log_path``, and wait until it answers OPTIONS on ``host:port`` with 200. ``ProxyError`` with the
+    log's tail if it exits or does not answer within ``timeout``; stopped if the wait fails."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ProxyError(f"kamailio exited with {proc.returncode}: {log_tail(log_path)}")
+            if (sip_options(host, port, 0.2) or "").startswith("SIP/2.0 200"):
+                return proc
+        raise ProxyError(f"kamailio did not answer on {host}:{port}: {log_tail(log_path)}")
+    except BaseException:  # also a bench's SIGTERM or ^C while waiting: its own session outlives us
+        stop_kamailio(proc)
+        raise
+
+
+def stop_kamailio(proc: subprocess.Popen | None) -> None:
+    """Stop the process group ``start_kamailio`` started (its main process and its children)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def log_tail(log_path: str | Path, chars: int = 3000) -> str:
+    try:
+        return Path(log_path).read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
 class KamailioProxy:
     """One Kamailio process with its own run directory (config, pid, control socket, log)."""
 
@@ -118,38 +160,16 @@ class KamailioProxy:
         Path(cfg).write_text(render(host=self.host, port=self.port, run_dir=self.run_dir,
                                     password=self.password, ring_limit=self.ring_limit))
         cmd = kamailio_command(cfg, self.run_dir, auth=self.auth)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ProxyError(f"kamailio exited with {self.proc.returncode}: {self.log_tail()}")
-            if (sip_options(self.host, self.port, 0.2) or "").startswith("SIP/2.0 200"):
-                return self
-        self.stop()
-        raise ProxyError(f"kamailio did not answer on {self.host}:{self.port}: {self.log_tail()}")
+        self.proc = start_kamailio(cmd, self.host, self.port, self.log_path, timeout)
+        return self
 
     def stop(self) -> None:
         """Stop the process group this proxy started (its main process and its children)."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            pass
+        stop_kamailio(proc)
 
     def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return Path(self.log_path).read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+        return log_tail(self.log_path, chars)
 
     def __enter__(self) -> "KamailioProxy":
         return self.start()
