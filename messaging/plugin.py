@@ -22,7 +22,8 @@ class State:
             self.loop = None
         self.notices.close()  # unsubscribes; notices still waiting for their batch's window go out
         if self.nudger is not None:
-            self.nudger.batcher.flush()
+            self.nudger.close()
+            self.nudger = None
 
 
 def state(app) -> State:
@@ -37,13 +38,13 @@ def wire(app) -> None:
     """Subscribe to ticket events (notices) and, with a gateway configured, send after commits."""
     from hotline.extensions import db
 
-    from .runner import Nudger, install_hooks
+    from .runner import Nudger
 
     st = state(app)
     st.notices.wire()
     if app.config["HOTLINE"].sms_kannel_url:
-        st.nudger = st.nudger or Nudger()
-        install_hooks(db.Session.session_factory, st.nudger)
+        st.nudger = st.nudger or Nudger(db.Session.session_factory)
+        st.nudger.install()
 
 
 def register(app) -> None:

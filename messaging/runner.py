@@ -62,41 +62,44 @@ class Notices:
 
 class Nudger:
     """After a commit that queued a message, send soon (one job per short window); a periodic
-    sweep (beat / the embedded loop) sends retries and anything a crash left behind."""
+    sweep (beat / the embedded loop) sends retries and anything a crash left behind.
 
-    def __init__(self) -> None:
+    One per app (``State.nudger``): its hooks sit on ``session_factory`` from ``install`` until
+    ``close``. Where two apps of one process share the factory, the first hook to see the
+    commit's mark nudges (the mark is taken once)."""
+
+    def __init__(self, session_factory) -> None:
         self.batcher = jobs.Batcher(_send_task, window=0.05, items=False)
+        self.session_factory = session_factory
 
-    def nudge(self) -> None:
-        self.batcher.add()
+    def install(self) -> None:
+        """Idempotent."""
+        for name, hook in self._hooks():
+            if not event.contains(self.session_factory, name, hook):
+                event.listen(self.session_factory, name, hook)
+
+    def close(self) -> None:
+        """Remove the hooks; a nudge still waiting for its window goes out."""
+        for name, hook in self._hooks():
+            if event.contains(self.session_factory, name, hook):
+                event.remove(self.session_factory, name, hook)
+        self.batcher.flush()
+
+    def _hooks(self) -> tuple:
+        return ("after_commit", self._after_commit), ("after_rollback", self._after_rollback)
+
+    def _after_commit(self, session) -> None:
+        if session.info.pop("sms_queued", False):
+            self.batcher.add()
+
+    def _after_rollback(self, session) -> None:
+        session.info.pop("sms_queued", None)
 
 
 def _send_task():
     from .tasks import send_due as task
 
     return task
-
-
-_hooked: set[int] = set()
-_active: Nudger | None = None
-
-
-def install_hooks(session_factory, nudger: Nudger) -> None:
-    """Nudge ``nudger`` after every commit of a session that queued a message (once per factory)."""
-    global _active
-    _active = nudger
-    if id(session_factory) in _hooked:
-        return
-    _hooked.add(id(session_factory))
-
-    @event.listens_for(session_factory, "after_commit")
-    def _after_commit(session):
-        if session.info.pop("sms_queued", False) and _active is not None:
-            _active.nudge()
-
-    @event.listens_for(session_factory, "after_rollback")
-    def _after_rollback(session):
-        session.info.pop("sms_queued", None)
 
 
 class Loop(threading.Thread):

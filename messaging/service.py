@@ -73,7 +73,7 @@ def queue_sms(session, phone, template_key: str, context: dict, *, ticket_id: in
                      next_attempt_at=now, created_at=now)
     session.add(msg)
     session.flush()
-    session.info["sms_queued"] = True  # the sender is nudged after the commit (sender.install_hooks)
+    session.info["sms_queued"] = True  # the sender is nudged after the commit (runner.Nudger)
     log.info("sms.queued id=%s phone=%s template=%s ticket=%s", msg.id, mask(number), template_key, ticket_id)
     return msg
 
