@@ -74,6 +74,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -96,31 +97,19 @@ def recreate_database() -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its threads (the gunicorn worker is a child of the arbiter)."""
+    """utime + stime of a process and its children (the gunicorn worker is a child of the arbiter)."""
     total = 0.0
     for p in [pid, *children(pid)]:
-        with open(f"/proc/{p}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        times = psutil.Process(p).cpu_times()
+        total += times.user + times.system
     return total
 
 
 def named_cpu(name: str) -> dict[int, float]:
     """CPU seconds per process called `name` (PostgreSQL's backends, redis-server)."""
-    found: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        comm = data[data.index("(") + 1:data.rindex(")")]
-        if comm.startswith(name):
-            fields = data.rsplit(")", 1)[1].split()
-            found[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
+    return {p.pid: p.info["cpu_times"].user + p.info["cpu_times"].system
+            for p in psutil.process_iter(["name", "cpu_times"])
+            if (p.info["name"] or "").startswith(name) and p.info["cpu_times"] is not None}
 
 
 def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
@@ -139,9 +128,8 @@ def machine_cpu() -> float:
 
 def children(pid: int) -> list[int]:
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(x) for x in fh.read().split()]
-    except OSError:
+        return [c.pid for c in psutil.Process(pid).children()]
+    except psutil.NoSuchProcess:
         return []
 
 
