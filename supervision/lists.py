@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import selectinload
 
-from ticketing import lifecycle
+from ticketing import deadlines, lifecycle
+from ticketing.cards import WATCHED, hour_based
 from ticketing.models import Department, Ticket, Urging
 
 from hotline.clock import iso
 
 from .models import UrgingEscalation
 from .schemas import Settings
-from .service import _dept_ref, _ticket_ref, deadline_watch, urging_view
+from .service import _dept_ref, _ticket_ref, _unit_filter, card_row, deadline_watch, urging_view
 
 CARD_RANK = {"red": 0, "yellow": 1}
 URGING_STATES = ("open", "acknowledged", "escalated")
@@ -30,9 +31,24 @@ def _page(items: list, total: int, page: int, per_page: int) -> dict:
 def deadline_page(session, now: datetime, settings: Settings, *, overdue: bool, department_id: int | None,
                   page: int, per_page: int) -> dict:
     """One row per ticket with all its cards, worst first; rows ordered by their worst card
-    (red before yellow), then by its deadline, earliest first."""
+    (red before yellow), then by its deadline, earliest first.
+
+    The overdue list is paged in the database (a city's backlog of late tickets can be tens of
+    thousands): every watched deadline in the past is a red card, so the page's tickets and the
+    total come from SQL and only the page's cards are computed. The near-deadline list depends on
+    each type's warning window in working days, so it is computed over the tickets whose deadlines
+    fall in the next few weeks (``deadline_watch``'s horizon) and paged here."""
+    if overdue:
+        return _overdue_page(session, now, settings, department_id, page, per_page)
+    rows = _grouped(deadline_watch(session, now, settings, overdue=False, department_id=department_id, limit=None))
+    start = (page - 1) * per_page
+    return _page(rows[start:start + per_page], len(rows), page, per_page)
+
+
+def _grouped(card_rows) -> list[dict]:
+    """Card rows (one per ticket and deadline) as one row per ticket, its worst card first."""
     rows: dict[str, dict] = {}
-    for r in deadline_watch(session, now, settings, overdue=overdue, department_id=department_id, limit=None):
+    for r in card_rows:
         card = {"card": r["card"], "deadline_kind": r["deadline_kind"], "deadline_at": r["deadline_at"],
                 "overdue_workdays": r["overdue_workdays"]}
         row = rows.setdefault(r["number"], {**r, "cards": []})
@@ -42,9 +58,30 @@ def deadline_page(session, now: datetime, settings: Settings, *, overdue: bool, 
         worst = row["cards"][0]
         row.update(card=worst["card"], deadline_kind=worst["deadline_kind"], deadline_at=worst["deadline_at"],
                    overdue_workdays=worst["overdue_workdays"])
-    ordered = sorted(rows.values(), key=lambda r: (CARD_RANK[r["card"]], r["deadline_at"], r["number"]))
-    start = (page - 1) * per_page
-    return _page(ordered[start:start + per_page], len(ordered), page, per_page)
+    return sorted(rows.values(), key=lambda r: (CARD_RANK[r["card"]], r["deadline_at"], r["number"]))
+
+
+def _overdue_page(session, now: datetime, settings: Settings, department_id: int | None, page: int,
+                  per_page: int) -> dict:
+    parts = []
+    for kind, statuses in WATCHED.items():
+        column = Ticket.sign_by if kind == "sign" else Ticket.reply_by
+        parts.append(_unit_filter(
+            select(Ticket.id.label("id"), Ticket.number.label("number"), column.label("due"))
+            .where(Ticket.status.in_(statuses), column < now, Ticket.main_department_id.isnot(None)),
+            department_id))
+    late = union_all(*parts).subquery()
+    per_ticket = (select(late.c.id, late.c.number, func.min(late.c.due).label("due"))
+                  .group_by(late.c.id, late.c.number).subquery())
+    total = session.scalar(select(func.count()).select_from(per_ticket))
+    ids = session.scalars(select(per_ticket.c.id).order_by(per_ticket.c.due, per_ticket.c.number)
+                          .offset((page - 1) * per_page).limit(per_page)).all()
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ids))
+                              .options(selectinload(Ticket.main_department))).all() if ids else []
+    cal, hourly = deadlines.calendar(session), hour_based(session)
+    rows = _grouped(row for t in tickets for kind in WATCHED
+                    if (row := card_row(cal, hourly, settings.rule, t, kind, now, overdue=True)) is not None)
+    return _page(rows, total, page, per_page)
 
 
 def escalation_page(session, *, department_id: int | None, page: int, per_page: int) -> dict:

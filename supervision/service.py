@@ -125,13 +125,23 @@ def deadline_watch(session, now: datetime, settings: Settings, *, overdue: bool,
         stmt = (select(Ticket).where(Ticket.status.in_(statuses), bound, Ticket.main_department_id.isnot(None))
                 .options(selectinload(Ticket.main_department)).order_by(column).limit(limit))
         for t in session.scalars(_unit_filter(stmt, department_id)):
-            card, deadline, warn_from = card_for(cal, hourly, rule, t, kind, now)
-            if card == ("red" if overdue else "yellow"):
-                out.append({**_ticket_ref(t), "deadline_kind": kind, "deadline_at": iso(deadline),
-                            "warning_from": iso(warn_from), "card": card,
-                            "overdue_workdays": cal.workdays_between(to_local(deadline).date(), to_local(now).date()) if overdue else 0})
+            row = card_row(cal, hourly, rule, t, kind, now, overdue=overdue)
+            if row is not None:
+                out.append(row)
     out.sort(key=lambda r: r["deadline_at"])
     return out[:limit]
+
+
+def card_row(cal, hourly, rule, t: Ticket, kind: str, now: datetime, *, overdue: bool) -> dict | None:
+    """The list row of ``t``'s ``kind`` deadline when it carries the list's card (red on the overdue
+    list, yellow on the near-deadline list), else None."""
+    found = card_for(cal, hourly, rule, t, kind, now)
+    if found is None or found[0] != ("red" if overdue else "yellow"):
+        return None
+    card, deadline, warn_from = found
+    return {**_ticket_ref(t), "deadline_kind": kind, "deadline_at": iso(deadline), "warning_from": iso(warn_from),
+            "card": card,
+            "overdue_workdays": cal.workdays_between(to_local(deadline).date(), to_local(now).date()) if overdue else 0}
 
 
 def cards(session, number: str) -> list[dict]:

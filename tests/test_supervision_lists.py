@@ -103,6 +103,23 @@ def test_overdue_list_is_one_row_per_ticket_worst_card_first(app, api):
     assert [r["deadline_at"] for r in rows] == sorted(r["deadline_at"] for r in rows)
     assert api("housing").get("/api/v1/supervision/overdue?per_page=1").get_json()["total"] == total
     assert api("water").get("/api/v1/supervision/overdue").get_json()["total"] == 0
+    # paged in the database: a page of 10 loads the page's tickets, not the whole backlog
+    from sqlalchemy import event
+
+    from ticketing.models import Ticket
+
+    loaded = []
+
+    def on_load(target, context):
+        loaded.append(target.number)
+
+    event.listen(Ticket, "load", on_load)
+    try:
+        body = sup.get("/api/v1/supervision/overdue?page=2&per_page=10").get_json()
+    finally:
+        event.remove(Ticket, "load", on_load)
+    assert [r["number"] for r in body["items"]] == [r["number"] for r in rows[10:20]]
+    assert sorted(set(loaded)) == sorted(r["number"] for r in rows[10:20])
 
 
 def test_list_routes_are_in_the_openapi_document(client):
