@@ -125,7 +125,7 @@ class Config:
     kpi_repeat_days: int = 30
     kpi_live_rollup: bool = True
     hotspot_weeks: int = 4  # same-weekday baseline weeks of the hot-topic spike test
-    hotspot_fdr: str = "0.01"  # false discovery rate of the spike test (Benjamini-Hochberg), per day
+    hotspot_fdr: str = "0.02"  # false discovery rate of the spike test (Benjamini-Hochberg), per day
     hotspot_min_count: int = 3  # a cell with fewer tickets on the day is never a spike
     hotspot_cluster_days: int = 3  # window of the similar-request clusters (days ending with the day shown)
     acd_strategy: str = "longest_idle"  # longest_idle | round_robin | fewest_calls
