@@ -73,6 +73,10 @@ at 80 calls, 11.2 at 150 - not quiet figures), loop 0.735 s:
              p95 1214 ms, 20,996 lost - all of them the bridge's drops while the processes were
              starved (27,315 dropped, ticks up to 1 s late; generator and `sip` sockets, sends,
              discards: 0). Not a figure of the product; to be measured on a quiet machine.
+             Again at 20:12 (load 6.6, other sessions' Celery workers taking over a core; loop not
+             re-measured): p95 566 ms, 10,857 lost, the bridge dropped 17,154 (4-5 clock resyncs
+             per process, ticks up to 999 ms late), every other stage 0; 0.33 % of a core per call;
+             generator 29.6 % of one core, 384,302 of 450,300 frames due sent.
 Where frames die under starvation (drops logged per leg in a 15 s run at load 12-14): the bridge's
 buffer holds more than MAX_DEPTH frames beyond what its clock owes - the clock 4-16 ticks late with
 the buffer 9-10 frames beyond that (the generator, starved too, sends its late frames in bursts), or
