@@ -1,11 +1,10 @@
-"""The actors of bench/city_load.py: operators' phones (SIPp, one baresip), operators pressing 示闲
-again after a missed offer, citizens (SIPp), supervisors' consoles (python-socketio), and the API
-call they share."""
+"""The actors of bench/city_load.py beside its load generator (bench/city_generator.py): the one
+baresip operator phone, operators pressing 示闲 again after a missed offer, and the API call they
+share."""
 from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -36,36 +35,6 @@ def stop_process(proc) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-class Phone:
-    """An operator's phone answering call after call: SIPp UAS (the tests' operator scenario) with
-    no call limit, registered at Kamailio for the whole run."""
-
-    def __init__(self, kamailio: tuple[str, int], ext: str, tmp: Path, audio: Path) -> None:
-        from tests.bridge_helpers import SIPP_DIR, free_media_port, register
-        from tests.telephony_helpers import SIPP, free_udp_port
-
-        self.ext, self.port = ext, free_udp_port()
-        self.sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # where the bridge's audio goes (unread)
-        self.sink.bind(("127.0.0.1", 0))
-        text = (SIPP_DIR / "uas_operator.xml").read_text().replace("@END@", (SIPP_DIR / "uas_end_wait_bye.inc").read_text())
-        for key, value in dict(USER=ext, MEDIA_PORT=self.sink.getsockname()[1], RING_MS=300, LOOPS=-1, AUDIO=audio,
-                               HOLD_MS=3000, CODE=486, REASON="Busy Here", WAIT_BYE_MS=600_000).items():
-            text = text.replace(f"@{key}@", str(value))
-        sc = tmp / f"phone-{ext}.xml"
-        sc.write_text(text)
-        self.proc = subprocess.Popen(
-            [SIPP, "-sf", str(sc), "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
-             "-mp", str(free_media_port()), "-m", "100000", "-nostdin", "-trace_err",
-             "-error_file", str(tmp / f"phone-{ext}-err.log")],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        answer = register(type("P", (), {"host": kamailio[0], "port": kamailio[1], "address": kamailio})(),
-                          ext, self.port, expires=7200)
-        assert answer.startswith("SIP/2.0 200"), answer
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.sink.close()
 
 
 class BaresipPhone:
@@ -147,52 +116,3 @@ class BackToReady(threading.Thread):
                         self.failed.append(status)
         finally:
             engine.dispose()
-
-
-class Citizen(threading.Thread):
-    """One citizen's call (SIPp UAC through Kamailio, hangs up ``hold`` seconds after the answer)."""
-
-    def __init__(self, kamailio, tmp: Path, audio: Path, caller: str, hold: float, timeout: float) -> None:
-        super().__init__(daemon=True)
-        self.kamailio, self.tmp, self.audio, self.caller = kamailio, tmp, audio, caller
-        self.hold, self.timeout = hold, timeout
-        self.started = time.time()
-        self.rc: int | None = None
-        self.out = ""
-
-    def run(self) -> None:
-        from tests.bridge_helpers import Citizen as SippCitizen
-
-        proxy = type("P", (), {"host": self.kamailio[0], "port": self.kamailio[1], "address": self.kamailio})()
-        c = SippCitizen(proxy, self.tmp, self.audio, hold_ms=int(self.hold * 1000), caller=self.caller,
-                        timeout=int(self.timeout))
-        self.rc, self.out = c.wait(self.timeout + 30)
-        c.stop()
-
-
-# -- consoles --------------------------------------------------------------------------------------------
-class Console:
-    """A supervisor's console: a python-socketio client on /console, through nginx."""
-
-    def __init__(self, base: str, cookie: str) -> None:
-        import socketio
-
-        self.frames: dict[str, float] = {}  # ticket number -> push latency (ms) of its ticket.created
-        self.other = 0
-        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.5)
-        self.sio.on("event", self._on_event, namespace="/console")
-        self.sio.connect(base, headers={"Cookie": cookie}, namespaces=["/console"], transports=["websocket"],
-                         wait_timeout=30)
-
-    def _on_event(self, frame) -> None:
-        now = time.time() * 1000
-        if frame.get("name") == "ticket.created":
-            self.frames.setdefault(frame["payload"]["number"], now - frame["ts"])
-        else:
-            self.other += 1
-
-    def close(self) -> None:
-        try:
-            self.sio.disconnect()
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass

@@ -58,7 +58,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -68,9 +67,8 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
-
-from city_actors import PASSWORD, BackToReady, BaresipPhone, Citizen, Console, Phone, call_api
+from city_actors import PASSWORD, BackToReady, BaresipPhone, call_api
+from city_generator import Citizens, Consoles, GeneratorCpu, OperatorPhones, proc_stat
 from common import LoopSampler, free_port, recreate, drop_database, reference_loop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,23 +135,18 @@ def ticket_traffic(base: str, tok: str, rate: float, stop: threading.Event, acke
 
 
 # -- processes ------------------------------------------------------------------------------------------
-def proc_stat(pid: int) -> tuple[float, float] | None:
-    """(CPU seconds, RSS MiB) of one process."""
-    try:
-        proc = psutil.Process(pid)
-        with proc.oneshot():
-            times, rss = proc.cpu_times(), proc.memory_info().rss
-    except psutil.Error:
-        return None
-    return times.user + times.system, rss / 2**20
-
-
 def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it, each parent before its children."""
-    try:
-        return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
-    except psutil.NoSuchProcess:
-        return [pid]
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(x) for x in fh.read().split())
+        except OSError:
+            pass
+    return out
 
 
 class ProcessSampler(threading.Thread):
@@ -161,12 +154,13 @@ class ProcessSampler(threading.Thread):
     every 2 s, each live process's CPU counter; a process's share is its last sample minus its first
     (a killed process counts until its last sample, its respawned successor from its start)."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, generator: GeneratorCpu) -> None:
         super().__init__(daemon=True)
-        self.log_path = log_path
+        self.log_path, self.generator = log_path, generator
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float, float]] = {}
         self.rss_peak: dict[str, float] = {}
+        self.loads: list[float] = []  # 1 min load average every 2 s
         self.halt = threading.Event()
 
     def shells(self) -> dict[int, str]:
@@ -191,6 +185,8 @@ class ProcessSampler(threading.Thread):
     def run(self) -> None:
         while not self.halt.wait(2.0):
             self.sample()
+            self.generator.sample()
+            self.loads.append(os.getloadavg()[0])
 
     def cpu(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -207,10 +203,10 @@ def worker_pid(log_path: Path, name: str = "worker1") -> int | None:
         kids = [p for p in descendants(shell) if p != shell]
         for pid in kids:
             try:
-                cmd = psutil.Process(pid).cmdline()
-            except psutil.Error:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
                 continue
-            if any("celery" in part for part in cmd):
+            if b"celery" in cmd:
                 return pid
     return None
 
@@ -233,6 +229,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=10, help="concurrent calls aimed at (arrival rate calls/hold)")
     ap.add_argument("--hold", type=float, default=30.0, help="mean talk time of a call, seconds")
     ap.add_argument("--operators", type=int, default=0, help="operator phones (default: --calls)")
+    ap.add_argument("--users", type=int, default=0, help="SIPp citizen users whose calls superpose (default: 20 x --calls)")
     ap.add_argument("--consoles", type=int, default=20)
     ap.add_argument("--ticket-rate", type=float, default=2.0, help="API tickets per second")
     ap.add_argument("--kill-minute", type=float, default=1.0, help="kill one sip and one worker then (<0: never)")
@@ -272,18 +269,24 @@ def main() -> None:
     audio = ROOT / "tests" / "data" / "audio" / "ko_1.ulaw"
     phones: list = []
     back: BackToReady | None = None
-    consoles: list[Console] = []
-    citizens: list[Citizen] = []
+    consoles: Consoles | None = None
+    citizens: Citizens | None = None
     acked: list[str] = []
     failed: list = []
     stop = threading.Event()
-    procs = ProcessSampler(run_dir / "honcho.log")
+    gen = GeneratorCpu()
+    procs = ProcessSampler(run_dir / "honcho.log", gen)
     kills: dict[str, object] = {}
     try:
         tokens = {}
-        for i, (name, ext) in enumerate(operators):
-            phones.append(BaresipPhone(kam, ext, run_dir, run_dir / "honcho.log") if args.baresip and i == 0
-                          else Phone(kam, ext, run_dir, audio))
+        sipp_exts = [ext for i, (_, ext) in enumerate(operators) if not (args.baresip and i == 0)]
+        if args.baresip:
+            phones.append(BaresipPhone(kam, operators[0][1], run_dir, run_dir / "honcho.log"))
+            gen.add("baresip", phones[-1].proc.pid)
+        if sipp_exts:
+            phones.append(OperatorPhones(kam, sipp_exts, run_dir, audio))
+            gen.add("operators SIPp", phones[-1].proc.pid)
+        for name, _ext in operators:
             tokens[name] = token(base, name)
             status, raw = call_api(base, "/api/v1/console/state", method="POST", body={"state": "idle"},
                                    token=tokens[name])
@@ -291,22 +294,23 @@ def main() -> None:
         if args.back_after >= 0:
             back = BackToReady(db_url, base, tokens, args.back_after)
             back.start()
-        cookie = login_cookie(base, "bench_sup")
-        consoles = [Console(base, cookie) for _ in range(args.consoles)]
+        consoles = Consoles(base, login_cookie(base, "bench_sup"), args.consoles, run_dir)
+        gen.add("consoles", consoles.proc.pid)
         api_token = token(base, "bench_api")
+        rate = args.calls / args.hold
+        t0 = time.time()
+        end = t0 + args.minutes * 60
+        citizens = Citizens(kam, run_dir, audio, rate=rate, hold=args.hold, end=end,
+                            users=args.users or 20 * args.calls)
+        gen.add("citizens SIPp", citizens.proc.pid)
         procs.sample()
+        gen.start()
         procs.start()
         sampler = LoopSampler(every=15.0).__enter__()
         traffic = threading.Thread(target=ticket_traffic, args=(base, api_token, args.ticket_rate, stop, acked, failed),
                                    daemon=True)
         traffic.start()
-        rate = args.calls / args.hold
-        t0 = time.time()
-        end = t0 + args.minutes * 60
         kill_at = t0 + args.kill_minute * 60 if args.kill_minute >= 0 else None
-        rng = random.Random(12345)
-        nxt = t0
-        n = 0
         while time.time() < end:
             if kill_at is not None and time.time() >= kill_at and not kills:
                 kills["sip"] = running.kill_sip(0)
@@ -315,39 +319,38 @@ def main() -> None:
                     os.kill(wpid, signal.SIGKILL)
                 kills.update(worker=wpid, at=time.time() - t0)
                 print(f"  {kills['at']:.0f} s: killed sip pid {kills['sip']['pid']} and worker pid {wpid}", flush=True)
-            if time.time() >= nxt:
-                n += 1
-                c = Citizen(kam, run_dir, audio, f"139{n:08d}", rng.expovariate(1 / args.hold), 300)
-                c.start()
-                citizens.append(c)
-                nxt += rng.expovariate(rate)
-            time.sleep(0.05)
+            assert citizens.proc.poll() is None, f"citizens' SIPp exited: {citizens.proc.returncode}"
+            time.sleep(0.2)
         stop.set()
         traffic.join()
-        print(f"  arrivals stopped after {time.time() - t0:.0f} s; waiting for {sum(c.is_alive() for c in citizens)} "
-              "calls to end", flush=True)
-        for c in citizens:
-            c.join(max(1.0, t0 + args.minutes * 60 + 330 - time.time()))
+        print(f"  arrivals stopped after {time.time() - t0:.0f} s; waiting for {citizens.open_calls()} calls to end",
+              flush=True)
+        while citizens.open_calls() and time.time() < end + 330:
+            time.sleep(2.0)
         settle = time.time() + 30  # the last tickets' events reach every console, the last calls end
-        while time.time() < settle and (any(len(set(acked) - set(k.frames)) for k in consoles)
+        while time.time() < settle and (any(set(acked) - set(k) for k in consoles.refresh())
                                         or open_queue_rows(db_url)):
-            time.sleep(0.5)
+            time.sleep(1.0)
         if back is not None:
             back.halt.set()
             back.join()
         procs.halt.set()
         procs.join()
         procs.sample()
+        gen.stop()
         sampler.__exit__()
         elapsed = time.time() - t0
-        report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler, back,
-               operators[0][1] if args.baresip else None)
+        consoles.refresh()
+        report(args, db_url, citizens, kills, acked, failed, consoles, procs, gen, elapsed, loop, sampler, back,
+               operators[0][1] if args.baresip else None, phones)
     finally:
         stop.set()
         if back is not None:
             back.halt.set()
-        for k in consoles:
-            k.close()
+        if citizens is not None:
+            citizens.stop()
+        if consoles is not None:
+            consoles.close()
         for p in phones:
             p.stop()
         running.stop()
@@ -358,8 +361,20 @@ def main() -> None:
             print(f"  run directory kept: {run_dir}")
 
 
-def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapsed, loop, sampler, back,
-           baresip_ext) -> None:
+def arrivals(calls) -> str:
+    """The arrival process as measured: rate, and the inter-arrival gaps' coefficient of variation
+    (1 for a Poisson process, 0 for a fixed rate)."""
+    times = sorted(c.sent_at for c in calls)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    if len(gaps) < 2:
+        return "too few calls"
+    mean = sum(gaps) / len(gaps)
+    sd = (sum((g - mean) ** 2 for g in gaps) / (len(gaps) - 1)) ** 0.5
+    return f"{1 / mean:.3f}/s, inter-arrival CV {sd / mean:.2f}"
+
+
+def report(args, db_url, citizens, kills, acked, failed, consoles, procs, gen, elapsed, loop, sampler, back,
+           baresip_ext, phones) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
@@ -370,41 +385,48 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapse
         outbox = c.execute(text("select count(*), count(relayed_at) from event_outbox")).one()
     engine.dispose()
     killed_instance = kills.get("sip", {}).get("id") if kills else None
-    offered = len(citizens)
+    calls = list(citizens.calls().values())
+    offered = len(calls)
     outcomes: dict[str, int] = {}
     lost, interrupted, in_target, sipp_errors, by_baresip = [], 0, 0, [0, 0], 0
-    for cz in citizens:
+    for cz in calls:
+        why = "; ".join(cz.errors)[-300:] or ("no end logged" if not cz.ok else "")
         row = queue.get(cz.caller)
         if row is None:
-            lost.append((cz.caller, "no call_queue row", cz.rc, cz.out[-300:]))
+            lost.append((cz.caller, cz.call_id, "no call_queue row", why))
             continue
         outcomes[row.outcome or row.state] = outcomes.get(row.outcome or row.state, 0) + 1
         if row.outcome == "answered" and row.wait_seconds is not None and row.wait_seconds <= 15:
             in_target += 1
         by_baresip += row.outcome == "answered" and baresip_ext is not None and row.operator_extension == baresip_ext
         on_killed = row.sip_instance == killed_instance
-        if cz.rc != 0:
+        if not cz.ok:
             sipp_errors[on_killed] += 1
         if row.outcome == "interrupted" and on_killed:
             interrupted += 1
         elif row.outcome not in ("answered", "abandoned", "missed", "voice_intake", "out_of_hours"):
-            lost.append((cz.caller, row.outcome or row.state, cz.rc, cz.out[-300:]))
-        elif cz.rc != 0 and not on_killed:  # the citizen's side failed (e.g. its BYE got no 200)
-            lost.append((cz.caller, f"{row.outcome}, citizen SIPp rc {cz.rc}", cz.rc, cz.out[-300:]))
+            lost.append((cz.caller, cz.call_id, row.outcome or row.state, why))
+        elif not cz.ok and not on_killed:  # the citizen's side failed (e.g. its BYE got no 200)
+            lost.append((cz.caller, cz.call_id, f"{row.outcome}, citizen's call failed", why))
     acked_set = set(acked)
-    delivered = [len(acked_set & set(k.frames)) for k in consoles]
-    pushes = sorted(ms for k in consoles for num, ms in k.frames.items() if num in acked_set)
+    frames = consoles.frames
+    delivered = [len(acked_set & set(k)) for k in frames]
+    pushes = sorted(ms for k in frames for num, ms in k.items() if num in acked_set)
     pct = lambda p: pushes[min(len(pushes) - 1, int(p / 100 * len(pushes)))] if pushes else float("nan")  # noqa: E731
-    print(f"city_load: {args.minutes:g} min, {args.calls} concurrent calls aimed at (hold {args.hold:g} s), "
-          f"{len(consoles)} consoles, {args.ticket_rate:g} API tickets/s; kills: "
+    print(f"city_load: {args.minutes:g} min, {args.calls} concurrent calls aimed at (hold {args.hold:g} s, "
+          f"{args.calls / args.hold:.3f} calls/s), {len(frames)} consoles, {args.ticket_rate:g} API tickets/s; kills: "
           + (f"sip #1 and worker #1 at {kills['at']:.0f} s" if kills else "none"))
+    print(f"  arrivals  one SIPp UAC, {citizens.users} users thinking Exp({citizens.think:.0f} s): "
+          f"measured {arrivals(calls)}")
     print(f"  calls     offered {offered}, outcomes {dict(sorted(outcomes.items()))}, "
           f"interrupted on the killed sip {interrupted}, lost {len(lost)}"
           + (f" {lost[:5]}" if lost else ""))
-    print(f"  citizens  SIPp ended with an error: {sipp_errors[0]} on live sip processes, {sipp_errors[1]} on the "
-          f"killed one; answered by the baresip phone {by_baresip if baresip_ext else 'n/a'}; operators back to "
-          f"示闲 after a missed offer {back.returns if back else 'n/a'}"
-          + (f" (failed {back.failed[:3]})" if back and back.failed else ""))
+    hungup = sum(c.end == "hungup" for c in calls)
+    print(f"  citizens  call failed on their side: {sipp_errors[0]} on live sip processes, {sipp_errors[1]} on the "
+          f"killed one; hung up by the hotline {hungup}; operators' SIPp aborted calls "
+          f"{[p.errors() for p in phones if isinstance(p, OperatorPhones)]}; answered by the baresip phone "
+          f"{by_baresip if baresip_ext else 'n/a'}; operators back to 示闲 after a missed offer "
+          f"{back.returns if back else 'n/a'}" + (f" (failed {back.failed[:3]})" if back and back.failed else ""))
     print(f"  answered within 15 s of ringing: {in_target}/{offered} = {in_target / max(1, offered):.1%}")
     print(f"  tickets   written {written}, acknowledged {len(acked)}, failed requests {len(failed)}"
           + (f" {failed[:5]}" if failed else "") + f"; delivered to every console: min {min(delivered, default=0)}, "
@@ -412,10 +434,16 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, elapse
     print(f"  events    outbox rows written {outbox[0]}, relayed {outbox[1]}; push ms p50 {pct(50):.1f} "
           f"p99 {pct(99):.1f} max {pushes[-1] if pushes else float('nan'):.1f} over {len(pushes)} frames")
     cpu = procs.cpu()
-    print("  process   CPU (share of one core over the run) / peak RSS MiB: " + ", ".join(
-        f"{k} {cpu.get(k, 0) / elapsed:.2f}/{procs.rss_peak.get(k, 0):.0f}" for k in KINDS))
+    print("  layout    CPU (share of one core over the run) / peak RSS MiB: " + ", ".join(
+        f"{k} {cpu.get(k, 0) / elapsed:.2f}/{procs.rss_peak.get(k, 0):.0f}" for k in KINDS)
+        + f"; total {sum(cpu.get(k, 0) for k in KINDS) / elapsed:.2f}")
+    gcpu = gen.cpu()
+    print("  generator CPU / peak RSS MiB: " + ", ".join(
+        f"{k} {v / elapsed:.2f}/{gen.rss_peak.get(k, 0):.0f}" for k, v in gcpu.items())
+        + f"; total {sum(gcpu.values()) / elapsed:.2f}; the loop sampler {sum(c for _, c in sampler.samples) / elapsed:.2f}")
     print(f"  machine   loop {loop:.3f} s before the run; during it {sampler.cpu:.3f} s CPU / {sampler.wall:.3f} s wall "
-          f"(median of {len(sampler.samples)}); 1 min load average {os.getloadavg()[0]:.1f}")
+          f"(median of {len(sampler.samples)}); 1 min load average median {sorted(procs.loads)[len(procs.loads) // 2]:.1f}, "
+          f"max {max(procs.loads):.1f}")
 
 
 if __name__ == "__main__":
