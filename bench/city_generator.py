@@ -1,7 +1,7 @@
 """bench/city_load.py's load generator, light enough to run beside the layout on 2 cores: every
 citizen's call from ONE SIPp UAC process, every operator's SIPp phone as ONE SIPp UAS process
 registered at Kamailio under each extension, every console in ONE Python process
-(bench/city_consoles.py), and the CPU each of them used."""
+(bench/city_consoles.py); their CPU: bench/city_procs.py."""
 from __future__ import annotations
 
 import json
@@ -10,24 +10,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from city_actors import stop_process
 
 HERE = Path(__file__).resolve().parent
-
-
-def proc_stat(pid: int) -> tuple[float, float] | None:
-    """(CPU seconds, RSS MiB) of one process (all its threads)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tck, int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def sipp_command(*args: str | int) -> list[str]:
@@ -214,41 +202,3 @@ class Consoles:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:
             stop_process(self.proc)
-
-
-# -- the generator's own CPU ------------------------------------------------------------------------------
-class GeneratorCpu:
-    """CPU seconds of the generator's processes between ``start`` and ``stop``: named child processes
-    (sampled every ``sample`` call, so a process that exits keeps its last figure) and this process
-    ("bench": ticket traffic, operators pressing 示闲, the layout's process sampler)."""
-
-    def __init__(self) -> None:
-        self.pids: dict[int, str] = {os.getpid(): "bench"}
-        self.first: dict[int, float] = {}
-        self.last: dict[int, tuple[float, float]] = {}
-        self.rss_peak: dict[str, float] = {}
-
-    def add(self, name: str, pid: int) -> None:
-        self.pids[pid] = name
-
-    def start(self) -> None:
-        self.sample()
-
-    def sample(self) -> None:
-        for pid, name in self.pids.items():
-            st = proc_stat(pid)
-            if st is None:
-                continue
-            self.first.setdefault(pid, st[0])
-            self.last[pid] = st
-            self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), st[1])
-
-    def stop(self) -> None:
-        self.sample()
-
-    def cpu(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for pid, name in self.pids.items():
-            if pid in self.last:
-                out[name] = out.get(name, 0.0) + self.last[pid][0] - self.first[pid]
-        return out

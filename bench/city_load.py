@@ -6,19 +6,28 @@ at once, with one `sip` and one `worker` killed on the way.
 
 What runs (hotline.app.layout.start_layout: honcho, nginx, Kamailio's dispatcher, 2 `web`, `api`,
 2 Celery `worker`, `beat`, 2 `sip`) on a scratch PostgreSQL database and a Redis database of its own:
-  citizens   SIPp UACs calling 12345 at Kamailio, Poisson arrivals at calls/hold per second, each
-             talking --hold seconds (exponential) once an operator answers
-  operators  --operators SIPp UAS phones registered at Kamailio (answer, then wait for the BYE), each
-             operator 示闲 through the API; with --baresip one of them is baresip (auto-answer)
-  consoles   --consoles supervisor consoles (python-socketio over nginx, sticky to a `web`), counting
-             every ticket.created frame and its push latency (receive time - the frame's ts)
+  citizens   ONE SIPp UAC (bench/sipp/city_citizens.xml, -users) calling 12345 at Kamailio: --users
+             users (20 x --calls) each thinking an exponential time, then calling with a distinct
+             caller number (-inf); arrivals close to Poisson at calls/hold per second (the report
+             prints the measured rate and the inter-arrival gaps' CV, 1 for Poisson); each citizen
+             hangs up an exponential time (mean --hold) after the 200 OK or answers the hotline's
+             BYE; per-call fate by Call-ID from the scenario's <log> lines (bench/city_generator.py)
+  operators  ONE SIPp UAS answering for every operator extension (registered at Kamailio under each
+             one; answer, then wait for the BYE), each operator 示闲 through the API; with --baresip
+             the first operator's phone is baresip (auto-answer)
+  consoles   --consoles supervisor consoles in ONE child process (bench/city_consoles.py,
+             python-socketio over nginx, sticky to a `web`), counting every ticket.created frame and
+             its push latency (receive time - the frame's ts)
   tickets    POST /api/v1/tickets through nginx to `api` at --ticket-rate per second (bearer token)
   kills      at --kill-minute: kill -9 of `sip` #1 and of Celery `worker` #1 (both respawned)
 Figures: calls offered/answered/abandoned/lost (lost: a citizen's call with no call_queue row, or
 ended otherwise than answered/abandoned/voice intake, not on the killed process), answered within
 15 s of ringing, tickets written (rows) vs acknowledged (201) vs delivered (frames at every console),
 events written (outbox rows) vs relayed, push p50/p99, CPU (share of one core) and RSS per process
-kind, and the machine's loop time (bench/common.py).
+kind of the layout, the same for the generator's processes (citizens' SIPp, operators' SIPp,
+baresip, consoles, the bench itself; the loop sampler apart), the machine's loop time
+(bench/common.py) and the 1-min load average during the run (median, max). Each SIPp has its own
+control port (-cp), so benches and tests running at once do not collide.
 Needs PostgreSQL (BENCH_DATABASE_ADMIN_URL), Redis, sipp, kamailio, nginx, honcho.
 
 The "lost" calls of the first short runs (3 of 39, citizens' SIPp ending with an error, rows still
@@ -52,6 +61,31 @@ The issue's run, 16:43-16:58 UTC, nothing else running (loop 0.581 s before it),
   citizens + 40 SIPp operator phones + 20 Python consoles + the layout saturate these 2 cores; more
   than 60 SIPp processes also exhaust SIPp's control ports 8888-8947 ("Unable to bind remote
   control socket"). The soak needs the load generator on another machine, or fewer processes.
+
+The generator since: 4 processes instead of ~100 (one SIPp UAC for all citizens, one SIPp UAS for
+all SIPp operator phones, baresip, one consoles process). Figures of 2026-12-02 ~19:40-20:00 UTC on
+the same 2 cores shared with 3 other sessions (noisy: compare the load and loop time):
+`--minutes 4 --calls 20 --kill-minute 2` (load median 11.7, max 14.2; loop 0.657 s before,
+1.048 s CPU / 1.996 s wall during):
+  arrivals 0.680/s measured (0.667 aimed), inter-arrival CV 0.92; 162 offered: 143 answered (6 by
+  baresip), 8 abandoned, 11 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0
+  on live sip processes, 11 on the killed one; within 15 s 143/162 = 88.3 %; tickets 480 written =
+  acknowledged = delivered to each of 20 consoles; outbox 2087 written, 2086 relayed at the count
+  (the last one within its 1 s marking delay); push p50 9.9 ms, p99 130 ms (9600 frames).
+  CPU (share of one core) / RSS MiB: layout web 0.02/320, api 0.02/293, worker 0.34/1809, sip
+  0.16/290, total 0.55; generator 0.22 (bench 0.11, consoles 0.08, citizens' SIPp 0.01, operators'
+  SIPp 0.01, baresip 0.01) + the loop sampler 0.07.
+  Before (same command, load 15-27, loop 1.164 s): 120 of 182 answered, 49 abandoned, p99 1160 ms.
+`--minutes 4 --calls 40 --kill-minute 2` (load median 11.7, max 18.0; loop 0.671 s before,
+1.307 s CPU / 1.906 s wall during):
+  arrivals 1.333/s measured (1.333 aimed), CV 1.02; 315 offered: 283 answered (10 by baresip), 16
+  abandoned, 16 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0 on live sip
+  processes, 16 on the killed one; operators' SIPp aborted 2 calls on a CANCEL (offers withdrawn
+  while ringing, the caller gone); within 15 s 283/315 = 89.8 %; tickets 480 = 480 = 480 at each
+  of 20 consoles; outbox 3157 written, 3156 relayed at the count; push p50 12.3 ms, p99 170 ms.
+  CPU: layout web 0.03, api 0.03, worker 0.38, sip 0.24, total 0.69; generator 0.32 (bench 0.17,
+  consoles 0.12, citizens' SIPp 0.02, operators' SIPp 0.02) + the loop sampler 0.07.
+The issue's 10-minute 40-call run is for a quiet machine: not measured here.
 """
 from __future__ import annotations
 
@@ -68,7 +102,8 @@ import time
 from pathlib import Path
 
 from city_actors import PASSWORD, BackToReady, BaresipPhone, call_api
-from city_generator import Citizens, Consoles, GeneratorCpu, OperatorPhones, proc_stat
+from city_generator import Citizens, Consoles, OperatorPhones
+from city_procs import GeneratorCpu, ProcessSampler, worker_pid
 from common import LoopSampler, free_port, recreate, drop_database, reference_loop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,90 +169,17 @@ def ticket_traffic(base: str, tok: str, rate: float, stop: threading.Event, acke
             failed.append(status)
 
 
-# -- processes ------------------------------------------------------------------------------------------
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo.extend(int(x) for x in fh.read().split())
-        except OSError:
-            pass
-    return out
-
-
-class ProcessSampler(threading.Thread):
-    """CPU and memory per process kind of the layout (honcho's log names each process's shell):
-    every 2 s, each live process's CPU counter; a process's share is its last sample minus its first
-    (a killed process counts until its last sample, its respawned successor from its start)."""
-
-    def __init__(self, log_path: Path, generator: GeneratorCpu) -> None:
-        super().__init__(daemon=True)
-        self.log_path, self.generator = log_path, generator
-        self.first: dict[int, float] = {}
-        self.last: dict[int, tuple[str, float, float]] = {}
-        self.rss_peak: dict[str, float] = {}
-        self.loads: list[float] = []  # 1 min load average every 2 s
-        self.halt = threading.Event()
-
-    def shells(self) -> dict[int, str]:
-        found = {}
-        for m in re.finditer(r"(\w+?)(\d*)\.1 started \(pid=(\d+)\)", self.log_path.read_text(errors="replace")):
-            found[int(m.group(3))] = m.group(1)
-        return found
-
-    def sample(self) -> None:
-        rss: dict[str, float] = {}
-        for shell, kind in self.shells().items():
-            for pid in descendants(shell):
-                st = proc_stat(pid)
-                if st is None:
-                    continue
-                self.first.setdefault(pid, st[0])
-                self.last[pid] = (kind, st[0], st[1])
-                rss[kind] = rss.get(kind, 0.0) + st[1]
-        for kind, mb in rss.items():
-            self.rss_peak[kind] = max(self.rss_peak.get(kind, 0.0), mb)
-
-    def run(self) -> None:
-        while not self.halt.wait(2.0):
-            self.sample()
-            self.generator.sample()
-            self.loads.append(os.getloadavg()[0])
-
-    def cpu(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for pid, (kind, cpu, _rss) in self.last.items():
-            out[kind] = out.get(kind, 0.0) + cpu - self.first[pid]
-        return out
-
-
-def worker_pid(log_path: Path, name: str = "worker1") -> int | None:
-    """The Celery main process of ``name`` (the child of its respawn shell)."""
-    shells = [int(m.group(1)) for m in re.finditer(rf"\b{name}\.1 started \(pid=(\d+)\)",
-                                                    log_path.read_text(errors="replace"))]
-    for shell in reversed(shells):
-        kids = [p for p in descendants(shell) if p != shell]
-        for pid in kids:
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"celery" in cmd:
-                return pid
-    return None
-
-
-def open_queue_rows(db_url: str) -> int:
+def pending_rows(db_url: str) -> tuple[int, list]:
+    """Call queue rows not ended, and outbox rows not relayed yet (name, origin, age): a relay marks
+    its rows once a second, and another process sweeps a killed one's rows after 10 s."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
     try:
         with engine.connect() as c:
-            return c.scalar(text("select count(*) from call_queue where state <> 'ended'"))
+            return (c.scalar(text("select count(*) from call_queue where state <> 'ended'")),
+                    c.execute(text("select name, origin, now() at time zone 'utc' - created_at from event_outbox "
+                                   "where relayed_at is null order by id")).all())
     finally:
         engine.dispose()
 
@@ -329,7 +291,7 @@ def main() -> None:
             time.sleep(2.0)
         settle = time.time() + 30  # the last tickets' events reach every console, the last calls end
         while time.time() < settle and (any(set(acked) - set(k) for k in consoles.refresh())
-                                        or open_queue_rows(db_url)):
+                                        or any(pending_rows(db_url))):
             time.sleep(1.0)
         if back is not None:
             back.halt.set()
@@ -384,6 +346,7 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, gen, e
         written = c.scalar(text("select count(*) from tickets where created_by = 'bench_api'"))
         outbox = c.execute(text("select count(*), count(relayed_at) from event_outbox")).one()
     engine.dispose()
+    unrelayed = pending_rows(db_url)[1]
     killed_instance = kills.get("sip", {}).get("id") if kills else None
     calls = list(citizens.calls().values())
     offered = len(calls)
@@ -432,7 +395,9 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, gen, e
           + (f" {failed[:5]}" if failed else "") + f"; delivered to every console: min {min(delivered, default=0)}, "
           f"max {max(delivered, default=0)} of {len(acked)}")
     print(f"  events    outbox rows written {outbox[0]}, relayed {outbox[1]}; push ms p50 {pct(50):.1f} "
-          f"p99 {pct(99):.1f} max {pushes[-1] if pushes else float('nan'):.1f} over {len(pushes)} frames")
+          f"p99 {pct(99):.1f} max {pushes[-1] if pushes else float('nan'):.1f} over {len(pushes)} frames"
+          + (f"; not relayed yet: {[(n, o, f'{age.total_seconds():.0f} s old') for n, o, age in unrelayed[:5]]}"
+             if unrelayed else ""))
     cpu = procs.cpu()
     print("  layout    CPU (share of one core over the run) / peak RSS MiB: " + ", ".join(
         f"{k} {cpu.get(k, 0) / elapsed:.2f}/{procs.rss_peak.get(k, 0):.0f}" for k in KINDS)
