@@ -63,28 +63,38 @@ The issue's run, 16:43-16:58 UTC, nothing else running (loop 0.581 s before it),
   control socket"). The soak needs the load generator on another machine, or fewer processes.
 
 The generator since: 4 processes instead of ~100 (one SIPp UAC for all citizens, one SIPp UAS for
-all SIPp operator phones, baresip, one consoles process). Figures of 2026-12-02 ~19:40-20:00 UTC on
+all SIPp operator phones, baresip, one consoles process). Figures of 2026-12-02 19:40-20:10 UTC on
 the same 2 cores shared with 3 other sessions (noisy: compare the load and loop time):
+`.venv/bin/python bench/city_load.py` (2 min, 10 calls, kill at 1; load median 7.4, max 11.9; loop
+0.729 s before, 1.567 s CPU / 2.001 s wall during):
+  arrivals 0.375/s measured (0.333 aimed), inter-arrival CV 0.98; 44 offered: 35 answered (3 by
+  baresip), 4 abandoned, 5 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0 on
+  live sip processes, 5 on the killed one; tickets 240 = 240 = 240 at each of 20 consoles; outbox
+  783 written, 782 relayed (the other 0 s old, in flight); push p50 11.5 ms, p99 124 ms.
+  CPU: layout total 0.49 (worker 0.34, sip 0.11); generator 0.16 + the loop sampler 0.10.
 `--minutes 4 --calls 20 --kill-minute 2` (load median 11.7, max 14.2; loop 0.657 s before,
 1.048 s CPU / 1.996 s wall during):
-  arrivals 0.680/s measured (0.667 aimed), inter-arrival CV 0.92; 162 offered: 143 answered (6 by
-  baresip), 8 abandoned, 11 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0
-  on live sip processes, 11 on the killed one; within 15 s 143/162 = 88.3 %; tickets 480 written =
+  arrivals 0.680/s measured (0.667 aimed), CV 0.92; 162 offered: 143 answered (6 by baresip), 8
+  abandoned, 11 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0 on live sip
+  processes, 11 on the killed one; within 15 s 143/162 = 88.3 %; tickets 480 written =
   acknowledged = delivered to each of 20 consoles; outbox 2087 written, 2086 relayed at the count
   (the last one within its 1 s marking delay); push p50 9.9 ms, p99 130 ms (9600 frames).
   CPU (share of one core) / RSS MiB: layout web 0.02/320, api 0.02/293, worker 0.34/1809, sip
   0.16/290, total 0.55; generator 0.22 (bench 0.11, consoles 0.08, citizens' SIPp 0.01, operators'
-  SIPp 0.01, baresip 0.01) + the loop sampler 0.07.
+  SIPp 0.01, baresip 0.01) + the loop sampler 0.07. (The bench's 0.11 was mostly its re-reading of
+  honcho's whole log every 2 s; it reads on from where it was since: 0.02 below.)
   Before (same command, load 15-27, loop 1.164 s): 120 of 182 answered, 49 abandoned, p99 1160 ms.
-`--minutes 4 --calls 40 --kill-minute 2` (load median 11.7, max 18.0; loop 0.671 s before,
-1.307 s CPU / 1.906 s wall during):
-  arrivals 1.333/s measured (1.333 aimed), CV 1.02; 315 offered: 283 answered (10 by baresip), 16
-  abandoned, 16 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0 on live sip
-  processes, 16 on the killed one; operators' SIPp aborted 2 calls on a CANCEL (offers withdrawn
-  while ringing, the caller gone); within 15 s 283/315 = 89.8 %; tickets 480 = 480 = 480 at each
-  of 20 consoles; outbox 3157 written, 3156 relayed at the count; push p50 12.3 ms, p99 170 ms.
-  CPU: layout web 0.03, api 0.03, worker 0.38, sip 0.24, total 0.69; generator 0.32 (bench 0.17,
-  consoles 0.12, citizens' SIPp 0.02, operators' SIPp 0.02) + the loop sampler 0.07.
+`--minutes 4 --calls 40 --kill-minute 2` (load median 8.7, max 14.9; loop 0.765 s before,
+1.129 s CPU / 1.285 s wall during):
+  arrivals 1.288/s measured (1.333 aimed), CV 1.05; 309 offered: 285 answered (11 by baresip), 7
+  abandoned, 17 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0 on live sip
+  processes, 17 on the killed one; no missed offer; within 15 s 285/309 = 92.2 %; tickets 480 =
+  480 = 480 at each of 20 consoles; outbox 3142 written = 3142 relayed; push p50 11.4 ms, p99 92 ms.
+  CPU / RSS MiB: layout web 0.03/322, api 0.03/295, worker 0.37/1802, sip 0.22/295, total 0.66;
+  generator 0.18 (consoles 0.12, bench 0.02, citizens' SIPp 0.02, operators' SIPp 0.02, baresip
+  0.00) + the loop sampler 0.08. An earlier run of the same command (load max 18.0) also lost 0;
+  its operators' SIPp aborted 2 offers on a CANCEL (withdrawn while ringing, the caller gone: SIPp
+  answers the CANCEL but sends no 487, Kamailio ends the INVITE transaction).
 The issue's 10-minute 40-call run is for a quiet machine: not measured here.
 """
 from __future__ import annotations
@@ -347,6 +357,8 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, gen, e
         outbox = c.execute(text("select count(*), count(relayed_at) from event_outbox")).one()
     engine.dispose()
     unrelayed = pending_rows(db_url)[1]
+    young = [r for r in unrelayed if r[2].total_seconds() < 5]
+    old = [r for r in unrelayed if r[2].total_seconds() >= 5]
     killed_instance = kills.get("sip", {}).get("id") if kills else None
     calls = list(citizens.calls().values())
     offered = len(calls)
@@ -395,9 +407,9 @@ def report(args, db_url, citizens, kills, acked, failed, consoles, procs, gen, e
           + (f" {failed[:5]}" if failed else "") + f"; delivered to every console: min {min(delivered, default=0)}, "
           f"max {max(delivered, default=0)} of {len(acked)}")
     print(f"  events    outbox rows written {outbox[0]}, relayed {outbox[1]}; push ms p50 {pct(50):.1f} "
-          f"p99 {pct(99):.1f} max {pushes[-1] if pushes else float('nan'):.1f} over {len(pushes)} frames"
-          + (f"; not relayed yet: {[(n, o, f'{age.total_seconds():.0f} s old') for n, o, age in unrelayed[:5]]}"
-             if unrelayed else ""))
+          f"p99 {pct(99):.1f} max {pushes[-1] if pushes else float('nan'):.1f} over {len(pushes)} frames; "
+          f"not relayed: {len(young)} younger than 5 s (in flight)"
+          + (f", {len(old)} older: {[(n, o, f'{age.total_seconds():.0f} s') for n, o, age in old[:5]]}" if old else ""))
     cpu = procs.cpu()
     print("  layout    CPU (share of one core over the run) / peak RSS MiB: " + ", ".join(
         f"{k} {cpu.get(k, 0) / elapsed:.2f}/{procs.rss_peak.get(k, 0):.0f}" for k in KINDS)

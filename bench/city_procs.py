@@ -47,12 +47,19 @@ class ProcessSampler(threading.Thread):
         self.rss_peak: dict[str, float] = {}
         self.loads: list[float] = []  # 1 min load average every 2 s
         self.halt = threading.Event()
+        self._shells: dict[int, str] = {}
+        self._offset = 0
 
     def shells(self) -> dict[int, str]:
-        found = {}
-        for m in re.finditer(r"(\w+?)(\d*)\.1 started \(pid=(\d+)\)", self.log_path.read_text(errors="replace")):
-            found[int(m.group(3))] = m.group(1)
-        return found
+        """Every process shell honcho started so far (the log read on from where it was left)."""
+        with open(self.log_path, "rb") as fh:
+            fh.seek(self._offset)
+            new = fh.read()
+        new = new[:new.rfind(b"\n") + 1]
+        self._offset += len(new)
+        for m in re.finditer(r"(\w+?)(\d*)\.1 started \(pid=(\d+)\)", new.decode(errors="replace")):
+            self._shells[int(m.group(3))] = m.group(1)
+        return self._shells
 
     def sample(self) -> None:
         rss: dict[str, float] = {}
