@@ -8,30 +8,26 @@ import re
 import threading
 from pathlib import Path
 
+import psutil
+
 
 def proc_stat(pid: int) -> tuple[float, float] | None:
     """(CPU seconds, RSS MiB) of one process (all its threads)."""
     try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            times, rss = proc.cpu_times(), proc.memory_info().rss
+    except psutil.Error:
         return None
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tck, int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return times.user + times.system, rss / 2**20
 
 
 def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo.extend(int(x) for x in fh.read().split())
-        except OSError:
-            pass
-    return out
+    """``pid`` and every process below it, each parent before its children."""
+    try:
+        return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return [pid]
 
 
 class ProcessSampler(threading.Thread):
@@ -95,10 +91,10 @@ def worker_pid(log_path: Path, name: str = "worker1") -> int | None:
         kids = [p for p in descendants(shell) if p != shell]
         for pid in kids:
             try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
+                cmd = psutil.Process(pid).cmdline()
+            except psutil.Error:
                 continue
-            if b"celery" in cmd:
+            if any("celery" in part for part in cmd):
                 return pid
     return None
 
