@@ -71,7 +71,10 @@ the same 2 cores shared with 3 other sessions (noisy: compare the load and loop 
   baresip), 4 abandoned, 5 interrupted (all on the killed sip), 0 lost; citizens' calls failed 0 on
   live sip processes, 5 on the killed one; tickets 240 = 240 = 240 at each of 20 consoles; outbox
   783 written, 782 relayed (the other 0 s old, in flight); push p50 11.5 ms, p99 124 ms.
-  CPU: layout total 0.49 (worker 0.34, sip 0.11); generator 0.16 + the loop sampler 0.10.
+  CPU: layout total 0.49 (worker 0.34, sip 0.11); generator 0.16 + the loop sampler 0.10. Three
+  runs of this command placed the same 44 calls (SIPp's random draws repeat from run to run; the
+  40-call runs below did not repeat exactly); the last (load median 5.1, loop 2.004 s wall during):
+  0 lost, outbox 783 = 783, push p99 54 ms, layout 0.48, generator 0.12.
 `--minutes 4 --calls 20 --kill-minute 2` (load median 11.7, max 14.2; loop 0.657 s before,
 1.048 s CPU / 1.996 s wall during):
   arrivals 0.680/s measured (0.667 aimed), CV 0.92; 162 offered: 143 answered (6 by baresip), 8
