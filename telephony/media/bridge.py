@@ -19,9 +19,10 @@ Only a sender outrunning the clock with no frame missing for a second before (a 
 is cut to MAX_DEPTH. The debt outlives the buffer's return to its target by DEBT_HOLD: a sender that
 stalls while the buffer is deep (it plays the buffer down to its target, no tick finds it empty) and
 then sends its late frames at once is paying its debt, not flooding - bench/bridge_load.py at 150
-calls on a machine losing CPU to steal lost ~1 % of frames this way when the debt was forgiven at
-the first tick at target. A `sip` process starved for 0.2-0.5 s on a busy machine lost frames on every live call
-before (its receive thread reading in a burst what the clock had already played as silence).
+calls on a machine losing CPU to steal lost up to 0.9 % of frames this way when the debt was
+forgiven at the first tick at target. A `sip` process starved for 0.2-0.5 s on a busy machine lost
+frames on every live call before (its receive thread reading in a burst what the clock had already
+played as silence).
 """
 from __future__ import annotations
 
