@@ -57,6 +57,15 @@ busy: on this machine a busy core does a third of an idle core's work, so 200/s 
 under ~4 ms raw, which is far off. The stop-9 figures (200/s, p99 23 ms, 6-7 ms raw) predate issue 11
 and 14 (outbox, privacy projection, access records, input guards, event schemas, session epochs).
 
+Figures of 2026-12-02 21:10-21:14 UTC, nothing else running, `--rate 200 --requests 6000`, five
+consecutive runs (no change to the request path since the 17:05 runs; the machine differed):
+throughput 193.6, 182.6, 194.7, 194.1, 185.9 tickets/s; p99 994, 2928, 962, 1551, 2263 ms (0 of 5 meet
+50 ms); server CPU 6.76, 7.21, 6.78, 7.14, 7.44 ms per ticket raw = 2.57, 2.74, 3.42, 3.62, 3.09 ms on
+the 0.6 s core by the loop timed during the run (1.18-1.58 s CPU); the whole machine 9.6-10.5 ms of
+CPU per ticket with 1.87-1.94 of 2 cores busy: server, PostgreSQL and this client together saturate
+the two cores just under 200/s. bench/create_cpu.py on the same machine a minute later, scaled by a
+loop timed in its own process: 5.5-5.9 ms (the two scalings disagree by 2x; see its docstring).
+
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
 """

@@ -15,7 +15,15 @@ What it leaves out: gunicorn's HTTP parsing and socket work (about 0.3-0.5 ms pe
 0.6 s core), which api_create.py includes. What the test client adds (building the WSGI environ,
 reading the response) is measured on its own as "test client, no app" and reported beside.
 
-Figures: see the docstring of bench/api_create.py.
+Figures of 2026-12-02 21:14 UTC, nothing else running, `--rounds 5 --requests 300`: 6.62, 5.68, 6.09,
+6.52, 6.02 ms per ticket (test client 0.66, background threads 0.83 included), loop 0.618 s CPU in
+this process -> 5.5-5.9 ms on the 0.6 s core (target <= 3). Breakdown of the request thread (5.56 ms):
+the view 3.02 of which the ticket service with its commit 2.51; bearer-token lookup 1.12 (the
+request's first database use: pool checkout, BEGIN and the query); input guard 0.15, rate limiter
+0.12, security headers 0.05, session teardown 0.05, body limit 0.04; Flask/Werkzeug and the test client
+0.94. api_create.py's scaling by a loop timed while both cores are busy gives 2.6-3.6 ms for the same
+code: this bench's loop runs while the cores are less contended, so its figure is the harsher one.
+Earlier figures: see the docstring of bench/api_create.py.
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
 and Redis (--redis); creates and drops the database hotline_bench_cpu.
 """
