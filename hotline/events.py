@@ -371,3 +371,20 @@ def install_session_hooks(session_factory) -> None:
 publish = bus.publish
 publish_after_commit = bus.publish_after_commit
 subscribe = bus.subscribe
+
+
+class Subscriptions:
+    """One owner's handlers on the bus (a package's per-app state), all ``remote=False``: the
+    process whose commit produced an event does the work, once. ``replace`` drops the old set before
+    subscribing the new one (wiring twice is harmless); ``stop`` drops them all."""
+
+    def __init__(self) -> None:
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    def replace(self, handlers: list[tuple[str, Handler]]) -> None:
+        self.stop()
+        self._unsubscribe.extend(bus.subscribe(name, handler, remote=False) for name, handler in handlers)
+
+    def stop(self) -> None:
+        while self._unsubscribe:
+            self._unsubscribe.pop()()

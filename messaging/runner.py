@@ -9,7 +9,7 @@ import time
 from sqlalchemy import event
 
 from hotline import jobs
-from hotline.events import subscribe
+from hotline.events import Subscriptions
 
 from .service import is_mobile
 from .sender import gateway_from_config, send_due
@@ -34,7 +34,7 @@ class Notices:
 
     def __init__(self) -> None:
         self.batcher = jobs.Batcher(_notify_many_task, window=1.0, max_items=200)
-        self._unsubscribe: list = []
+        self.subscriptions = Subscriptions()
 
     def on_ticket_created(self, _name: str, payload: dict) -> None:
         if is_mobile(payload.get("caller_phone")):
@@ -45,18 +45,13 @@ class Notices:
             self.batcher.add([payload["number"], "reply"])
 
     def wire(self) -> None:
-        """Subscribe in this process only (``remote=False``): the process whose commit produced the
-        event queues the notice, once. Idempotent."""
-        self.stop()
-        self._unsubscribe.append(subscribe("ticket.created", self.on_ticket_created, remote=False))
-        self._unsubscribe.append(subscribe("ticket.changed", self.on_ticket_changed, remote=False))
-
-    def stop(self) -> None:
-        while self._unsubscribe:
-            self._unsubscribe.pop()()
+        """Subscribe in this process only: the process whose commit produced the event queues the
+        notice, once. Idempotent."""
+        self.subscriptions.replace([("ticket.created", self.on_ticket_created),
+                                    ("ticket.changed", self.on_ticket_changed)])
 
     def close(self) -> None:
-        self.stop()
+        self.subscriptions.stop()
         self.batcher.flush()
 
 

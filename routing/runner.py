@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from hotline import jobs
-from hotline.events import subscribe
+from hotline.events import Subscriptions
 from hotline.plugins import on_shutdown
 
 log = logging.getLogger("hotline.routing")
@@ -41,21 +41,19 @@ class Subscribers:
 
     def __init__(self) -> None:
         self.suggestions = jobs.Batcher(_suggest_task, window=0.2, max_items=100)
-        self._unsubscribe: list = []
+        self.subscriptions = Subscriptions()
 
     def on_ticket_created(self, _name: str, payload: dict) -> None:
         self.suggestions.add(payload["number"])
 
     def wire(self) -> None:
-        """Subscribe to ticket events published in this process (idempotent); ``remote=False``
-        keeps Redis copies of the same event from being handled again in other processes."""
-        self.stop()
-        self._unsubscribe.append(subscribe("ticket.created", self.on_ticket_created, remote=False))
-        self._unsubscribe.append(subscribe("ticket.changed", on_ticket_changed, remote=False))
+        """Subscribe to ticket events published in this process (idempotent): Redis copies of the
+        same event are not handled again in other processes."""
+        self.subscriptions.replace([("ticket.created", self.on_ticket_created),
+                                    ("ticket.changed", on_ticket_changed)])
 
     def stop(self) -> None:
-        while self._unsubscribe:
-            self._unsubscribe.pop()()
+        self.subscriptions.stop()
 
     def close(self) -> None:
         self.stop()

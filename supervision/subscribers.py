@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from hotline.events import bus
+from hotline.events import Subscriptions
 from hotline.jobs import Batcher
 from hotline.plugins import on_shutdown
 
@@ -31,21 +31,18 @@ class Subscribers:
 
     def __init__(self) -> None:
         self.nudges = Batcher(_catch_up_task, window=NUDGE_EVERY, items=False)
-        self._unsubscribe: list = []
+        self.subscriptions = Subscriptions()
 
     def nudge(self, _name: str, _payload: dict) -> None:
         self.nudges.add()
 
     def install(self, config) -> None:
-        self.stop()
-        self._unsubscribe.append(bus.subscribe("call.ended", _on_call_ended, remote=False))
-        if config.kpi_live_rollup and not config.testing:
-            self._unsubscribe.append(bus.subscribe("ticket.created", self.nudge, remote=False))
-            self._unsubscribe.append(bus.subscribe("ticket.changed", self.nudge, remote=False))
+        live = config.kpi_live_rollup and not config.testing
+        self.subscriptions.replace([("call.ended", _on_call_ended),
+                                    *([("ticket.created", self.nudge), ("ticket.changed", self.nudge)] if live else [])])
 
     def stop(self) -> None:
-        while self._unsubscribe:
-            self._unsubscribe.pop()()
+        self.subscriptions.stop()
 
 
 
