@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from city_actors import stop_process
 
@@ -25,6 +26,29 @@ def sipp_command(*args: str | int) -> list[str]:
     # benches and tests running at once
     return [SIPP, *map(str, args), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(free_media_port()),
             "-cp", str(free_udp_port()), "-nostdin"]
+
+
+class Tail:
+    """A growing log file read on from where the last read stopped (whole lines only)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+
+    def read_new(self) -> str:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError:
+            return ""
+        data = data[:data.rfind(b"\n") + 1]
+        self.offset += len(data)
+        return data.decode(errors="replace")
+
+
+def sipp_error_entries(text: str) -> list[str]:
+    """The entries of a SIPp error file (``-trace_err``): each starts with a date and a tab."""
+    return [e for e in re.split(r"(?=\d{4}-\d\d-\d\d\t)", text) if re.match(r"\d{4}-\d\d-\d\d\t", e)]
 
 
 # -- citizens --------------------------------------------------------------------------------------------
@@ -68,6 +92,9 @@ class Citizens:
         self.scenario = run_dir / "city_citizens.xml"
         self.scenario.write_text(text)
         self.log_path, self.err_path = run_dir / "citizens-logs.log", run_dir / "citizens-err.log"
+        self._logs, self._errors = Tail(self.log_path), Tail(self.err_path)
+        self._calls: dict[str, CallRecord] = {}
+        self._unmatched: list[tuple[str, str]] = []
         from tests.telephony_helpers import free_udp_port
 
         self.out = open(run_dir / "citizens.out", "w")
@@ -78,36 +105,31 @@ class Citizens:
             cwd=run_dir, stdout=self.out, stderr=subprocess.STDOUT)
 
     def calls(self) -> dict[str, CallRecord]:
-        """Every call placed so far, by Call-ID, with its fate."""
-        calls: dict[str, CallRecord] = {}
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        for line in lines:
+        """Every call placed so far, by Call-ID, with its fate (both files read on from where the
+        last call left them: the error file grows by a line per talking call per second)."""
+        for line in self._logs.read_new().splitlines():
             parts = line.split()
             if len(parts) < 3:
                 continue
             kind, caller, call_id = parts[:3]
             if kind == "INVITE":
-                calls[call_id] = CallRecord(caller, call_id, float(parts[3]) + float(parts[4]) / 1e6)
-            elif call_id in calls:
+                self._calls[call_id] = CallRecord(caller, call_id, float(parts[3]) + float(parts[4]) / 1e6)
+            elif call_id in self._calls:
                 if kind == "ANSWERED":
-                    calls[call_id].answered = True
+                    self._calls[call_id].answered = True
                 elif kind in ("DONE", "HUNGUP"):
-                    calls[call_id].end = kind.lower()
-        try:
-            errors = self.err_path.read_text(errors="replace")
-        except OSError:
-            errors = ""
-        # entries start with a date and a tab; "receive timeout ... jumping to label" is the talk tick
-        for entry in re.split(r"(?=\d{4}-\d\d-\d\d\t)", errors):
-            if "jumping to label" in entry:
-                continue
-            m = re.search(r"(\d+-\d+@[\d.]+\d)", entry)
-            if m and m.group(1) in calls:
-                calls[m.group(1)].errors.append(entry.strip()[:200])
-        return calls
+                    self._calls[call_id].end = kind.lower()
+        unmatched = []  # an error may be read before its call's INVITE line: tried again next time
+        for call_id, entry in self._unmatched + [
+                (m.group(1), e) for e in sipp_error_entries(self._errors.read_new())
+                if "jumping to label" not in e  # "receive timeout ... jumping to label": the talk tick
+                and (m := re.search(r"(\d+-\d+@[\d.]+\d)", e))]:
+            if call_id in self._calls:
+                self._calls[call_id].errors.append(entry.strip()[:200])
+            else:
+                unmatched.append((call_id, entry))
+        self._unmatched = unmatched
+        return self._calls
 
     def open_calls(self) -> int:
         """Calls neither ended nor failed."""
@@ -143,7 +165,7 @@ class OperatorPhones:
         self.proc = subprocess.Popen(
             sipp_command("-sf", sc, "-p", self.port, "-trace_err", "-error_file", self.err_path),
             cwd=run_dir, stdout=self.out, stderr=subprocess.STDOUT)
-        proxy = type("P", (), {"host": kamailio[0], "port": kamailio[1], "address": kamailio})()
+        proxy = SimpleNamespace(address=kamailio)  # what register() reads of a proxy
         for ext in exts:
             answer = register(proxy, ext, self.port, expires=7200)
             assert answer.startswith("SIP/2.0 200"), answer
@@ -156,7 +178,7 @@ class OperatorPhones:
         except OSError:
             return {}
         out: dict[str, int] = {}
-        for entry in re.split(r"(?=\d{4}-\d\d-\d\d\t)", text)[1:]:
+        for entry in sipp_error_entries(text):
             m = re.search(r"Aborting call on (.+?) for", entry)
             reason = m.group(1) if m else entry.split(": ", 1)[-1][:60]
             out[reason] = out.get(reason, 0) + 1

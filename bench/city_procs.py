@@ -30,21 +30,52 @@ def descendants(pid: int) -> list[int]:
         return [pid]
 
 
+class CpuTally:
+    """CPU seconds and peak RSS per name over a set of processes: each ``sample`` reads every live
+    process's counter; a process's CPU is its last sample minus its first (one that exits keeps its
+    last figure), a name's peak RSS the largest sum over its processes in one sample."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self.rss_peak: dict[str, float] = {}
+
+    def sample(self, pids: dict[int, str]) -> None:
+        rss: dict[str, float] = {}
+        for pid, name in pids.items():
+            st = proc_stat(pid)
+            if st is None:
+                continue
+            self.first.setdefault(pid, st[0])
+            self.last[pid] = (name, st[0])
+            rss[name] = rss.get(name, 0.0) + st[1]
+        for name, mb in rss.items():
+            self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), mb)
+
+    def cpu(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for pid, (name, cpu) in self.last.items():
+            out[name] = out.get(name, 0.0) + cpu - self.first[pid]
+        return out
+
+
 class ProcessSampler(threading.Thread):
-    """CPU and memory per process kind of the layout (honcho's log names each process's shell):
-    every 2 s, each live process's CPU counter; a process's share is its last sample minus its first
-    (a killed process counts until its last sample, its respawned successor from its start)."""
+    """CPU and memory per process kind of the layout (honcho's log names each process's shell),
+    sampled every 2 s with the generator's (a killed process counts until its last sample, its
+    respawned successor from its start)."""
 
     def __init__(self, log_path: Path, generator: GeneratorCpu) -> None:
         super().__init__(daemon=True)
         self.log_path, self.generator = log_path, generator
-        self.first: dict[int, float] = {}
-        self.last: dict[int, tuple[str, float, float]] = {}
-        self.rss_peak: dict[str, float] = {}
+        self.tally = CpuTally()
         self.loads: list[float] = []  # 1 min load average every 2 s
         self.halt = threading.Event()
         self._shells: dict[int, str] = {}
         self._offset = 0
+
+    @property
+    def rss_peak(self) -> dict[str, float]:
+        return self.tally.rss_peak
 
     def shells(self) -> dict[int, str]:
         """Every process shell honcho started so far (the log read on from where it was left)."""
@@ -58,17 +89,7 @@ class ProcessSampler(threading.Thread):
         return self._shells
 
     def sample(self) -> None:
-        rss: dict[str, float] = {}
-        for shell, kind in self.shells().items():
-            for pid in descendants(shell):
-                st = proc_stat(pid)
-                if st is None:
-                    continue
-                self.first.setdefault(pid, st[0])
-                self.last[pid] = (kind, st[0], st[1])
-                rss[kind] = rss.get(kind, 0.0) + st[1]
-        for kind, mb in rss.items():
-            self.rss_peak[kind] = max(self.rss_peak.get(kind, 0.0), mb)
+        self.tally.sample({pid: kind for shell, kind in self.shells().items() for pid in descendants(shell)})
 
     def run(self) -> None:
         while not self.halt.wait(2.0):
@@ -77,10 +98,7 @@ class ProcessSampler(threading.Thread):
             self.loads.append(os.getloadavg()[0])
 
     def cpu(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for pid, (kind, cpu, _rss) in self.last.items():
-            out[kind] = out.get(kind, 0.0) + cpu - self.first[pid]
-        return out
+        return self.tally.cpu()
 
 
 def worker_pid(log_path: Path, name: str = "worker1") -> int | None:
@@ -100,38 +118,18 @@ def worker_pid(log_path: Path, name: str = "worker1") -> int | None:
 
 
 # -- the generator's own CPU ------------------------------------------------------------------------------
-class GeneratorCpu:
+class GeneratorCpu(CpuTally):
     """CPU seconds of the generator's processes between ``start`` and ``stop``: named child processes
-    (sampled every ``sample`` call, so a process that exits keeps its last figure) and this process
-    ("bench": ticket traffic, operators pressing 示闲, the layout's process sampler)."""
+    and this process ("bench": ticket traffic, operators pressing 示闲, the layout's process sampler)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.pids: dict[int, str] = {os.getpid(): "bench"}
-        self.first: dict[int, float] = {}
-        self.last: dict[int, tuple[float, float]] = {}
-        self.rss_peak: dict[str, float] = {}
 
     def add(self, name: str, pid: int) -> None:
         self.pids[pid] = name
 
-    def start(self) -> None:
-        self.sample()
+    def sample(self, pids: dict[int, str] | None = None) -> None:
+        super().sample(self.pids if pids is None else pids)
 
-    def sample(self) -> None:
-        for pid, name in self.pids.items():
-            st = proc_stat(pid)
-            if st is None:
-                continue
-            self.first.setdefault(pid, st[0])
-            self.last[pid] = st
-            self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), st[1])
-
-    def stop(self) -> None:
-        self.sample()
-
-    def cpu(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for pid, name in self.pids.items():
-            if pid in self.last:
-                out[name] = out.get(name, 0.0) + self.last[pid][0] - self.first[pid]
-        return out
+    start = stop = sample
