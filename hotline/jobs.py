@@ -1,14 +1,22 @@
 """Run a background job: through Celery in production, in a local thread pool in the embedded
-default (HOTLINE_BACKGROUND_JOBS=inprocess). Callers never block on the job either way."""
+default (HOTLINE_BACKGROUND_JOBS=inprocess). Callers never block on the job either way.
+
+A job's CPU-heavy pure part (fitting the routing model) goes through ``in_child_process``: in the
+embedded default the job's thread shares the GIL with the SIP media threads, so seconds of Python
+there would delay their RTP packets; a child process has a GIL of its own."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 log = logging.getLogger("hotline.jobs")
+
+#: niceness added to a child process of ``in_child_process``: the serving process's threads come first
+CHILD_NICENESS = 10
 
 _mode = "inprocess"
 _pool: ThreadPoolExecutor | None = None
@@ -30,6 +38,28 @@ def drain(cancel: bool = False) -> None:
     pool, _pool = _pool, None
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def in_child_process(function, *args):
+    """``function(*args)``, computed where it does not hold this process's GIL; blocks the caller
+    (a job's thread) until the result is back. ``function`` must be importable by name (module
+    level) and its arguments and result picklable; an exception it raises is raised here.
+
+    Embedded default: in a child process of its own at ``CHILD_NICENESS``, started with ``spawn``
+    (a fresh interpreter: forking a process whose SIP and RTP threads run would copy their locks in
+    whatever state they are in), which exits when the call is done, so the one-process layout does
+    not keep a second interpreter with scikit-learn loaded between retrainings.
+    Under Celery the job already runs in a worker process: the function runs right here.
+    """
+    if _mode == "celery":
+        return function(*args)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_lower_priority) as child:
+        return child.submit(function, *args).result()
+
+
+def _lower_priority() -> None:
+    os.nice(CHILD_NICENESS)
 
 
 def enqueue(task, *args, **kwargs) -> Future | object:

@@ -9,7 +9,10 @@ town named in the text says which one.
 """
 from __future__ import annotations
 
+import os
+import pickle
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,5 +145,20 @@ def train(samples: list[Sample], c: float = 8.0) -> Model:
         model.type_coef = type_model.coef_.T.astype(np.float32).copy()
         model.type_intercept = type_model.intercept_.astype(np.float32)
     model.info = {"samples": len(samples), "features": int(x.shape[1]), "classes": len(classes),
-                  "seconds": round(time.perf_counter() - started, 2)}
+                  "seconds": round(time.perf_counter() - started, 2), "pid": os.getpid()}
     return model
+
+
+def train_stored(samples: list[Sample]) -> bytes:
+    """``train`` and its stored form (``dump``) in one call: what a child process computes for
+    routing.service.train (hotline.jobs.in_child_process), the compression included."""
+    return dump(train(samples))
+
+
+def dump(model: Model) -> bytes:
+    """The stored form of a model (``TrainedModel.blob``)."""
+    return zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 6)
+
+
+def load(blob: bytes) -> Model:
+    return pickle.loads(zlib.decompress(blob))

@@ -8,20 +8,20 @@ model uses the catalogue alone and asks for training in the background.
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 from datetime import timedelta
-import zlib
 
 from sqlalchemy import func, select, text as sql
 from sqlalchemy.exc import IntegrityError
 
 from ticketing.models import Department, Ticket, Town
 
-from . import catalogue
+from hotline import jobs
+
+from . import catalogue, learner
 from .engine import Engine, live
 from .exceptions import ValidationFailed
-from .learner import HISTORY_WEIGHT, Sample, train as fit
+from .learner import HISTORY_WEIGHT, Sample
 from .models import CatalogueEntry, Example, TrainedModel
 from .schemas import SuggestIn, parse
 
@@ -65,7 +65,7 @@ def build_engine(session, key: tuple = (), model=None, model_id=None) -> Engine:
     if model is None:
         row = session.scalars(select(TrainedModel).order_by(TrainedModel.id.desc()).limit(1)).first()
         if row is not None:
-            model, model_id = pickle.loads(zlib.decompress(row.blob)), row.id
+            model, model_id = learner.load(row.blob), row.id
     return Engine(entries, units, towns, model, key, model_id)
 
 
@@ -78,8 +78,6 @@ def _request_training(key: tuple) -> None:
 
 def request_retrain() -> None:
     """Queue a retraining job (Celery task / in-process thread); never waits for it."""
-    from hotline import jobs
-
     from .tasks import retrain
 
     jobs.enqueue(retrain)
@@ -210,7 +208,10 @@ _TRAINING_LOCK = 0x526F7574696E67
 def train(session, force: bool = False) -> TrainedModel | None:
     """Fit a model on the catalogue and the dispatch history, store it, make it live.
 
-    Skipped when the newest model already covers the current catalogue and examples.
+    Skipped when the newest model already covers the current catalogue and examples. The fitting
+    (seconds of CPU) runs in a child process in the embedded default (hotline.jobs.in_child_process:
+    the SIP media threads of `hotline run` keep the GIL); this process reads the samples and stores
+    the result.
     """
     cat_version = catalogue.version(session)
     last_example = session.scalar(select(func.max(Example.id))) or 0
@@ -225,11 +226,11 @@ def train(session, force: bool = False) -> TrainedModel | None:
         log.info("routing.train_skipped reason=no_samples")
         return None
     session.commit()  # end the read: fitting takes seconds, no transaction (SQLite: write lock) meanwhile
-    model = fit(samples)
+    blob = jobs.in_child_process(learner.train_stored, samples)
+    model = learner.load(blob)
     if _trained_meanwhile(session, latest, cat_version, last_example):
         session.rollback()  # another run of this task (a redelivery, a second worker) stored it
         return None
-    blob = zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), 6)
     row = TrainedModel(catalogue_version=cat_version, last_example_id=last_example, n_examples=len(samples),
                        n_features=model.info["features"], seconds=round(time.perf_counter() - started, 2),
                        blob=blob)

@@ -128,3 +128,52 @@ def test_operator_suggestion_is_kept_and_override_visible(app, api, learning):
     assert dispatch["data"]["followed_suggestion"] is False
     events = op.get(f"/api/v1/tickets/{number}").get_json()["events"]
     assert not any(e["action"] == "routing_suggested" for e in events)
+
+
+def test_embedded_retraining_fits_in_a_niced_child_process(app, api, learning):
+    """Before: `make run` fitted the model (seconds of Python) in a job thread of the one process
+    that also sends the calls' RTP packets, whose threads then waited for the GIL. Now the fitting
+    runs in a child process at a lower priority, and this process stores and serves its model."""
+    import os
+
+    import psutil
+
+    from hotline import jobs
+    from routing import learner, service
+    from routing.tasks import retrain
+
+    op = api("operator1")
+    probe = "我们村的机电排灌站坏了半个月，抽不了水"
+    before = suggestion(op, probe)
+    assert before["model"] == learning
+    with app.app_context():
+        service.add_examples(db.session, [{"text": "村里的机电排灌站坏了，田里抽不了水", "department": "water"}] * 3)
+        last = db.session.scalar(select(func.max(Example.id)))
+        db.Session.remove()
+
+    me = psutil.Process()
+    niced: dict[int, int] = {}
+
+    def child_seen_or_done():
+        for child in me.children():
+            try:
+                if child.nice() >= me.nice() + jobs.CHILD_NICENESS:
+                    niced[child.pid] = child.nice()
+            except psutil.NoSuchProcess:
+                continue
+        return niced or job.done()
+
+    job = jobs.enqueue(retrain)  # what learning from a sign or a return queues in `hotline run`
+    wait_for(child_seen_or_done, timeout=120, interval=0.02)
+    model_id = job.result(timeout=240)
+    assert niced, "no child process at a lower priority was seen while the model was fitted"
+
+    with app.app_context():
+        row = db.session.get(TrainedModel, model_id)
+        stored = learner.load(row.blob)
+        db.Session.remove()
+    assert row.last_example_id == last
+    assert stored.info["pid"] != os.getpid() and stored.info["pid"] in niced
+    after = suggestion(op, probe)
+    assert after["model"] == model_id != before["model"]
+    assert score_of(after, "water") > score_of(before, "water")
