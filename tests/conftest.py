@@ -230,7 +230,7 @@ def app_config() -> dict:
 
 @pytest.fixture
 def app(database_url, tmp_path, app_config):
-    from hotline.app import create_app
+    from hotline.app import create_app, socketio_queue
     from hotline import jobs
     from hotline.app.dbadmin import seed
     from hotline.events import bus
@@ -244,6 +244,7 @@ def app(database_url, tmp_path, app_config):
         db.Session.remove()
     yield application
     jobs.drain(cancel=True)  # this test's leftover jobs must not occupy the next test's job threads
+    socketio_queue.stop(application)  # its Redis listener must not outlive the test (nor its Redis)
     bus.clear()
     bus.disconnect_redis()
     db.Session.remove()

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Flask
 
 from hotline.config import Config
 from hotline.extensions import db, socketio
+
+from . import socketio_queue
 
 _hooks_installed = False
 
@@ -41,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from hotline.plugins import on_shutdown
 
     on_shutdown(app, jobs.drain)  # registered first, so it runs last: after the packages flushed their batchers
+    on_shutdown(app, partial(socketio_queue.stop, app))  # Socket.IO's Redis listener, after the packages
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -76,18 +80,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from hotline.events import redis_channel
 
-    # Socket.IO's message queue on the same per-database channel scheme as the event bus
+    # Socket.IO's message queue on the same per-database channel scheme as the event bus. The
+    # `api` role (REST API only, several processes) has no browser sockets: its emits only go out
+    # through Redis to the `web` process, which holds the consoles' connections.
     channel = redis_channel("flask-socketio", config.redis_url) if config.redis_url else "flask-socketio"
-    if config.web_role == "api":
-        # REST API only (Procfile `api`, several processes): no browser sockets here, so emits
-        # only go out through Redis to the `web` process, which holds the consoles' connections.
-        from socketio import RedisManager
-
-        socketio.init_app(app, async_mode="threading", cors_allowed_origins=[],
-                          client_manager=RedisManager(config.redis_url, channel=channel, write_only=True))
-    else:
-        socketio.init_app(app, async_mode="threading", message_queue=config.redis_url or None,
-                          channel=channel, cors_allowed_origins=[])
+    manager = socketio_queue.client_manager(config.redis_url, channel, write_only=config.web_role == "api")
+    socketio.init_app(app, async_mode="threading", client_manager=manager, cors_allowed_origins=[])
+    app.extensions[socketio_queue.SERVER] = socketio.server  # its listener thread stops at shutdown
     if config.redis_url:  # events of committed data go through the outbox and its relay
         from datetime import timedelta
 
