@@ -12,8 +12,13 @@ def register(app) -> None:
     from . import supervisor_pages  # noqa: F401 - adds the 热点/考核 pages to the console blueprint
     from .views import bp
 
-    app.register_blueprint(bp)
     register_paths(app, openapi_paths)
+    if app.config["HOTLINE"].web_role == "api":
+        # the REST-only `api` role has no sockets and does not listen to other processes' events, so
+        # it has no live call board: the consoles' pages and /api/v1/console/ are `web`'s (nginx
+        # sends them there whatever the credentials), and nothing here fans events out to rooms
+        return
+    app.register_blueprint(bp)
     board.reset()  # a new app (tests build one each) starts with an empty call board
     realtime.wire()
 

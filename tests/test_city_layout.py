@@ -159,6 +159,12 @@ def test_nginx_routes_pages_static_sockets_and_bearer_api_and_kamailio_dispatche
     assert "upstream=- " in [ln for ln in lines if f"/console/static/console/{static}" in ln][-1]  # nginx itself
     api_line = [ln for ln in lines if "GET /api/v1/tickets?per_page=1 " in ln][-1]
     assert f"upstream=127.0.0.1:{layout.api_port}" in api_line and "pool=hotline_api" in api_line
+    # the consoles' endpoints go to `web` whatever the credentials (its processes keep the call board)
+    status, raw = _http(f"{city.url}/api/v1/console/calls", token=token)
+    assert status == 200 and json.loads(raw) == {"items": []}, raw
+    assert wait_for(lambda: any("GET /api/v1/console/calls " in ln for ln in _access_log(city)), 10)
+    console_line = [ln for ln in _access_log(city) if "GET /api/v1/console/calls " in ln][-1]
+    assert "pool=hotline_web" in console_line and f"upstream=127.0.0.1:{layout.api_port}" not in console_line
     # Socket.IO: the Engine.IO handshake over polling and a websocket upgrade, through nginx to `web`
     status, raw = _http(f"{city.url}/socket.io/?EIO=4&transport=polling")
     assert status == 200 and raw.startswith(b"0{"), raw

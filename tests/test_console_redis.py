@@ -103,6 +103,13 @@ def test_an_api_role_process_reaches_consoles_on_the_web_process(app, database_u
         wait_until(lambda: ("ticket.created", None) in operator.names(number))
         time.sleep(1.0)  # time for any duplicate to arrive
         assert operator.names(number) == [("ticket.created", None)]
+        # the live call board is `web`'s: the api role does not receive other processes' events,
+        # so it serves no console endpoints (nginx routes them to `web`) rather than an empty board
+        r = requests.get(api + "/api/v1/console/calls", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 404, r.text
+        r = requests.get(web + "/api/v1/console/calls", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json() == {"items": []}, r.text
+        assert requests.get(api + "/healthz").status_code == 200
     finally:
         operator.client.disconnect()
         _stop(procs)

@@ -90,7 +90,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if config.redis_url:  # events of committed data go through the outbox and its relay
         from datetime import timedelta
 
-        bus.connect_redis(config.redis_url, engine=db.engine,
+        # `api` processes only publish: nothing in them subscribes to other processes' events (the
+        # consoles' fan-out and call board live in `web`), so they do not receive the event stream
+        bus.connect_redis(config.redis_url, engine=db.engine, listen=config.web_role != "api",
                           retention=timedelta(hours=config.outbox_retention_hours))
     else:
         bus.disconnect_redis()
