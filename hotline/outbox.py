@@ -74,6 +74,12 @@ def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
+def outbox_row(envelope: dict) -> dict:
+    """The ``event_outbox`` row of a committed event's envelope."""
+    return {"event_id": envelope["id"], "name": envelope["name"], "payload": dumps(envelope["payload"]),
+            "origin": envelope["origin"], "created_at": utcnow()}
+
+
 def _redis_client(url: str):
     """No hidden retries: a failure surfaces at once so the loops below can back off and say so."""
     import redis

@@ -21,7 +21,8 @@ from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.clock import to_local, to_utc_naive, utcnow
-from hotline.events import publish_after_commit
+from hotline.events import bus, publish_after_commit
+from hotline.outbox import TABLE as OUTBOX
 from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from hotline.identity import Actor
 
@@ -108,25 +109,35 @@ _INSERT_EVENT = TicketEvent.__table__.insert()
 
 
 @lru_cache(maxsize=8)
-def _insert_ticket_with_event(ticket_keys: tuple, event_keys: tuple):
-    """PostgreSQL: the ticket and its first event in ONE statement (a data-modifying CTE), one round
-    trip instead of two. Event parameters are prefixed ``e_``."""
+def _insert_ticket_with_event(ticket_keys: tuple, event_keys: tuple, outbox_keys: tuple):
+    """PostgreSQL: the ticket, its first event and (``outbox_keys``) the outbox row of its
+    ``ticket.created`` in ONE statement (data-modifying CTEs): one round trip instead of three.
+    Event parameters are prefixed ``e_``, outbox parameters ``o_``."""
     t, e = Ticket.__table__, TicketEvent.__table__
     new = (t.insert().values({k: bindparam(k, type_=t.c[k].type) for k in ticket_keys})
            .returning(t.c.id).cte("new_ticket"))
     first = select(new.c.id, *[bindparam(f"e_{k}", type_=e.c[k].type) for k in event_keys])
-    return e.insert().from_select(["ticket_id", *event_keys], first).returning(e.c.ticket_id)
+    stmt = e.insert().from_select(["ticket_id", *event_keys], first).returning(e.c.ticket_id)
+    if outbox_keys:
+        o = OUTBOX
+        stmt = stmt.add_cte(o.insert().values({k: bindparam(f"o_{k}", type_=o.c[k].type) for k in outbox_keys})
+                            .cte("outbox_row"))
+    return stmt
 
 
-def _insert_ticket(session, row: dict, event: dict) -> int:
-    """Insert the ticket ``row`` and its first event (``event`` without ``ticket_id``); its id."""
+def _insert_ticket(session, row: dict, event: dict, envelope: dict) -> int:
+    """Insert the ticket ``row`` and its first event (``event`` without ``ticket_id``); its id.
+    On PostgreSQL the outbox row of ``envelope`` (the queued ``ticket.created``) goes with them."""
     if session.get_bind().dialect.name != "postgresql":
         ticket_id = session.execute(_INSERT_TICKET, row).scalar_one()
         session.execute(_INSERT_EVENT, {**event, "ticket_id": ticket_id})
         return ticket_id
     params = dict(row)
     params.update({f"e_{k}": v for k, v in event.items()})
-    return session.execute(_insert_ticket_with_event(tuple(row), tuple(event)), params).scalar_one()
+    outbox = bus.claim_outbox_row(envelope) or {}
+    params.update({f"o_{k}": v for k, v in outbox.items()})
+    stmt = _insert_ticket_with_event(tuple(row), tuple(event), tuple(outbox))
+    return session.execute(stmt, params).scalar_one()
 
 
 # -- creation ------------------------------------------------------------------------------------
@@ -176,19 +187,19 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
         created_at=now, updated_at=now, event_count=1, head_hash=digest, version=1,
         main_department_id=None, merged_into_id=None, dispatched_at=None, signed_at=None, replied_at=None,
         closed_at=None, satisfaction=None, solved=None, reply_text=None, direct_answer=None)
+    envelope = publish_after_commit(session, "ticket.created", {
+        "number": number, "status": lifecycle.DRAFT, "type": inp.type, "channel": inp.channel,
+        "caller_phone": inp.caller.phone})
     row["id"] = _insert_ticket(session, row, dict(  # parameters, not literals: one cached statement
         seq=1, action="create", actor=actor.username, actor_role=actor.role,
         from_status=None, to_status=lifecycle.DRAFT, note=None, data=event_data, created_at=now,
-        prev_hash=GENESIS, hash=digest, chain_version=CHAIN_VERSION, pii_salts=salts))
+        prev_hash=GENESIS, hash=digest, chain_version=CHAIN_VERSION, pii_salts=salts), envelope)
     ticket = Ticket(**row)
     make_transient_to_detached(ticket)  # it is in the database now: attach without another INSERT
     session.add(ticket)
     for name, value in (("town", town), ("main_department", None), ("merged_into", None),
                         ("co_departments", []), ("extensions", []), ("urgings", []), ("merged", [])):
         set_committed_value(ticket, name, value)  # known: no lazy loads when serialized
-    publish_after_commit(session, "ticket.created", {
-        "number": ticket.number, "status": ticket.status, "type": ticket.type,
-        "channel": ticket.channel, "caller_phone": ticket.caller_phone})
     if commit:
         session.commit()
     log.info("ticket.created number=%s type=%s channel=%s actor=%s", ticket.number, ticket.type,
