@@ -125,9 +125,17 @@ def _insert_ticket_with_event(ticket_keys: tuple, event_keys: tuple, outbox_keys
     return stmt
 
 
+#: columns every new ticket has NULL (no column default): left out of the INSERT, so that the one
+#: statement stays within psycopg's limits for caching its parsed query (50 parameters, 4 KiB);
+#: beyond them it re-parses the SQL on every execution
+_NULL_ON_CREATE = frozenset({"main_department_id", "merged_into_id", "dispatched_at", "signed_at", "replied_at",
+                             "closed_at", "satisfaction", "solved", "reply_text", "direct_answer"})
+
+
 def _insert_ticket(session, row: dict, event: dict, envelope: dict) -> int:
     """Insert the ticket ``row`` and its first event (``event`` without ``ticket_id``); its id.
     On PostgreSQL the outbox row of ``envelope`` (the queued ``ticket.created``) goes with them."""
+    row = {k: v for k, v in row.items() if k not in _NULL_ON_CREATE or v is not None}
     if session.get_bind().dialect.name != "postgresql":
         ticket_id = session.execute(_INSERT_TICKET, row).scalar_one()
         session.execute(_INSERT_EVENT, {**event, "ticket_id": ticket_id})
