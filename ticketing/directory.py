@@ -9,7 +9,7 @@ import time
 from importlib import resources
 
 import yaml
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm.session import make_transient_to_detached
 
 from hotline.clock import utcnow
@@ -47,7 +47,8 @@ def town_by_code(session, code: str) -> Town | None:
         hit = (now, dict(row))
         with _town_lock:
             _town_rows[code] = hit
-    town = Town(**hit[1])
+    town = inspect(Town).class_manager.new_instance()  # as the ORM's loader builds one: no attribute events
+    town.__dict__.update(hit[1])
     make_transient_to_detached(town)  # an existing row: never inserted, nothing lazy-loaded
     return town
 

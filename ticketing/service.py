@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -144,8 +144,19 @@ def _insert_ticket(session, row: dict, event: dict, envelope: dict) -> int:
     params.update({f"e_{k}": v for k, v in event.items()})
     outbox = bus.claim_outbox_row(envelope) or {}
     params.update({f"o_{k}": v for k, v in outbox.items()})
-    stmt = _insert_ticket_with_event(tuple(row), tuple(event), tuple(outbox))
-    return session.execute(stmt, params).scalar_one()
+    sql, processors = _driver_sql(tuple(row), tuple(event), tuple(outbox), session.get_bind().dialect)
+    for name, process in processors:
+        params[name] = process(params[name])
+    return session.connection().exec_driver_sql(sql, params).scalar_one()
+
+
+@lru_cache(maxsize=8)
+def _driver_sql(ticket_keys: tuple, event_keys: tuple, outbox_keys: tuple, dialect):
+    compiled = _insert_ticket_with_event(ticket_keys, event_keys, outbox_keys).compile(dialect=dialect)
+    return compiled.string, tuple(compiled._bind_processors.items())
+
+
+_TICKET_CLASS = inspect(Ticket).class_manager
 
 
 # -- creation ------------------------------------------------------------------------------------
@@ -202,7 +213,8 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
         seq=1, action="create", actor=actor.username, actor_role=actor.role,
         from_status=None, to_status=lifecycle.DRAFT, note=None, data=event_data, created_at=now,
         prev_hash=GENESIS, hash=digest, chain_version=CHAIN_VERSION, pii_salts=salts), envelope)
-    ticket = Ticket(**row)
+    ticket = _TICKET_CLASS.new_instance()  # as the ORM's loader makes an instance: no per-attribute events
+    ticket.__dict__.update(row)
     make_transient_to_detached(ticket)  # it is in the database now: attach without another INSERT
     session.add(ticket)
     for name, value in (("town", town), ("main_department", None), ("merged_into", None),
