@@ -217,24 +217,48 @@ def post_ticket(conn, payload, headers, since, latencies, errors):
         errors.append(resp.status)
 
 
-def client_loop(port, token, n, latencies, errors):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+WARM_PER_CONNECTION = 5
+
+
+def warm_connections(port, token, count) -> list[http.client.HTTPConnection]:
+    """``count`` connections, each used for a few creations before the measured phase, all at
+    once: every server worker (and gthread thread) that will serve the run has handled requests
+    (its pool connection open, its statements prepared), as in a server that has been running.
+    With sync workers the server closes each connection after its answer; http.client reopens."""
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(count)]
+    payload, headers = request_parts(token)
+    errors: list[int] = []
+
+    def warm(conn):
+        for _ in range(WARM_PER_CONNECTION):
+            post_ticket(conn, payload, headers, time.perf_counter(), [], errors)
+
+    threads = [threading.Thread(target=warm, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit(f"warm-up failed: {errors[:5]}")
+    return conns
+
+
+def client_loop(conn, token, n, latencies, errors):
     payload, headers = request_parts(token)
     for _ in range(n):
         post_ticket(conn, payload, headers, time.perf_counter(), latencies, errors)
 
 
-def open_loop(port, token, rate, total, connections, latencies, errors, started):
+def open_loop(conns, token, rate, total, latencies, errors, started):
     """Requests sent on a fixed schedule (`rate` per second) whatever the server does, over a pool
-    of keep-alive connections; latency counts from the scheduled send time, so a stalled server
-    is charged for the requests that had to wait (no coordinated omission)."""
+    of keep-alive connections (warmed: ``warm_connections``); latency counts from the scheduled send
+    time, so a stalled server is charged for the requests that had to wait (no coordinated omission)."""
     payload, headers = request_parts(token)
     lock, counter = threading.Lock(), [0]
     start = time.perf_counter() + 0.2
     started.append(start)
 
-    def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def worker(conn):
         while True:
             with lock:
                 i = counter[0]
@@ -247,7 +271,7 @@ def open_loop(port, token, rate, total, connections, latencies, errors, started)
                 time.sleep(delay)
             post_ticket(conn, payload, headers, due, latencies, errors)
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    threads = [threading.Thread(target=worker, args=(conn,)) for conn in conns]
     for t in threads:
         t.start()
     for t in threads:
@@ -302,13 +326,12 @@ def main() -> None:
         c.request("POST", "/api/v1/auth/token", body=json.dumps({"username": "bench-operator", "password": BENCH_PASSWORD}),
                   headers={"Content-Type": "application/json"})
         token = json.loads(c.getresponse().read())["token"]
-        warm: list = []
-        client_loop(port, token, 50, warm, [])
+        conns = warm_connections(port, token, args.connections if args.rate else args.clients)
         latencies: list[tuple[float, float]] = []
         errors: list[int] = []
         per = args.requests // args.clients
-        threads = [threading.Thread(target=client_loop, args=(port, token, per, latencies, errors))
-                   for _ in range(args.clients)]
+        threads = [threading.Thread(target=client_loop, args=(conn, token, per, latencies, errors))
+                   for conn in conns]
         profilers = start_profilers(server.pid, args.profile) if args.profile else []
         loop_before = reference_loop()
         sampler = LoopSampler(every=5.0).__enter__()
@@ -317,7 +340,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if args.rate:
             started: list[float] = []
-            open_loop(port, token, args.rate, args.requests, args.connections, latencies, errors, started)
+            open_loop(conns, token, args.rate, args.requests, latencies, errors, started)
             t0 = started[0]  # the schedule's start (threads begin 0.2 s before it)
         else:
             for t in threads:
