@@ -17,11 +17,12 @@ from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, bindparam, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.session import make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hotline.clock import utcnow
 from hotline.exceptions import Conflict, ValidationFailed
-from hotline.extensions import Base, db
+from hotline.extensions import Base, db, driver_execute
 from hotline.identity import DEPARTMENT, ROLES, Actor
 
 login_manager = LoginManager()
@@ -132,16 +133,48 @@ def issue_token(session, user: User, ttl_hours: int) -> tuple[str, datetime]:
 
 @lru_cache(maxsize=1)
 def _token_user_query():
-    """Built once (its cache key is memoized on the object): building the select per request
-    cost more CPU than running it."""
-    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.expires_at >= bindparam("now"),
-                   ApiToken.revoked_at.is_(None), User.active.is_(True)))
+    """The user's columns for a valid token; built once (its cache key is memoized on the object)."""
+    users, tokens = User.__table__, ApiToken.__table__
+    return (select(*users.c).join(tokens, tokens.c.user_id == users.c.id)
+            .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.expires_at >= bindparam("now"),
+                   tokens.c.revoked_at.is_(None), users.c.active.is_(True)))
+
+
+@lru_cache(maxsize=4)
+def _token_user_sql(dialect) -> str:
+    """The same as SQL compiled once for the dialect (neither parameter needs a bind processor:
+    a string and a naive datetime)."""
+    return _token_user_query().compile(dialect=dialect).string
+
+
+_USER_COLUMNS = tuple(c.key for c in User.__table__.c)
 
 
 def user_for_token(session, token: str) -> User | None:
-    # one entity, one indexed lookup: this runs on every machine-client request
-    return session.scalar(_token_user_query(), {"token_hash": _hash_token(token), "now": utcnow()})
+    """The active user of a valid, unrevoked token, as a persistent ``User`` of ``session``.
+
+    This runs on every machine-client request, so on PostgreSQL it is one indexed lookup with as
+    little around it as possible: SQL compiled once, run on the driver (``driver_execute``), the
+    instance made from the row as the ORM's loader makes one (``select(User)`` through the session
+    cost 0.6 M instructions per request, about a tenth of a created ticket)."""
+    conn = session.connection()
+    params = {"token_hash": _hash_token(token), "now": utcnow()}
+    if conn.dialect.name == "postgresql":
+        values = driver_execute(conn, _token_user_sql(conn.dialect), params).fetchone()
+        row = None if values is None else dict(zip(_USER_COLUMNS, values))
+    else:
+        row = conn.execute(_token_user_query(), params).mappings().first()
+    if row is None:
+        return None
+    mapper = inspect(User)
+    known = session.identity_map.get(mapper.identity_key_from_primary_key((row["id"],)))
+    if known is not None:
+        return known
+    user = mapper.class_manager.new_instance()
+    user.__dict__.update(row)  # every column, as loaded: nothing pending, nothing expired
+    make_transient_to_detached(user)
+    session.add(user)  # persistent from here: relationships load lazily as usual
+    return user
 
 
 # -- Flask wiring -----------------------------------------------------------------------------------

@@ -72,6 +72,28 @@ class Database:
             self.Session.remove()
 
 
+def driver_execute(conn, sql: str, params: dict):
+    """Run ``sql`` (compiled by SQLAlchemy for ``conn``'s dialect: ``%(name)s`` parameters, bind
+    processors already applied by the caller) straight on psycopg, inside ``conn``'s transaction;
+    returns psycopg's cursor. For the two statements of the API's hot path only (the bearer-token
+    lookup, the ticket INSERT): SQLAlchemy's execution context around a statement cost about three
+    times the statement itself (0.3 M instructions of 0.4). What it would do on failure still happens:
+    the error is SQLAlchemy's (``OperationalError`` -> 503, ``IntegrityError`` -> 409) and a
+    disconnect invalidates the connection, so the pool replaces it."""
+    from sqlalchemy.exc import DBAPIError
+
+    dbapi = conn.dialect.loaded_dbapi
+    fairy = conn.connection
+    try:
+        return fairy.driver_connection.execute(sql, params, prepare=True)
+    except dbapi.Error as exc:
+        invalidated = conn.dialect.is_disconnect(exc, fairy.dbapi_connection, None)
+        if invalidated:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error, connection_invalidated=invalidated,
+                                  dialect=conn.dialect) from exc
+
+
 #: seconds a pooled connection may sit unused before its next checkout pings it
 PING_IDLE = 2.0
 #: seconds after which a pooled connection is replaced anyway (server-side idle timeouts, failovers)

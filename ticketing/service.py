@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.clock import to_local, to_utc_naive, utcnow
 from hotline.events import bus, publish_after_commit
+from hotline.extensions import driver_execute
 from hotline.outbox import TABLE as OUTBOX
 from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from hotline.identity import Actor
@@ -147,11 +148,13 @@ def _insert_ticket(session, row: dict, event: dict, envelope: dict) -> int:
     sql, processors = _driver_sql(tuple(row), tuple(event), tuple(outbox), session.get_bind().dialect)
     for name, process in processors:
         params[name] = process(params[name])
-    return session.connection().exec_driver_sql(sql, params).scalar_one()
+    return driver_execute(session.connection(), sql, params).fetchone()[0]
 
 
 @lru_cache(maxsize=8)
 def _driver_sql(ticket_keys: tuple, event_keys: tuple, outbox_keys: tuple, dialect):
+    """The creation statement compiled once for ``driver_execute``, with the bind processors
+    SQLAlchemy's own execution would apply (the JSON columns' serialisation)."""
     compiled = _insert_ticket_with_event(ticket_keys, event_keys, outbox_keys).compile(dialect=dialect)
     return compiled.string, tuple(compiled._bind_processors.items())
 
