@@ -11,7 +11,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger("hotline.jobs")
 
@@ -36,8 +36,27 @@ def drain(cancel: bool = False) -> None:
     next test waits for jobs of its own."""
     global _pool
     pool, _pool = _pool, None
+    stop_children()  # a job waiting on a child (a retraining) ends now instead of when the child is done
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+class ChildStopped(RuntimeError):
+    """The child process of ``in_child_process`` ended without a result (stopped at shutdown)."""
+
+
+_children: set = set()
+_children_lock = threading.Lock()
+
+
+def stop_children() -> None:
+    """Terminate the child processes of ``in_child_process`` still computing: at shutdown nobody
+    waits for their result (a retraining is asked for again later), and a child at low priority on
+    a busy machine could otherwise keep the process from exiting for minutes."""
+    with _children_lock:
+        children = list(_children)
+    for proc in children:
+        proc.terminate()
 
 
 def in_child_process(function, *args):
@@ -53,13 +72,34 @@ def in_child_process(function, *args):
     """
     if _mode == "celery":
         return function(*args)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_lower_priority) as child:
-        return child.submit(function, *args).result()
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    proc = context.Process(target=_child_main, args=(send, function, args), daemon=True, name="job-child")
+    with _children_lock:
+        proc.start()
+        _children.add(proc)
+    send.close()  # the child holds the sending end: its exit (or termination) ends recv() with EOFError
+    try:
+        ok, value = receive.recv()
+    except EOFError:
+        raise ChildStopped(f"{getattr(function, '__name__', function)} ended without a result") from None
+    finally:
+        receive.close()
+        proc.join()
+        with _children_lock:
+            _children.discard(proc)
+    if not ok:
+        raise value
+    return value
 
 
-def _lower_priority() -> None:
+def _child_main(send, function, args) -> None:
     os.nice(CHILD_NICENESS)
+    try:
+        result = (True, function(*args))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        result = (False, exc)
+    send.send(result)
 
 
 def enqueue(task, *args, **kwargs) -> Future | object:
@@ -86,6 +126,8 @@ def _submit(task, args: tuple, kwargs: dict, *, ignore_result: bool = False) -> 
                 with app.app_context():
                     return task.run(*args, **kwargs)
             return task.run(*args, **kwargs)
+        except ChildStopped:  # shutdown stopped its child process: not a failure
+            log.info("job.stopped task=%s", getattr(task, "name", task))
         except Exception:
             log.exception("job.failed task=%s", getattr(task, "name", task))
             raise
