@@ -267,6 +267,7 @@ class CallQueue:
         """Give ``entry`` an operator if it is the first waiting call (of every process) that a
         ready operator is available for, and the reservation of that operator is won."""
         with self._db() as s:
+            store.queue_lock(s)  # every call that entered the queue before this claim is seen
             waiting = [uuid for uuid, state in store.waiting_calls(s, self.horizon) if state == "queued"]
             if entry.call_uuid not in waiting:
                 return None

@@ -143,11 +143,31 @@ def valid_phone(raw: str | None) -> str | None:
         return None
 
 
+#: PostgreSQL advisory lock key of the shared queue (``queue_lock``)
+QUEUE_LOCK = 0x41434451
+
+
+def queue_lock(session) -> None:
+    """Serialise arrivals in the shared queue and claims of operators, across `sip` processes, for
+    the rest of the transaction (PostgreSQL: a transaction-level advisory lock; SQLite has one
+    writer anyway). A claim then sees every call that entered the queue before it: without the lock
+    a call that came first on one process, its row not yet committed, was passed over by a later
+    call on another process that claimed the longest-ready operator meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK)))
+
+
 def save_queued_call(session, call_uuid: str, values: dict) -> None:
     """Create or update the queue row of ``call_uuid`` (the end of a call may be stored before the
-    queue's worker wrote its start); an ended row keeps its end."""
+    queue's worker wrote its start); an ended row keeps its end. A call entering the queue
+    (``state`` queued) takes its place under ``queue_lock``: ``queued_at`` is then, in the queue's
+    order, when it entered (the SIP process's arrival time is the fallback elsewhere)."""
+    values = dict(values)
     row = session.scalar(select(QueuedCall).where(QueuedCall.call_uuid == call_uuid))
     if row is None:
+        if values.get("state") == "queued":
+            queue_lock(session)
+            values["queued_at"] = utcnow()
         caller = values.get("caller") or ""
         row = QueuedCall(call_uuid=call_uuid, caller=caller[:100], caller_phone=valid_phone(caller),
                          queued_at=values.get("queued_at") or utcnow())
