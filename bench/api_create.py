@@ -66,6 +66,17 @@ CPU per ticket with 1.87-1.94 of 2 cores busy: server, PostgreSQL and this clien
 the two cores just under 200/s. bench/create_cpu.py on the same machine a minute later, scaled by a
 loop timed in its own process: 5.5-5.9 ms (the two scalings disagree by 2x; see its docstring).
 
+Figures of 2026-12-03, a quieter and faster machine (loop 0.27-0.49 s idle), `--rate 200 --requests 6000`
+(since 2026-12-03 the loop samples run at nice 19 and every connection is warmed before the run):
+  ad84ca7 (the previous landing, with the bench as it was then: samples at nice 0, one warmed connection),
+  one run at 03:15 UTC: p99 57.0 ms, server CPU 4.69 ms raw = 4.13 on the 0.6 s core.
+  Five consecutive runs on 22ec115 (about 04:10 UTC): p99 52.3, 40.4, 30.1, 35.0, 18.9 ms; server CPU
+  4.20, 4.46, 4.12, 4.43, 3.99 ms raw = 3.21, 3.24, 3.06, 3.25, 2.91 on the 0.6 s core; whole machine
+  5.9-7.0 ms per ticket.
+  Five consecutive runs on 0fc49a1 (05:02-05:07 UTC): p99 49.7, 18.7, 13.1, 17.3, 94.5 ms (4 of 5 <= 50);
+  server CPU 4.92, 3.47, 3.44, 3.59, 4.38 ms raw = 3.34, 2.91, 2.85, 3.12, 2.84 on the 0.6 s core (3 of 5
+  <= 3); whole machine 5.2-7.5 ms per ticket, 1.04-1.49 of 2 cores busy; 200.0 tickets/s, 0 errors.
+  Instructions per ticket in a worker (bench/api_instructions.py): 9.31 M on ad84ca7, 7.16-7.37 M now.
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
 """
