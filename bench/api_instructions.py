@@ -31,13 +31,10 @@ import sys
 import time
 from pathlib import Path
 
-from common import drop_database, free_port, recreate, wait_http
+from common import drop_database, free_port, recreate, reference_loop, wait_http
+from create_cpu import ADMIN_URL, BODY, PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "Bench-operator-2026"
-ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
-        "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
 
 
 def totals(prefix: str) -> list[int]:
@@ -70,9 +67,7 @@ def main() -> None:
     for cmd, stdin in ((["db", "upgrade"], None), (["seed"], None),
                        (["users", "create", "bench-operator", "--role", "operator"], PASSWORD + "\n")):
         subprocess.run([str(bin_dir / "hotline"), *cmd], input=stdin, text=True, env=env, check=True, capture_output=True)
-    loop = subprocess.run([sys.executable, "-c", "import time\nt=time.process_time()\ns=0\n"
-                           "for i in range(10**7): s+=i\nprint(time.process_time()-t)"],
-                          capture_output=True, text=True).stdout.strip()
+    loop = reference_loop(time.process_time)
     port, prefix = free_port(), f"/tmp/{name}-callgrind"
     threads = ["--threads", "4"] if args.worker_class == "gthread" else []
     server = subprocess.Popen(
@@ -109,7 +104,7 @@ def main() -> None:
         worker = max(totals(prefix))  # the worker's dump since the zeroing (the arbiter idles)
         print(f"api_instructions: gunicorn 1 {args.worker_class} worker under callgrind, {args.requests} tickets")
         print(f"  {worker / args.requests / 1e6:.2f} M instructions per created ticket in the worker "
-              f"(machine: reference loop {float(loop):.3f} s CPU, which does not change this figure)")
+              f"(machine: reference loop {loop:.3f} s CPU, which does not change this figure)")
     finally:
         server.terminate()
         server.wait(120)

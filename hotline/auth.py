@@ -17,12 +17,11 @@ from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, bindparam, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.orm.session import make_transient_to_detached
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hotline.clock import utcnow
 from hotline.exceptions import Conflict, ValidationFailed
-from hotline.extensions import Base, db, driver_execute
+from hotline.extensions import Base, db, driver_execute, loaded_instance
 from hotline.identity import DEPARTMENT, ROLES, Actor
 
 login_manager = LoginManager()
@@ -170,9 +169,7 @@ def user_for_token(session, token: str) -> User | None:
     known = session.identity_map.get(mapper.identity_key_from_primary_key((row["id"],)))
     if known is not None:
         return known
-    user = mapper.class_manager.new_instance()
-    user.__dict__.update(row)  # every column, as loaded: nothing pending, nothing expired
-    make_transient_to_detached(user)
+    user = loaded_instance(User, row)
     session.add(user)  # persistent from here: relationships load lazily as usual
     return user
 

@@ -9,11 +9,11 @@ import time
 from importlib import resources
 
 import yaml
-from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.orm.session import make_transient_to_detached
+from sqlalchemy import bindparam, select
 
 from hotline.clock import utcnow
 from hotline.exceptions import Conflict, NotFound, ValidationFailed
+from hotline.extensions import loaded_instance
 from .models import Department, DepartmentChange, Town
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
@@ -47,10 +47,7 @@ def town_by_code(session, code: str) -> Town | None:
         hit = (now, dict(row))
         with _town_lock:
             _town_rows[code] = hit
-    town = inspect(Town).class_manager.new_instance()  # as the ORM's loader builds one: no attribute events
-    town.__dict__.update(hit[1])
-    make_transient_to_detached(town)  # an existing row: never inserted, nothing lazy-loaded
-    return town
+    return loaded_instance(Town, hit[1])  # an existing row: never inserted, nothing lazy-loaded
 
 
 def _load_yaml(name: str) -> list[dict]:

@@ -13,16 +13,15 @@ from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, func, inspect, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.session import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.clock import to_local, to_utc_naive, utcnow
 from hotline.events import bus, publish_after_commit
-from hotline.extensions import driver_execute
+from hotline.extensions import driver_execute, loaded_instance
 from hotline.outbox import TABLE as OUTBOX
 from hotline.exceptions import Conflict, Forbidden, IllegalAction, NotFound, ValidationFailed
 from hotline.identity import Actor
@@ -159,9 +158,6 @@ def _driver_sql(ticket_keys: tuple, event_keys: tuple, outbox_keys: tuple, diale
     return compiled.string, tuple(compiled._bind_processors.items())
 
 
-_TICKET_CLASS = inspect(Ticket).class_manager
-
-
 # -- creation ------------------------------------------------------------------------------------
 def reserve_number(session, received_utc: datetime) -> str:
     """A ticket number for a ticket created later (``create_ticket(number=...)``): voice intake
@@ -216,9 +212,7 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
         seq=1, action="create", actor=actor.username, actor_role=actor.role,
         from_status=None, to_status=lifecycle.DRAFT, note=None, data=event_data, created_at=now,
         prev_hash=GENESIS, hash=digest, chain_version=CHAIN_VERSION, pii_salts=salts), envelope)
-    ticket = _TICKET_CLASS.new_instance()  # as the ORM's loader makes an instance: no per-attribute events
-    ticket.__dict__.update(row)
-    make_transient_to_detached(ticket)  # it is in the database now: attach without another INSERT
+    ticket = loaded_instance(Ticket, row)  # it is in the database now: attach without another INSERT
     session.add(ticket)
     for name, value in (("town", town), ("main_department", None), ("merged_into", None),
                         ("co_departments", []), ("extensions", []), ("urgings", []), ("merged", [])):
