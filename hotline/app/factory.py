@@ -4,17 +4,16 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from flask import Flask
-
 from hotline.config import Config
 from hotline.extensions import db, socketio
 
 from . import socketio_queue
+from .flask_app import HotlineFlask
 
 _hooks_installed = False
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None) -> HotlineFlask:
     global _hooks_installed
     from hotline import account_views, errors, inputs, openapi, throttle, web
     from hotline.auth import authenticate_bearer, csrf, csrf_guard, login_manager
@@ -26,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     config = Config.from_env(**overrides)
 
     # "hotline": the core's templates and static files (hotline/templates, hotline/static)
-    app = Flask("hotline", template_folder="templates", static_folder="static")
+    app = HotlineFlask("hotline", template_folder="templates", static_folder="static")
     app.config.update(
         SECRET_KEY=config.secret_key,
         HOTLINE=config,
@@ -86,6 +85,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     channel = redis_channel("flask-socketio", config.redis_url) if config.redis_url else "flask-socketio"
     manager = socketio_queue.client_manager(config.redis_url, channel, write_only=config.web_role == "api")
     socketio.init_app(app, async_mode="threading", client_manager=manager, cors_allowed_origins=[])
+    if config.web_role == "api":
+        # no browser sockets here (nginx sends /socket.io/ to `web`): without Flask-SocketIO's WSGI
+        # middleware in front, every API request is spared its path check, a /socket.io/ request gets 404
+        app.wsgi_app = app.wsgi_app.wsgi_app
     app.extensions[socketio_queue.SERVER] = socketio.server  # its listener thread stops at shutdown
     if config.redis_url:  # events of committed data go through the outbox and its relay
         from datetime import timedelta
