@@ -98,6 +98,7 @@ import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import open_loop
 from common import LoopSampler, free_port, reference_loop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,8 +182,8 @@ def summarize_profiles(out_dir: str, top: int = 60) -> None:
     for path in Path(out_dir).glob("worker-*.txt"):
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            if not stack:
-                continue
+            if not stack or not count.isdigit():
+                continue  # a frame name with a line break in it (py-spy prints it as is)
             n = int(count)
             frames = stack.split(";")
             if not any(f.startswith("SyncWorker.handle_request") for f in frames):
@@ -260,35 +261,6 @@ def client_loop(conn, token, n, latencies, errors):
         post_ticket(conn, payload, headers, time.perf_counter(), latencies, errors)
 
 
-def open_loop(conns, token, rate, total, latencies, errors, started):
-    """Requests sent on a fixed schedule (`rate` per second) whatever the server does, over a pool
-    of keep-alive connections (warmed: ``warm_connections``); latency counts from the scheduled send
-    time, so a stalled server is charged for the requests that had to wait (no coordinated omission)."""
-    payload, headers = request_parts(token)
-    lock, counter = threading.Lock(), [0]
-    start = time.perf_counter() + 0.2
-    started.append(start)
-
-    def worker(conn):
-        while True:
-            with lock:
-                i = counter[0]
-                counter[0] += 1
-            if i >= total:
-                return
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            post_ticket(conn, payload, headers, due, latencies, errors)
-
-    threads = [threading.Thread(target=worker, args=(conn,)) for conn in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
@@ -350,9 +322,11 @@ def main() -> None:
         pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()
         if args.rate:
-            started: list[float] = []
-            open_loop(conns, token, args.rate, args.requests, latencies, errors, started)
-            t0 = started[0]  # the schedule's start (threads begin 0.2 s before it)
+            for conn in conns:
+                conn.close()  # they warmed the server; the open loop has its own sockets
+            payload, headers = request_parts(token)
+            request = open_loop.raw_request("POST", "/api/v1/tickets", port, headers, payload)
+            t0 = open_loop.run(port, request, args.rate, args.requests, args.connections, latencies, errors)
         else:
             for t in threads:
                 t.start()

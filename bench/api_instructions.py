@@ -9,7 +9,7 @@ worker's instructions by the tickets. Kernel work (sockets, the accept/close of 
 PostgreSQL's and Redis's work are not counted; the worker's background threads are (the relay,
 the batchers), though under valgrind they wake for fewer tickets per window than at full speed.
 
-    .venv/bin/python bench/api_instructions.py [--requests 100] [--worker-class sync|gthread]
+    .venv/bin/python bench/api_instructions.py [--requests 100] [--worker-class sync|gthread] [--keep DIR]
 
 Figures of 2026-12-03 (`--requests 100`, sync; instructions per ticket in the worker): 9.31 M on
 ad84ca7 (the previous landing); 8.26-8.28 M on 8838bea (the `api` role without a Redis listener, the
@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/10")
+    ap.add_argument("--keep", metavar="DIR", help="keep the worker's callgrind dump in DIR (callgrind_annotate --inclusive=yes)")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is not installed (Debian package `valgrind`)")
@@ -109,7 +110,11 @@ def main() -> None:
         server.terminate()
         server.wait(120)
         for path in glob.glob(prefix + ".*"):
-            os.unlink(path)
+            if args.keep and not path.endswith(".log"):
+                os.makedirs(args.keep, exist_ok=True)
+                shutil.move(path, os.path.join(args.keep, os.path.basename(path)))
+            else:
+                os.unlink(path)
         drop_database(ADMIN_URL, name)
 
 
