@@ -278,6 +278,8 @@ def main() -> None:
                     help="open loop: send this many tickets per second on a fixed schedule (e.g. 200) over "
                          "--connections connections, instead of --clients closed-loop clients")
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--loop-every", type=float, default=5.0, metavar="S",
+                    help="seconds between reference-loop samples during the run (each keeps a core busy ~1 s)")
     ap.add_argument("--profile", metavar="DIR",
                     help="sample every gunicorn worker with py-spy during the measured phase and write "
                          "DIR/worker-<pid>.txt (collapsed stacks) and a summary of the hottest functions")
@@ -317,7 +319,7 @@ def main() -> None:
                    for conn in conns]
         profilers = start_profilers(server.pid, args.profile) if args.profile else []
         loop_before = reference_loop()
-        sampler = LoopSampler(every=5.0).__enter__()
+        sampler = LoopSampler(every=args.loop_every).__enter__()
         cpu0 = cpu_seconds(server.pid)
         pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()
