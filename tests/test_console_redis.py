@@ -110,6 +110,10 @@ def test_an_api_role_process_reaches_consoles_on_the_web_process(app, database_u
         r = requests.get(web + "/api/v1/console/calls", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200 and r.json() == {"items": []}, r.text
         assert requests.get(api + "/healthz").status_code == 200
+        # nor a Socket.IO endpoint: a browser's handshake there is refused, on `web` it is answered
+        handshake = "/socket.io/?EIO=4&transport=polling"
+        assert requests.get(api + handshake).status_code == 404
+        assert requests.get(web + handshake).status_code == 200
     finally:
         operator.client.disconnect()
         _stop(procs)
