@@ -170,7 +170,8 @@ def create_ticket(session, data: dict, actor: Actor, *, max_content: int = 4000,
                   call_uuid: str | None = None, number: str | None = None) -> Ticket:
     """A new draft ticket. ``call_uuid``: the call it is registered from (one ticket per call: use
     ``register``, which adopts that call's ticket instead). ``commit=False``: part of the caller's
-    transaction. ``number``: one ``reserve_number`` gave out (else the next one)."""
+    transaction, the ticket in ``session``; else committed and returned detached, to be read (its
+    history is not loaded). ``number``: one ``reserve_number`` gave out (else the next one)."""
     if actor.role == DEPARTMENT:
         raise Forbidden("departments cannot register tickets")
     inp: TicketIn = parse(TicketIn, data)
