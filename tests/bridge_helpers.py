@@ -27,6 +27,33 @@ def require_baresip() -> str:
     return require_tool("baresip", "baresip")
 
 
+def start_registered_baresip(proxy, home, settings: list[str], account: str, *, attempts: int = 3,
+                             timeout: float = 60.0):
+    """baresip from config dir ``home`` (``settings`` are config lines beside its SIP and RTP ports;
+    ``account`` is its accounts line), running until it has registered at ``proxy``: the started
+    process. Its ports are picked free just before it starts; another process can still take one
+    first (baresip then exits), so it is started again on new ports, up to ``attempts`` times.
+    Registration is awaited with a generous ``timeout``: baresip starts slowly on a loaded machine."""
+    from tests.telephony_helpers import wait_for
+
+    outputs = []
+    for _ in range(attempts):
+        rtp_low, sip_port = free_udp_port() // 2 * 2, free_udp_port()
+        (home / "config").write_text("\n".join([
+            "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", *settings,
+            f"rtp_ports {rtp_low}-{rtp_low + 20}", ""]))
+        (home / "accounts").write_text(account + "\n")
+        phone = subprocess.Popen([require_baresip(), "-f", str(home), "-t", "40"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        registered = f"REQ REGISTER sip:127.0.0.1:{proxy.port} from 127.0.0.1:{sip_port}"
+        wait_for(lambda: registered in proxy.log_tail(20000) or phone.poll() is not None, timeout, step=0.1)
+        if registered in proxy.log_tail(20000):
+            return phone
+        phone.kill()
+        outputs.append(phone.communicate(timeout=10)[0][-1500:])
+    raise AssertionError(f"baresip did not register in {attempts} attempts: {outputs}\n{proxy.log_tail()}")
+
+
 @pytest.fixture
 def proxy(tmp_path):
     """A Kamailio registrar/proxy on a random loopback port, stopped after the test."""

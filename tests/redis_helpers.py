@@ -27,21 +27,30 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self, attempts: int = 1) -> "RedisServer":
+        """Start (or restart) the server on its port. The port was only free when it was picked: with
+        ``attempts`` > 1, on a first start whose address nobody was given yet, a redis-server that
+        exits (another process took the port meanwhile) is started again on another free port. A
+        restart, or a start at an address already handed out, keeps the port."""
         import redis
 
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "redis-server exited"
-            try:
-                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
-                return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
+        first = self.proc is None
+        for _ in range(attempts if first else 1):
+            self.proc = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                    return self
+                except redis.RedisError:
+                    time.sleep(0.05)
+            if self.proc.poll() is None:
+                raise AssertionError("redis-server did not start")
+            if first:
+                self.port = free_port()
+        raise AssertionError(f"redis-server exited (exit code {self.proc.returncode})")
 
     def kill(self) -> None:
         """SIGKILL: connections drop at once and everything Redis held is gone."""
@@ -56,6 +65,6 @@ class RedisServer:
 
 @pytest.fixture
 def private_redis(tmp_path):
-    server = RedisServer(tmp_path).start()
+    server = RedisServer(tmp_path).start(attempts=3)
     yield server
     server.stop()

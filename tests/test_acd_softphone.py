@@ -3,36 +3,26 @@ after the ring timeout must stop a real phone ringing (SIPp forgives what phones
 operator is set 示忙 and the next operator takes the call."""
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
 from tests.acd_helpers import OperatorPhone, acd_endpoint, citizen_call, proxy, set_states, stop_endpoint  # noqa: F401
-from tests.bridge_helpers import require_baresip
-from tests.telephony_helpers import free_udp_port, sipp_error_log, tmp_dir, wait_for
+from tests.bridge_helpers import start_registered_baresip
+from tests.telephony_helpers import sipp_error_log, tmp_dir, wait_for
 from tests.test_acd_calls import _call, _offers, _state
 
 pytestmark = pytest.mark.sip
 
 
 def test_unanswered_baresip_stops_ringing_and_the_next_operator_answers(app, proxy, tmp_path):
-    baresip = require_baresip()
-    rtp_low, sip_port = free_udp_port() // 2 * 2, free_udp_port()
-    (tmp_path / "config").write_text("\n".join([
-        "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}", "audio_player aubridge,nil",
-        "audio_source aubridge,nil", "audio_srate 8000", "audio_channels 1",
+    phone = start_registered_baresip(proxy, tmp_path, [
+        "audio_player aubridge,nil", "audio_source aubridge,nil", "audio_srate 8000", "audio_channels 1",
         "module_path /usr/lib/baresip/modules", "module g711.so", "module aubridge.so", "module menu.so",
-        "module account.so", f"rtp_ports {rtp_low}-{rtp_low + 20}", ""]))
-    (tmp_path / "accounts").write_text(
-        f"<sip:1001@127.0.0.1:{proxy.port}>;regint=60;answermode=manual;audio_codecs=PCMU\n")
-    phone = subprocess.Popen([baresip, "-f", str(tmp_path), "-t", "40"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+        "module account.so"], f"<sip:1001@127.0.0.1:{proxy.port}>;regint=60;answermode=manual;audio_codecs=PCMU")
     answering = OperatorPhone(proxy, "1002")
     set_states(app, {"operator1": "idle", "operator2": "idle"}, ready_order=["operator1", "operator2"])
     endpoint, acd = acd_endpoint(app, proxy, acd_ring_timeout=3)
     try:
-        registered = f"REQ REGISTER sip:127.0.0.1:{proxy.port} from 127.0.0.1:{sip_port}"
-        assert wait_for(lambda: registered in proxy.log_tail(20000), 10), proxy.log_tail()
         sc, result = citizen_call(proxy, tmp_dir(), hold_ms=7000)
         assert result.returncode == 0, result.stdout[-1500:] + sipp_error_log(sc) + proxy.log_tail()
         assert wait_for(lambda: endpoint.finished, 15)

@@ -4,14 +4,13 @@ hang up after 32 s, F16)."""
 from __future__ import annotations
 
 import audioop
-import subprocess
 import wave
 
 import pytest
 
 from tests.bridge_helpers import (Citizen, FixedOperator, bridge_endpoint, make_source, payloads,
-                                  proxy, require_baresip)  # noqa: F401 - fixture
-from tests.telephony_helpers import free_udp_port, read_wav, wait_for
+                                  proxy, start_registered_baresip)  # noqa: F401 - fixture
+from tests.telephony_helpers import read_wav
 
 pytestmark = pytest.mark.sip
 
@@ -28,31 +27,22 @@ def best_correlation(np, signal, reference) -> float:
 
 def test_baresip_operator_is_bridged_both_ways_and_accepts_our_ack(app, proxy, tmp_path):
     np = pytest.importorskip("numpy")
-    baresip = require_baresip()
     citizen_frames = make_source(tmp_path / "citizen.ulaw", 2.0, 440, seed=7)
     operator_frames = make_source(tmp_path / "operator.ulaw", 6.0, 660, seed=8)
     operator_pcm = audioop.ulaw2lin(b"".join(operator_frames), 2)
     with wave.open(str(tmp_path / "operator.wav"), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
         w.writeframes(operator_pcm)
-    rtp_low, sip_port = free_udp_port() // 2 * 2, free_udp_port()
-    (tmp_path / "config").write_text("\n".join([
-        "poll_method epoll", f"sip_listen 127.0.0.1:{sip_port}",
+    (tmp_path / "snd").mkdir()
+    phone = start_registered_baresip(proxy, tmp_path, [
         f"audio_source aufile,{tmp_path / 'operator.wav'}", "audio_player aubridge,nil",
         "audio_srate 8000", "audio_channels 1", "module_path /usr/lib/baresip/modules",
         "module g711.so", "module aufile.so", "module aubridge.so", "module menu.so", "module account.so",
-        "module sndfile.so", f"snd_path {tmp_path / 'snd'}",
-        f"rtp_ports {rtp_low}-{rtp_low + 20}", ""]))
-    (tmp_path / "accounts").write_text(
-        f"<sip:1001@127.0.0.1:{proxy.port}>;regint=60;answermode=auto;audio_codecs=PCMU\n")
-    (tmp_path / "snd").mkdir()
+        "module sndfile.so", f"snd_path {tmp_path / 'snd'}"],
+        f"<sip:1001@127.0.0.1:{proxy.port}>;regint=60;answermode=auto;audio_codecs=PCMU")
     endpoint = bridge_endpoint(app, proxy)
-    phone = subprocess.Popen([baresip, "-f", str(tmp_path), "-t", "40"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
     citizen = None
     try:
-        registered = f"REQ REGISTER sip:127.0.0.1:{proxy.port} from 127.0.0.1:{sip_port}"
-        assert wait_for(lambda: registered in proxy.log_tail(20000), 10), proxy.log_tail()
         router = FixedOperator(endpoint, "1001")
         # baresip hangs up when its audio file ends (~6 s): the operator ends the call
         citizen = Citizen(proxy, tmp_path, tmp_path / "citizen.ulaw", end="wait_bye", timeout=30)
