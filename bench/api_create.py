@@ -77,6 +77,20 @@ Figures of 2026-12-03, a quieter and faster machine (loop 0.27-0.49 s idle), `--
   server CPU 4.92, 3.47, 3.44, 3.59, 4.38 ms raw = 3.34, 2.91, 2.85, 3.12, 2.84 on the 0.6 s core (3 of 5
   <= 3); whole machine 5.2-7.5 ms per ticket, 1.04-1.49 of 2 cores busy; 200.0 tickets/s, 0 errors.
   Instructions per ticket in a worker (bench/api_instructions.py): 9.31 M on ad84ca7, 7.16-7.37 M now.
+
+Figures of 2026-12-03 07:40-08:30 UTC, a slower machine (loop 0.30-0.56 s idle, 0.99-1.19 s CPU during
+the runs; a lone loop took 0.78-1.36 s at 07:35), `--rate 200 --requests 6000`; since this round the
+open loop is one selectors thread (bench/open_loop.py: this client 0.40-0.43 ms per ticket, 32 http.client
+threads took 0.67):
+  Five consecutive runs on 4d166fe (07:41-07:45; Flask subclass, limiter hooks, no Socket.IO middleware on
+  `api`, detached new ticket, one-pass security headers): p99 347.6, 204.0, 113.5, 551.9, 167.9 ms; server
+  CPU 5.63, 5.42, 5.15, 5.54, 5.25 ms raw = 2.83, 3.14, 3.11, 2.93, 2.98 on the 0.6 s core.
+  Five consecutive runs on 9265f81 (08:22-08:26, the same request path): 200.0 tickets/s, 0 errors; p99
+  121.2, 134.6, 103.0, 295.1, 166.5 ms (0 of 5 <= 50); server CPU 5.34, 5.33, 5.55, 5.37, 5.03 ms raw =
+  2.99, 2.91, 2.86, 2.87, 2.88 on the 0.6 s core (5 of 5 <= 3); whole machine 7.6-8.5 ms per ticket,
+  1.51-1.70 of 2 cores busy: on this machine 200/s keeps both cores near saturation, so bursts queue.
+  Instructions per ticket (bench/api_instructions.py --requests 200): 7.58, 7.91 M on 1b36eed; 6.66-6.96 M
+  on 4d166fe (-12 %).
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
 """

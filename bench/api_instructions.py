@@ -14,8 +14,12 @@ the batchers), though under valgrind they wake for fewer tickets per window than
 Figures of 2026-12-03 (`--requests 100`, sync; instructions per ticket in the worker): 9.31 M on
 ad84ca7 (the previous landing); 8.26-8.28 M on 8838bea (the `api` role without a Redis listener, the
 ticket.created outbox row in the creation statement); 7.16-7.37 M on c7b3c4a (the token lookup and the
-creation INSERT on the driver, instances made as the ORM's loader makes them): -21 % in all. A run
-takes about a minute; valgrind (Debian `valgrind`) must be installed.
+creation INSERT on the driver, instances made as the ORM's loader makes them): -21 % in all. With
+`--requests 200`: 7.58, 7.91 M on 1b36eed; 6.66-6.96 M on 4d166fe (Flask subclass, limiter hooks only on
+login endpoints, no Socket.IO middleware on `api`, the new ticket returned detached, one-pass security
+headers: -12 %). The figure moves by about +-3 % between runs (the background threads' batching windows
+depend on timing under valgrind). A run takes about two minutes; valgrind (Debian `valgrind`) must be
+installed.
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL and Redis (--redis); creates and drops a scratch database.
 """
 from __future__ import annotations
