@@ -68,7 +68,7 @@ def run(port: int, request: bytes, rate: float, total: int, connections: int,
             sel.register(sock, selectors.EVENT_WRITE, conn)
         else:
             conn.fresh = False
-            sel.modify(conn.sock, selectors.EVENT_WRITE, conn)
+            sel.register(conn.sock, selectors.EVENT_WRITE, conn)
         conn.due, conn.buf, conn.sent = due, b"", 0
         busy += 1
 
