@@ -5,9 +5,10 @@ from contextlib import contextmanager
 
 from celery import Celery, Task
 from flask_socketio import SocketIO
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm.session import make_transient_to_detached
 
 
 class Base(DeclarativeBase):
@@ -77,9 +78,6 @@ def loaded_instance(cls, values: dict):
     ORM's loader makes one: no per-attribute events, nothing pending, its identity key set; add it to
     a session to make it persistent there. For rows the hot path already has in hand (a new ticket
     after its INSERT, a cached town, the token's user): the declarative constructor cost more."""
-    from sqlalchemy import inspect
-    from sqlalchemy.orm.session import make_transient_to_detached
-
     instance = inspect(cls).class_manager.new_instance()
     instance.__dict__.update(values)
     make_transient_to_detached(instance)

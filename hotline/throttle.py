@@ -84,9 +84,9 @@ def _only_on_limited_endpoints(app) -> None:
     """Flask-Limiter's three request hooks run for every request and set up their per-request
     context before consulting ``request_filter``; only the login endpoints carry limits, so each
     hook is wrapped to run there alone (about 3 % of a ticket creation's CPU otherwise)."""
-    def mine(hook) -> bool:
-        target = hook.func if isinstance(hook, partial) else hook
-        return getattr(target, "__self__", None) is limiter or (isinstance(hook, partial) and hook.args[:1] == (limiter,))
+    def mine(hook) -> bool:  # a bound method of the limiter, or a partial with the limiter first
+        owner = hook.args[0] if isinstance(hook, partial) and hook.args else getattr(hook, "__self__", None)
+        return owner is limiter
 
     def when_limited(hook, passthrough: bool):
         @wraps(hook)

@@ -34,8 +34,6 @@ def start_registered_baresip(proxy, home, settings: list[str], account: str, *, 
     process. Its ports are picked free just before it starts; another process can still take one
     first (baresip then exits), so it is started again on new ports, up to ``attempts`` times.
     Registration is awaited with a generous ``timeout``: baresip starts slowly on a loaded machine."""
-    from tests.telephony_helpers import wait_for
-
     outputs = []
     for _ in range(attempts):
         rtp_low, sip_port = free_udp_port() // 2 * 2, free_udp_port()
