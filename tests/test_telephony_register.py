@@ -15,7 +15,7 @@ def test_registered_endpoint_answers_calls_from_the_pbx(app, tmp_path):
     require_sipp()
     pbx_port = free_udp_port()
     sip_port = free_udp_port()
-    sc = scenario("uac_call.xml", tmp_path, PRE_MS=2500, HOLD_MS=1000)
+    sc = scenario("uac_call.xml", tmp_path, PRE_MS=2500, HOLD_MS=2000)  # > 0.9 s recorded, with margin under load
     # SIPp plays the PBX: it answers our REGISTER (out-of-call scenario) and then sends the INVITE
     proc = run_sipp(sc, sip_port, local_port=pbx_port, background=True, timeout=30,
                     extra=["-oocsf", str(SIPP_DIR / "ooc_register_200.xml")])
