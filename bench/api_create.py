@@ -113,7 +113,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import open_loop
-from common import LoopSampler, free_port, reference_loop, wait_http
+from common import DiskWatch, LoopSampler, free_port, reference_loop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "Bench-operator-2026"
@@ -121,6 +121,22 @@ ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://pos
 DB_URL = make_url(ADMIN_URL).set(database="hotline_bench_api").render_as_string(hide_password=False)
 BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
         "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
+
+
+def postgres_data_directory() -> str:
+    """Where the PostgreSQL server keeps its files, if it runs on this machine ("" otherwise, or
+    when the bench's role may not read the setting)."""
+    url = make_url(ADMIN_URL)
+    if url.host not in (None, "", "127.0.0.1", "localhost", "::1"):
+        return ""
+    engine = create_engine(ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SHOW data_directory")).scalar() or ""
+    except Exception:  # noqa: BLE001 - only a superuser (or pg_read_all_settings) may read it
+        return ""
+    finally:
+        engine.dispose()
 
 
 def recreate_database() -> None:
@@ -334,6 +350,7 @@ def main() -> None:
         profilers = start_profilers(server.pid, args.profile) if args.profile else []
         loop_before = reference_loop()
         sampler = LoopSampler(every=args.loop_every).__enter__()
+        disk = DiskWatch(postgres_data_directory()).__enter__()
         cpu0 = cpu_seconds(server.pid)
         pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()
@@ -351,6 +368,7 @@ def main() -> None:
         elapsed = time.perf_counter() - t0
         cpu = cpu_seconds(server.pid) - cpu0
         sampler.__exit__()
+        disk.__exit__()
         stop_profilers(profilers)
         pg, rds = cpu_since(pg0, named_cpu("postgres")), cpu_since(redis0, named_cpu("redis-server"))
         machine = machine_cpu() - machine0
@@ -381,6 +399,7 @@ def main() -> None:
         print(f"  on the 0.6 s reference core (x 0.6 / loop CPU during the run): server CPU "
               f"{cpu / n * 1000 * ref:.2f} ms per ticket (target <= 3), PostgreSQL {pg / n * 1000 * ref:.2f}")
         print(f"  over 50 ms  by second of the run (s:count): {slow_spells(latencies, t0)}")
+        print(f"  disk        PostgreSQL's, during the run: {disk.summary(t0)}")
         print(f"  errors      {len(errors)}")
         if args.profile:
             summarize_profiles(args.profile)

@@ -150,6 +150,99 @@ class LoopSampler:
         return sorted(w for w, _ in self.samples)[len(self.samples) // 2]
 
 
+
+class DiskWatch:
+    """The disk under ``path`` while a bench runs, read from /proc/diskstats every ``every`` seconds
+    (it writes nothing, so it does not load the disk it watches).
+
+    Every commit PostgreSQL acknowledges waits for its WAL to reach the disk (fdatasync: a cache
+    flush on a virtual disk). When the host's storage stalls, every commit in flight waits with it,
+    whatever the application does: an open-loop run at 200/s then finishes a burst of late requests
+    together. Measured here: ``stalls``, the spells of at least ``min_stall`` seconds with I/O in
+    flight on the disk and none completing ((start, seconds), start on ``time.perf_counter``'s
+    clock), and ``slowest_flush``, the largest mean flush time over one sampling window (seconds;
+    a lower bound on the slowest single flush). ``available`` is False where the kernel does not
+    report the disk (another machine's database, a container without /proc/diskstats).
+    """
+
+    FIELDS = {"reads": 0, "writes": 4, "in_flight": 8, "discards": 11, "flushes": 15, "flush_ms": 16}
+
+    def __init__(self, path: str, every: float = 0.01, min_stall: float = 0.02) -> None:
+        import threading
+
+        self.device = self._device(path)
+        self.available = self.device is not None
+        self.every, self.min_stall = every, min_stall
+        self.stalls: list[tuple[float, float]] = []
+        self.slowest_flush = 0.0
+        self.flushes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _device(path: str) -> str | None:
+        """The whole disk holding ``path`` (a partition's flushes are counted on its disk)."""
+        import os
+
+        try:
+            st = os.stat(path)
+            sys_dir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()
+        except OSError:
+            return None
+        if (sys_dir / "partition").exists():
+            sys_dir = sys_dir.parent
+        return sys_dir.name if sys_dir.exists() else None
+
+    def _read(self) -> list[int] | None:
+        with open("/proc/diskstats") as fh:
+            for line in fh:
+                parts = line.split()
+                if parts[2] == self.device:
+                    return [int(x) for x in parts[3:]]
+        return None
+
+    def __enter__(self) -> "DiskWatch":
+        if self.available and (self._read() or [])[15:17]:
+            self._thread.start()
+        else:
+            self.available = False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        f = self.FIELDS
+        prev_t, prev = time.perf_counter(), self._read()
+        stall_from = None
+        while not self._stop.wait(self.every):
+            now, cur = time.perf_counter(), self._read()
+            done = sum(cur[f[k]] - prev[f[k]] for k in ("reads", "writes", "discards", "flushes"))
+            flushes = cur[f["flushes"]] - prev[f["flushes"]]
+            if flushes:
+                self.flushes += flushes
+                self.slowest_flush = max(self.slowest_flush, (cur[f["flush_ms"]] - prev[f["flush_ms"]]) / flushes / 1000)
+            if cur[f["in_flight"]] > 0 and done == 0:
+                stall_from = stall_from or prev_t
+            else:
+                if stall_from is not None and now - stall_from >= self.min_stall:
+                    self.stalls.append((stall_from, now - stall_from))
+                stall_from = None
+            prev_t, prev = now, cur
+
+    def summary(self, t0: float) -> str:
+        """One line: the flushes, the slowest, and the stalls (seconds after ``t0``: when, how long)."""
+        if not self.available:
+            return "not watched (the disk is not on this machine's /proc/diskstats)"
+        during = [s for s in self.stalls if s[0] + s[1] >= t0]
+        longest = sorted(during, key=lambda s: -s[1])[:6]
+        stalls = ", ".join(f"{start - t0:.1f}s:{length * 1000:.0f}ms" for start, length in sorted(longest)) or "none"
+        return (f"{self.device}: {self.flushes} flushes, slowest {self.slowest_flush * 1000:.1f} ms; "
+                f"{len(during)} stalls >= {self.min_stall * 1000:.0f} ms (I/O in flight, none completing); "
+                f"the longest (s:ms): {stalls}")
+
 # -- two `sip` processes behind Kamailio's dispatcher (bench/sip_load.py, bench/bridge_load.py) --------
 def exit_on_sigterm() -> None:
     """SIGTERM (``timeout``, a CI job stopping) raises SystemExit, so the bench's ``finally``
