@@ -98,45 +98,63 @@ def restore_indexes(conn, statements: list[str]) -> None:
         conn.execute(text(statement))
 
 
-_LOOP_CODE = ("import os, time\nos.nice(19)\nt=time.perf_counter();c=time.process_time();s=0\n"
-              "for i in range(10**7): s+=i\nprint(time.perf_counter()-t, time.process_time()-c)")
+_LOOP_CODE = ("import os, sys, time\nos.nice(19)\nsteps=int(sys.argv[1])\n"
+              "for _ in sys.stdin:\n"
+              " t=time.perf_counter();c=time.process_time();s=0\n"
+              " for i in range(steps): s+=i\n"
+              " print(time.perf_counter()-t, time.process_time()-c, flush=True)\n")
 
 
 class LoopSampler:
-    """The reference loop run every ``every`` seconds in a process of its own while a bench runs.
+    """The reference loop timed every ``every`` seconds in a process of its own while a bench runs.
 
     On a shared machine (other processes, an overcommitted host) the CPU seconds a process is
     charged for the same work vary by 2x and more with the load; a CPU figure measured under load
     is only comparable with the loop's CPU time measured under the same load. ``cpu`` is the loop's
-    process CPU time (median of the samples), ``wall`` its wall time.
+    process CPU time (median of the samples), ``wall`` its wall time, both for the reference loop's
+    10 million steps.
 
-    The loop runs at nice 19: it takes the CPU time the measured processes leave, so its CPU seconds
-    still say what a CPU second is worth beside them while it never delays them (at nice 0 a 10 s
-    open-loop run at 200 requests/s showed a burst of late requests every time a sample ran).
+    The loop runs at nice 19 in one process started once, so it takes the CPU time the measured
+    processes leave. That is not enough on a machine whose two cores are hyperthreads of one (this
+    kind: the loop takes 0.37 s alone but 0.9 s of CPU beside a server using one core): a busy
+    sibling slows the server too, so a sample of the whole 10 million steps (1.3 s) every 5 s
+    showed up as a burst of late requests at nearly every sample in an open-loop run at 200/s.
+    ``steps`` below 10 million times that many steps per sample and scales the figures to the
+    reference's 10 million (the loop's cost is linear in its steps): 1 million every second keeps a
+    core busy 0.1 s at a time instead of 1.3 s.
     """
 
-    def __init__(self, every: float = 5.0) -> None:
+    REFERENCE_STEPS = 10**7
+
+    def __init__(self, every: float = 5.0, steps: int = REFERENCE_STEPS) -> None:
         import subprocess
         import sys
         import threading
 
         self._subprocess, self._python = subprocess, sys.executable
-        self.every, self.samples = every, []
+        self.every, self.steps, self.samples = every, steps, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._proc = None
 
     def __enter__(self) -> "LoopSampler":
+        self._proc = self._subprocess.Popen([self._python, "-c", _LOOP_CODE, str(self.steps)], text=True,
+                                            stdin=self._subprocess.PIPE, stdout=self._subprocess.PIPE)
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._proc.stdin.close()
+        self._proc.wait()
 
     def _run(self) -> None:
+        scale = self.REFERENCE_STEPS / self.steps
         while True:
-            out = self._subprocess.run([self._python, "-c", _LOOP_CODE], capture_output=True, text=True).stdout
-            wall, cpu = (float(x) for x in out.split())
+            self._proc.stdin.write("\n")
+            self._proc.stdin.flush()
+            wall, cpu = (float(x) * scale for x in self._proc.stdout.readline().split())
             self.samples.append((wall, cpu))
             if self._stop.wait(self.every):
                 return
@@ -149,8 +167,6 @@ class LoopSampler:
     def wall(self) -> float:
         return sorted(w for w, _ in self.samples)[len(self.samples) // 2]
 
-
-
 class DiskWatch:
     """The disk under ``path`` while a bench runs, read from /proc/diskstats every ``every`` seconds
     (it writes nothing, so it does not load the disk it watches).
@@ -158,14 +174,14 @@ class DiskWatch:
     Every commit PostgreSQL acknowledges waits for its WAL to reach the disk (fdatasync: a cache
     flush on a virtual disk). When the host's storage stalls, every commit in flight waits with it,
     whatever the application does: an open-loop run at 200/s then finishes a burst of late requests
-    together. Measured here: ``stalls``, the spells of at least ``min_stall`` seconds with I/O in
-    flight on the disk and none completing ((start, seconds), start on ``time.perf_counter``'s
-    clock), and ``slowest_flush``, the largest mean flush time over one sampling window (seconds;
-    a lower bound on the slowest single flush). ``available`` is False where the kernel does not
+    together. Measured here: ``flushes``, and ``stalls``, the spells of at least ``min_stall`` seconds
+    with I/O in flight on the disk and none completing ((start, seconds), start on
+    ``time.perf_counter``'s clock; the kernel counts flush time in whole milliseconds, too coarse to
+    time a flush by). ``available`` is False where the kernel does not
     report the disk (another machine's database, a container without /proc/diskstats).
     """
 
-    FIELDS = {"reads": 0, "writes": 4, "in_flight": 8, "discards": 11, "flushes": 15, "flush_ms": 16}
+    FIELDS = {"reads": 0, "writes": 4, "in_flight": 8, "discards": 11, "flushes": 15}
 
     def __init__(self, path: str, every: float = 0.01, min_stall: float = 0.02) -> None:
         import threading
@@ -174,7 +190,6 @@ class DiskWatch:
         self.available = self.device is not None
         self.every, self.min_stall = every, min_stall
         self.stalls: list[tuple[float, float]] = []
-        self.slowest_flush = 0.0
         self.flushes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -221,9 +236,7 @@ class DiskWatch:
             now, cur = time.perf_counter(), self._read()
             done = sum(cur[f[k]] - prev[f[k]] for k in ("reads", "writes", "discards", "flushes"))
             flushes = cur[f["flushes"]] - prev[f["flushes"]]
-            if flushes:
-                self.flushes += flushes
-                self.slowest_flush = max(self.slowest_flush, (cur[f["flush_ms"]] - prev[f["flush_ms"]]) / flushes / 1000)
+            self.flushes += flushes
             if cur[f["in_flight"]] > 0 and done == 0:
                 stall_from = stall_from or prev_t
             else:
@@ -233,13 +246,13 @@ class DiskWatch:
             prev_t, prev = now, cur
 
     def summary(self, t0: float) -> str:
-        """One line: the flushes, the slowest, and the stalls (seconds after ``t0``: when, how long)."""
+        """One line: the flushes and the stalls (seconds after ``t0``: when, how long)."""
         if not self.available:
             return "not watched (the disk is not on this machine's /proc/diskstats)"
         during = [s for s in self.stalls if s[0] + s[1] >= t0]
         longest = sorted(during, key=lambda s: -s[1])[:6]
         stalls = ", ".join(f"{start - t0:.1f}s:{length * 1000:.0f}ms" for start, length in sorted(longest)) or "none"
-        return (f"{self.device}: {self.flushes} flushes, slowest {self.slowest_flush * 1000:.1f} ms; "
+        return (f"{self.device}: {self.flushes} flushes; "
                 f"{len(during)} stalls >= {self.min_stall * 1000:.0f} ms (I/O in flight, none completing); "
                 f"the longest (s:ms): {stalls}")
 
