@@ -95,6 +95,21 @@ threads took 0.67):
   1.51-1.70 of 2 cores busy: on this machine 200/s keeps both cores near saturation, so bursts queue.
   Instructions per ticket (bench/api_instructions.py --requests 200): 7.58, 7.91 M on 1b36eed; 6.66-6.96 M
   on 4d166fe (-12 %).
+Figures of 2026-12-03 10:01-11:36 UTC, a fast machine (loop 0.36-0.40 s in a function, 0.80-0.95 s as
+a script), the request path of 1991a84, `--rate 200 --requests 6000`, 200.0 tickets/s and 0 errors in all:
+  Five consecutive runs with the old sampler (the whole loop every 5 s): p99 22.1, 14.7, 18.3, 14.8, 52.6 ms;
+  the fifth's late requests came at 13-14 s, when a sample started, as most runs' late spells did.
+  With the loop's share (--loop-every 1000, one sample at the start): the remaining late requests fell
+  exactly on the disk's stalls (4.5 s: a 72 ms stall, 9 late; 26.1 s: 42 ms, 3 late).
+  Five consecutive runs with the sampler as now (10:57-11:00): p99 29.1, 23.7, 20.1, 9.0, 83.9 ms (4 of 5);
+  every late spell on a disk stall (the fifth: 72 requests late at 22 s, a 191 ms stall at 21.9 s);
+  server CPU 3.15, 3.96, 3.62, 2.73, 2.75 ms raw = 2.02, 2.40, 1.94, 1.96, 1.98 on the 0.6 s core
+  (script reading; 4.45-5.18 reading the loop inside a function).
+  Five consecutive runs (11:32-11:36): p99 13.6, 18.5, 13.1, 10.8, 29.0 ms (5 of 5 <= 50); server CPU 3.23,
+  3.46, 3.07, 3.09, 2.98 ms raw = 2.13, 2.04, 2.23, 2.18, 2.02 on the 0.6 s core (4.32-5.18 in a function);
+  whole machine 4.40-5.07 ms per ticket, 0.88-1.01 of 2 cores busy.
+  bench/disk_flush.py on the same disk, no PostgreSQL or hotline code: 250 flushes/s for a minute had 5
+  over 20 ms (max 87.6); 20/s had none.
 Needs PostgreSQL at BENCH_DATABASE_ADMIN_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
 creates and drops the database hotline_bench_api. Targets: >= 200 tickets/s, p99 <= 50 ms.
 """
