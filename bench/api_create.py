@@ -102,10 +102,12 @@ a script), the request path of 1991a84, `--rate 200 --requests 6000`, 200.0 tick
   With the loop's share (--loop-every 1000, one sample at the start): the remaining late requests fell
   exactly on the disk's stalls (4.5 s: a 72 ms stall, 9 late; 26.1 s: 42 ms, 3 late).
   Five consecutive runs with the sampler as now (10:57-11:00): p99 29.1, 23.7, 20.1, 9.0, 83.9 ms (4 of 5);
-  every late spell on a disk stall (the fifth: 72 requests late at 22 s, a 191 ms stall at 21.9 s);
+  each of its five late spells on a disk stall (the fifth: 72 requests late at 22 s, a 191 ms stall);
   server CPU 3.15, 3.96, 3.62, 2.73, 2.75 ms raw = 2.02, 2.40, 1.94, 1.96, 1.98 on the 0.6 s core
   (script reading; 4.45-5.18 reading the loop inside a function).
-  Five consecutive runs (11:32-11:36): p99 13.6, 18.5, 13.1, 10.8, 29.0 ms (5 of 5 <= 50); server CPU 3.23,
+  Five consecutive runs (11:32-11:36): p99 13.6, 18.5, 13.1, 10.8, 29.0 ms (5 of 5 <= 50); late spells
+  at 28-29 s (6 requests, no stall), 5 s (16; an 85 ms stall), 20 s (1; 43 ms), 20 s (20; no stall: the
+  run's one stall, 42 ms, came at 22.9 s), 6 s (6; none), 21 s (20; 51 + 102 ms); server CPU 3.23,
   3.46, 3.07, 3.09, 2.98 ms raw = 2.13, 2.04, 2.23, 2.18, 2.02 on the 0.6 s core (4.32-5.18 in a function);
   whole machine 4.40-5.07 ms per ticket, 0.88-1.01 of 2 cores busy.
   bench/disk_flush.py on the same disk, no PostgreSQL or hotline code: 250 flushes/s for a minute had 5

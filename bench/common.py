@@ -115,13 +115,14 @@ class LoopSampler:
     10 million steps.
 
     The loop runs at nice 19 in one process started once, so it takes the CPU time the measured
-    processes leave. That is not enough on a machine whose two cores are hyperthreads of one (this
-    kind: the loop takes 0.37 s alone but 0.9 s of CPU beside a server using one core): a busy
-    sibling slows the server too, so a sample of the whole 10 million steps (1.3 s) every 5 s
-    showed up as a burst of late requests at nearly every sample in an open-loop run at 200/s.
-    ``steps`` below 10 million times that many steps per sample and scales the figures to the
-    reference's 10 million (the loop's cost is linear in its steps): 1 million every second keeps a
-    core busy 0.1 s at a time instead of 1.3 s.
+    processes leave. Even so, the whole 10 million steps (about 1.3 s of a core) every 5 s lined
+    up with several bursts of late requests in open-loop runs at 200/s on this machine kind, and
+    runs without samples during them had late requests only where the disk stalled. ``steps``
+    below 10 million times that many steps per sample and scales the figures to the reference's
+    10 million (the loop's cost is linear in its steps): 1 million every second keeps a core busy
+    about 0.1 s at a time. The loop runs at module level (global names), as `python -c` runs
+    DESIGN.md's snippet: about 2.3x slower on CPython 3.11 than the same loop inside a function
+    (``reference_loop``).
     """
 
     REFERENCE_STEPS = 10**7
@@ -166,6 +167,7 @@ class LoopSampler:
     @property
     def wall(self) -> float:
         return sorted(w for w, _ in self.samples)[len(self.samples) // 2]
+
 
 class DiskWatch:
     """The disk under ``path`` while a bench runs, read from /proc/diskstats every ``every`` seconds
