@@ -134,7 +134,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import open_loop
-from common import DiskWatch, LoopSampler, free_port, reference_loop, wait_http
+from common import DiskWatch, LoopSampler, free_port, postgres_data_directory, reference_loop, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "Bench-operator-2026"
@@ -142,22 +142,6 @@ ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://pos
 DB_URL = make_url(ADMIN_URL).set(database="hotline_bench_api").render_as_string(hide_password=False)
 BODY = {"type": "投诉", "channel": "phone", "content": "小区门口餐馆油烟很大，晚上熏得没法开窗，希望有关部门处理",
         "caller": {"name": "张先生", "phone": "13812345678"}, "address": "罗阳街道北门路12号", "town": "luoyang"}
-
-
-def postgres_data_directory() -> str:
-    """Where the PostgreSQL server keeps its files, if it runs on this machine ("" otherwise, or
-    when the bench's role may not read the setting)."""
-    url = make_url(ADMIN_URL)
-    if url.host not in (None, "", "127.0.0.1", "localhost", "::1"):
-        return ""
-    engine = create_engine(ADMIN_URL)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SHOW data_directory")).scalar() or ""
-    except Exception:  # noqa: BLE001 - only a superuser (or pg_read_all_settings) may read it
-        return ""
-    finally:
-        engine.dispose()
 
 
 def recreate_database() -> None:
@@ -376,7 +360,7 @@ def main() -> None:
         with LoopSampler(every=0) as script_before:
             pass
         sampler = LoopSampler(every=args.loop_every, steps=args.loop_steps).__enter__()
-        disk = DiskWatch(postgres_data_directory()).__enter__()
+        disk = DiskWatch(postgres_data_directory(ADMIN_URL)).__enter__()
         cpu0 = cpu_seconds(server.pid)
         pg0, redis0, client0, machine0 = named_cpu("postgres"), named_cpu("redis-server"), os.times(), machine_cpu()
         t0 = time.perf_counter()

@@ -75,6 +75,21 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def postgres_data_directory(admin_url: str) -> str:
+    """Where the PostgreSQL server at ``admin_url`` keeps its files, if it runs on this machine (""
+    otherwise, or when the role may not read the setting)."""
+    if make_url(admin_url).host not in (None, "", "127.0.0.1", "localhost", "::1"):
+        return ""
+    engine = create_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SHOW data_directory")).scalar() or ""
+    except Exception:  # noqa: BLE001 - only a superuser (or pg_read_all_settings) may read it
+        return ""
+    finally:
+        engine.dispose()
+
+
 def drop_indexes(conn, table: str) -> list[str]:
     """Drop ``table``'s indexes and unique constraints (not its primary key) before a bulk load;
     returns the statements that put them back (``restore_indexes``), read from PostgreSQL itself."""

@@ -2,7 +2,8 @@
 
 PostgreSQL acknowledges a commit after its WAL reached the disk (fdatasync). This writes 8 KiB and
 calls fdatasync ``--rate`` times a second for ``--seconds`` in a file beside PostgreSQL's data
-(``--dir``; the data directory's parent when the bench may write there, else the system's temp
+(``--dir``; by default the parent of the data directory of the PostgreSQL at
+BENCH_DATABASE_ADMIN_URL when it runs here and the bench may write there, else the system's temp
 directory), with no PostgreSQL and no hotline code involved, and prints the flush latencies. A
 flush stall here at the rate the API commits is a stall of every commit in flight, whatever the
 application does (bench/api_create.py prints the disk's stalls beside its late requests).
@@ -21,14 +22,15 @@ import os
 import tempfile
 import time
 
-from common import reference_loop
+from common import pct, postgres_data_directory, reference_loop
+
+ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def default_dir() -> str:
-    for candidate in ("/var/lib/postgresql", tempfile.gettempdir()):
-        if os.access(candidate, os.W_OK):
-            return candidate
-    return "."
+    data = postgres_data_directory(ADMIN_URL)
+    beside = os.path.dirname(data.rstrip("/")) if data else ""
+    return beside if beside and os.access(beside, os.W_OK) else tempfile.gettempdir()
 
 
 def main() -> None:
@@ -58,16 +60,12 @@ def main() -> None:
     finally:
         os.close(fd)
         os.unlink(path)
-    lat = sorted(latencies)
-    n = len(lat)
-
-    def pct(p: float) -> float:
-        return lat[min(n - 1, int(p / 100 * n))] * 1000
-
+    ms = [x * 1000 for x in latencies]
     print(f"disk_flush: 8 KiB write + fdatasync at {args.rate:g}/s for {args.seconds:g} s in {where} "
           f"(machine loop {loop:.3f} s)")
-    print(f"  flushes {n}  ms: p50 {pct(50):.2f}  p99 {pct(99):.2f}  p99.9 {pct(99.9):.2f}  max {lat[-1] * 1000:.1f}")
-    print(f"  slow    >= 20 ms: {sum(1 for x in lat if x >= 0.02)}, >= 50 ms: {sum(1 for x in lat if x >= 0.05)}")
+    print(f"  flushes {len(ms)}  ms: p50 {pct(ms, 0.5):.2f}  p99 {pct(ms, 0.99):.2f}  p99.9 {pct(ms, 0.999):.2f}  "
+          f"max {max(ms):.1f}")
+    print(f"  slow    >= 20 ms: {sum(1 for x in ms if x >= 20)}, >= 50 ms: {sum(1 for x in ms if x >= 50)}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ after the ring timeout must stop a real phone ringing (SIPp forgives what phones
 operator is set 示忙 and the next operator takes the call."""
 from __future__ import annotations
 
-
 import pytest
 
 from tests.acd_helpers import OperatorPhone, acd_endpoint, citizen_call, proxy, set_states, stop_endpoint  # noqa: F401
